@@ -1,0 +1,20 @@
+"""The ``codex`` command (also ``codex-cli`` and ``python -m codex_cli``).
+
+Each command group lives in its own module and stays thin: parse options,
+call one library function, print.
+"""
+
+from __future__ import annotations
+
+from ._app import make_typer, setup_logging
+from .log import app as log_app
+
+app = make_typer(
+    "Record, search, publish and learn from the sessions of AI coding agents.", root=True
+)
+app.add_typer(log_app, name="log")
+
+
+def main() -> None:
+    setup_logging()
+    app(prog_name="codex")

@@ -1,0 +1,268 @@
+"""``codex log …``: record, list, view and search sessions."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import UsageError
+from ..events import KINDS, ROLES, Event
+from ..settings import Settings
+from ._app import is_tty, load_settings, make_typer, print_json, progress
+
+app = make_typer("Record, list, view and search agent sessions.")
+
+FORMATS = ("text", "markdown", "json", "ndjson")
+
+
+def _parse_meta(pairs: list[str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"invalid --meta {pair!r}: expected KEY=VALUE")
+        data[key] = value
+    return data
+
+
+def _read_stdin_text() -> str:
+    raw = sys.stdin.buffer.read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"standard input is not UTF-8 text (invalid byte at offset {exc.start})") from None
+
+
+@app.command()
+def add(
+    text: Annotated[str | None, typer.Argument(help="The event's content, or - to read it from standard input.")] = None,
+    role: Annotated[str | None, typer.Option("--role", "-r", help=f"One of: {', '.join(ROLES)}.")] = None,
+    kind: Annotated[str, typer.Option("--kind", "-k", help=f"One of: {', '.join(KINDS)}.")] = "message",
+    session: Annotated[str | None, typer.Option("--session", "-s", help="Session id (default: $CODEX_SESSION_ID, else a new one).")] = None,
+    tool: Annotated[str | None, typer.Option("--tool", help="Tool name, for tool calls and results.")] = None,
+    tool_call_id: Annotated[str | None, typer.Option("--tool-call-id", help="Pairs a tool call with its result.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model that produced the event.")] = None,
+    meta: Annotated[list[str] | None, typer.Option("--meta", "-m", help="KEY=VALUE stored in the event's data; repeatable.")] = None,
+    ndjson: Annotated[str | None, typer.Option("--ndjson", help="Ingest a stream of events from FILE (or - for stdin), one JSON object per line.")] = None,
+    no_redact: Annotated[bool, typer.Option("--no-redact", help="Store secrets as given (redaction is on by default).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON (includes session_id, to export).")] = False,
+) -> None:
+    """Append an event to a session, or a stream of events with --ndjson.
+
+    \b
+    codex log add --role user "fix the failing test"
+    echo "$OUTPUT" | codex log add --role tool --kind tool_result --tool shell -
+    codex log add --ndjson events.ndjson
+    """
+    from ..writer import SessionLogger
+
+    settings = load_settings()
+    redact = False if no_redact else None
+    if ndjson is not None:
+        if text is not None:
+            raise UsageError("give either TEXT or --ndjson, not both")
+        _add_ndjson(ndjson, settings, session, redact, as_json)
+        return
+    if role is None:
+        raise UsageError(f"missing --role: expected one of {', '.join(ROLES)}")
+    if text is None:
+        raise UsageError("missing TEXT: give the content, or - to read standard input")
+    content = _read_stdin_text() if text == "-" else text
+    fresh = session is None and settings.session_id is None
+    with SessionLogger(session, settings=settings) as logger:
+        event = logger.log(role, content, kind=kind, tool_name=tool, tool_call_id=tool_call_id,
+                           model=model, data=_parse_meta(meta or []), redact=redact)
+    if as_json:
+        print_json({"id": event.id, "session_id": event.session_id, "seq": event.seq, "ts": event.ts})
+    elif fresh:
+        typer.echo(f"New session {event.session_id}: export CODEX_SESSION_ID={event.session_id} "
+                   "to add to it", err=True)
+
+
+def _add_ndjson(source: str, settings: Settings, session: str | None, redact: bool | None,
+                as_json: bool) -> None:
+    from ..ndjson import BadLine, parse_line
+    from ..settings import validate_session_id
+    from ..writer import SessionLogger
+
+    defaults: dict[str, Any] = {}
+    if session is not None:
+        defaults["session_id"] = validate_session_id(session, "--session")
+    name = "<stdin>" if source == "-" else source
+    bad: list[BadLine] = []
+
+    def lines() -> Iterator[tuple[int, bytes]]:
+        if source == "-":
+            yield from enumerate(sys.stdin.buffer, 1)
+            return
+        try:
+            handle = open(source, "rb")
+        except OSError as exc:
+            raise UsageError(f"cannot read {source}: {exc.strerror}") from None
+        with handle:
+            yield from enumerate(handle, 1)
+
+    def events() -> Iterator[Event]:
+        for lineno, raw in lines():
+            if not raw.strip():
+                continue
+            parsed = parse_line(raw, name, lineno, **defaults)
+            if isinstance(parsed, BadLine):
+                bad.append(parsed)
+                typer.echo(str(parsed), err=True)
+            else:
+                yield parsed
+
+    placeholder = session or settings.session_id or "ndjson-ingest"
+    with SessionLogger(placeholder, settings=settings) as logger, progress("Ingesting") as advance:
+        result = logger.write_result(events(), redact=redact, on_batch=advance)
+    sessions = sorted({e.session_id for e in result.written})
+    if as_json:
+        print_json({"written": result.count, "skipped": len(bad), "sessions": sessions})
+    else:
+        typer.echo(f"Wrote {result.count} event(s) to {len(sessions)} session(s); "
+                   f"skipped {len(bad)} line(s).", err=True)
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sessions(
+    limit: Annotated[int, typer.Option("-n", "--limit", help="How many sessions to show (0: all).")] = 20,
+    since: Annotated[str | None, typer.Option("--since", help="Only sessions active since DATE (2026-01-31, 7d, ...).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the sessions as a JSON array.")] = False,
+) -> None:
+    """List sessions, newest first, with event counts, tokens and titles."""
+    from ..queries import list_sessions, open_log
+    from ..timeutil import parse_when
+
+    if limit < 0:
+        raise UsageError(f"invalid --limit {limit}: expected 0 or more")
+    since_ts = parse_when(since, "--since") if since else None
+    conn = open_log(load_settings())
+    rows = list_sessions(conn, limit=limit or None, since=since_ts)
+    if as_json:
+        print_json([row.to_dict() for row in rows])
+        return
+    if not rows:
+        typer.echo("No sessions logged yet. Record one with: codex log add --role user \"...\"", err=True)
+        return
+    for row in rows:
+        tokens = row.input_tokens + row.output_tokens
+        title = (row.title or "").replace("\n", " ")[:60]
+        typer.echo(f"{row.id}  {(row.ended_at or '')[:16].replace('T', ' ')}  "
+                   f"{row.event_count:>5} events  {tokens:>8} tokens  {title}")
+
+
+@app.command()
+def view(
+    session: Annotated[str, typer.Argument(help="Session id (see `codex log sessions`).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")] = "text",
+    follow: Annotated[bool, typer.Option("--follow", "-F", help="Keep printing new events as they arrive (Ctrl-C to stop).")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between checks with --follow.")] = 0.5,
+) -> None:
+    """Print a session's transcript; tool calls are shown with their results."""
+    from ..queries import get_session, open_log, session_events
+    from ..render import ROLE_COLOURS, render_json, render_markdown, render_ndjson, render_text
+
+    if fmt not in FORMATS:
+        raise UsageError(f"invalid --format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    conn = open_log(load_settings())
+    summary = get_session(conn, session)
+    events = session_events(conn, session)
+    colour = is_tty()
+
+    def style(text: str, role: str) -> str:
+        return typer.style(text, fg=ROLE_COLOURS.get(role), bold=True) if colour else text
+
+    def emit(batch: list[Event]) -> None:
+        if fmt == "text":
+            for block in render_text(batch, style):
+                typer.echo(block)
+        elif fmt == "markdown":
+            typer.echo(render_markdown(batch))
+        else:
+            for line in render_ndjson(batch):
+                typer.echo(line)
+
+    if fmt == "json" and not follow:
+        typer.echo(render_json(events))
+        return
+    if fmt == "markdown" and not follow:
+        typer.echo(render_markdown(events, title=summary.title or summary.id))
+        return
+    emit(events)
+    if not follow:
+        return
+    last = events[-1].seq if events else 0
+    try:
+        while True:
+            sys.stdout.flush()
+            time.sleep(interval)
+            fresh = session_events(conn, session, after_seq=last or 0)
+            if fresh:
+                emit(fresh)
+                last = fresh[-1].seq
+    except KeyboardInterrupt:
+        return
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words to find (quoted for you; see --raw).")],
+    role: Annotated[str | None, typer.Option("--role", help="Only events of this role.")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Only events of this kind.")] = None,
+    session: Annotated[str | None, typer.Option("--session", "-s", help="Only this session.")] = None,
+    tool: Annotated[str | None, typer.Option("--tool", help="Only events of this tool.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only events at or after DATE (2026-01-31, 7d, ...).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Only events before DATE.")] = None,
+    limit: Annotated[int, typer.Option("-n", "--limit", help="How many results.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as a JSON array.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Pass QUERY to SQLite FTS5 as is (AND, OR, NEAR, prefix*).")] = False,
+) -> None:
+    """Full-text search across every session, best matches first (bm25)."""
+    from ..queries import open_log
+    from ..search import search as run_search
+    from ..timeutil import parse_when
+
+    if role is not None and role not in ROLES:
+        raise UsageError(f"invalid --role {role!r}: expected one of {', '.join(ROLES)}")
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"invalid --kind {kind!r}: expected one of {', '.join(KINDS)}")
+    since_ts = parse_when(since, "--since") if since else None
+    until_ts = parse_when(until, "--until") if until else None
+    colour = is_tty() and not as_json
+    marks = ("\x1b[1;33m", "\x1b[0m") if colour else ("[", "]")
+    hits = run_search(open_log(load_settings()), query, role=role, kind=kind, session=session,
+                      tool=tool, since=since_ts, until=until_ts, limit=limit, raw=raw,
+                      highlight=marks)
+    if as_json:
+        print_json([hit.to_dict() for hit in hits])
+        return
+    if not hits:
+        typer.echo(f"No events match {query!r}.", err=True)
+        return
+    for hit in hits:
+        e = hit.event
+        typer.echo(f"{e.session_id} #{e.seq} {e.ts[:19].replace('T', ' ')} {e.role}/{e.kind}"
+                   + (f" {e.tool_name}" if e.tool_name else ""))
+        typer.echo("    " + hit.snippet.replace("\n", " "))
+
+
+@app.command()
+def path(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the paths as JSON.")] = False,
+) -> None:
+    """Show where the NDJSON session files and the database are."""
+    settings = load_settings()
+    paths = {"sessions": str(Path(settings.log_dir).resolve()),
+             "database": str(Path(settings.db_path).resolve())}
+    if as_json:
+        print_json(paths)
+    else:
+        typer.echo(f"sessions: {paths['sessions']}\ndatabase: {paths['database']}")

@@ -1,0 +1,200 @@
+"""The event: the one value every session record is made of.
+
+Live events (``codex log add``, :class:`~codex_cli.writer.SessionLogger`) and
+imported ones become the same :class:`Event` and go through the same
+validation here before they reach the write path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import InvalidEvent
+from .settings import validate_session_id
+
+SCHEMA_VERSION = 1
+ROLES = ("system", "user", "assistant", "tool")
+KINDS = ("message", "tool_call", "tool_result", "reasoning", "meta")
+TOKEN_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens")
+OPTIONAL_TEXT_FIELDS = ("tool_name", "tool_call_id", "model")
+
+
+def utc_now() -> str:
+    return format_ts(datetime.now(timezone.utc))
+
+
+def format_ts(moment: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and ``Z``: fixed width, so text order is time order."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def normalize_ts(value: object) -> str:
+    """Accept an ISO-8601 string (any offset, ``Z``) or a datetime; return our form."""
+    if isinstance(value, datetime):
+        return format_ts(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_ts(datetime.fromtimestamp(value, timezone.utc))
+    if not isinstance(value, str):
+        raise InvalidEvent(f"invalid ts {value!r}: expected an ISO-8601 timestamp")
+    text = value.strip()
+    if len(text) == 24 and text.endswith("Z") and text[10] == "T" and text[19] == ".":
+        return text  # already ours: the common case on bulk paths
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        raise InvalidEvent(
+            f"invalid ts {value!r}: expected ISO-8601 such as 2026-01-31T12:00:00Z"
+        ) from None
+    return format_ts(parsed)
+
+
+def new_event_id(ts_ms: int | None = None) -> str:
+    """A UUIDv7: unique, and sortable by creation time as text."""
+    ms = int(time.time() * 1000) if ts_ms is None else ts_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    return _uuid7(ms, rand)
+
+
+def derived_event_id(key: str, ts: str) -> str:
+    """A deterministic UUIDv7 for an imported event: same source, same id."""
+    ms = _ts_ms(ts)
+    rand = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=10).digest(), "big")
+    return _uuid7(ms, rand)
+
+
+def _uuid7(ms: int, rand80: int) -> str:
+    rand_a = (rand80 >> 62) & 0xFFF
+    rand_b = rand80 & ((1 << 62) - 1)
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
+    return str(uuid.UUID(int=value))
+
+
+def _ts_ms(ts: str) -> int:
+    return int(datetime.fromisoformat(ts[:-1] + "+00:00").timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One record of a session (schema version 1)."""
+
+    session_id: str
+    role: str
+    content: str
+    kind: str = "message"
+    id: str = ""
+    seq: int | None = None
+    ts: str = ""
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    output_tokens: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_session_id(self.session_id, "session_id")
+        if self.role not in ROLES:
+            raise InvalidEvent(f"invalid role {self.role!r}: expected one of {', '.join(ROLES)}")
+        if self.kind not in KINDS:
+            raise InvalidEvent(f"invalid kind {self.kind!r}: expected one of {', '.join(KINDS)}")
+        if not isinstance(self.content, str):
+            raise InvalidEvent(f"invalid content: expected text, got {type(self.content).__name__}")
+        _check_text(self.content, "content")
+        for name in OPTIONAL_TEXT_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise InvalidEvent(f"invalid {name} {value!r}: expected text")
+        for name in TOKEN_FIELDS:
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise InvalidEvent(f"invalid {name} {value!r}: expected a whole number >= 0")
+        if self.seq is not None and (
+            isinstance(self.seq, bool) or not isinstance(self.seq, int) or self.seq < 1
+        ):
+            raise InvalidEvent(f"invalid seq {self.seq!r}: expected a whole number >= 1")
+        if not isinstance(self.data, dict):
+            raise InvalidEvent(f"invalid data: expected a JSON object, got {type(self.data).__name__}")
+        if not self.id:
+            object.__setattr__(self, "id", new_event_id())
+        elif not isinstance(self.id, str) or not 1 <= len(self.id) <= 128:
+            raise InvalidEvent(f"invalid id {self.id!r}: expected text of 1-128 characters")
+        object.__setattr__(self, "ts", normalize_ts(self.ts) if self.ts else utc_now())
+
+    def with_seq(self, seq: int) -> Event:
+        return replace(self, seq=seq)
+
+    def to_record(self) -> dict[str, Any]:
+        """The NDJSON form: every field plus ``schema_version``, ``None`` dropped."""
+        record: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+        for key, value in asdict(self).items():
+            if value is not None and not (key == "data" and not value):
+                record[key] = value
+        return record
+
+    def to_json_line(self) -> str:
+        return json.dumps(self.to_record(), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], **defaults: Any) -> Event:
+        """Build an event from a parsed NDJSON line of any supported schema version.
+
+        ``defaults`` fill fields the record lacks (``session_id`` from
+        ``--session``, say); unknown keys are an error so typos surface.
+        """
+        if not isinstance(record, Mapping):
+            raise InvalidEvent(f"expected a JSON object, got {type(record).__name__}")
+        record = upgrade_record(record)
+        unknown = set(record) - _FIELD_NAMES - {"schema_version"}
+        if unknown:
+            raise InvalidEvent(f"unknown field(s): {', '.join(sorted(unknown))}")
+        values = {**defaults, **{k: v for k, v in record.items() if k != "schema_version"}}
+        for required in ("session_id", "role", "content"):
+            if values.get(required) is None:
+                raise InvalidEvent(f"missing required field {required!r}")
+        if values.get("data") is None:
+            values.pop("data", None)
+        try:
+            return cls(**values)
+        except TypeError as exc:  # pragma: no cover - guarded by the field check
+            raise InvalidEvent(str(exc)) from None
+
+
+_FIELD_NAMES = {f.name for f in fields(Event)}
+
+
+def upgrade_record(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Bring an NDJSON record of an older ``schema_version`` to the current one.
+
+    Version 1 is the first; records without a version are treated as 1.
+    Each future version adds one step here, so readers accept every older file.
+    """
+    version = record.get("schema_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidEvent(f"invalid schema_version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise InvalidEvent(
+            f"schema_version {version} is newer than this release understands "
+            f"({SCHEMA_VERSION}): upgrade codex-cli"
+        )
+    return record
+
+
+def _check_text(value: str, name: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidEvent(f"invalid {name}: not valid Unicode text (lone surrogate)") from None

@@ -1,0 +1,127 @@
+"""The schema, created only by numbered migrations (sqlite-utils ``Migrations``).
+
+Add a migration by appending a function ``mNNN_what_it_does`` below and
+bumping :data:`codex_cli.db.SCHEMA_VERSION`; never edit one that has shipped.
+Applied migrations are recorded in ``_sqlite_migrations`` and the schema
+version is mirrored in ``PRAGMA user_version`` so that opening a current
+database costs one pragma read (see :func:`codex_cli.db.connect`).
+``docs/schema.md`` is generated from a database built by these migrations.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from . import db as db_module
+
+MIGRATION_SET = "codex_cli"
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    """Sessions, events, the FTS5 index and the triggers that keep both current."""
+    db["sessions"].create(
+        {
+            "id": str,
+            "started_at": str,
+            "ended_at": str,
+            "event_count": int,
+            "input_tokens": int,
+            "cached_input_tokens": int,
+            "output_tokens": int,
+            "title": str,
+            "source": str,
+            "source_path": str,
+            "cwd": str,
+            "git_branch": str,
+            "model": str,
+            "tags": str,
+            "unredacted_events": int,
+            "ndjson_bytes": int,
+        },
+        pk="id",
+        not_null={"event_count", "input_tokens", "cached_input_tokens", "output_tokens",
+                  "unredacted_events", "ndjson_bytes"},
+        defaults={"event_count": 0, "input_tokens": 0, "cached_input_tokens": 0,
+                  "output_tokens": 0, "unredacted_events": 0, "ndjson_bytes": 0},
+    )
+    # Written as SQL rather than ``Table.create`` for the declared foreign key
+    # and the stable INTEGER PRIMARY KEY that the external-content FTS needs.
+    db.execute(
+        """
+        CREATE TABLE events (
+          pk INTEGER PRIMARY KEY,
+          id TEXT NOT NULL,
+          session_id TEXT NOT NULL REFERENCES sessions(id),
+          seq INTEGER NOT NULL,
+          ts TEXT NOT NULL,
+          role TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          content TEXT NOT NULL,
+          tool_name TEXT,
+          tool_call_id TEXT,
+          model TEXT,
+          input_tokens INTEGER,
+          cached_input_tokens INTEGER,
+          output_tokens INTEGER,
+          data TEXT
+        )
+        """
+    )
+    events = db["events"]
+    events.create_index(["id"], unique=True)
+    events.create_index(["session_id", "seq"])
+    for column in ("role", "kind", "ts", "tool_name", "model", "tool_call_id"):
+        events.create_index([column])
+    db["sessions"].create_index(["started_at"])
+    db["sessions"].create_index(["ended_at"])
+    events.enable_fts(["content"], create_triggers=True)
+    # A session row exists for every event and its aggregates follow every
+    # insert, whatever writes it: live logging, bulk ingest, import, rebuild.
+    db.execute(
+        """
+        CREATE TRIGGER events_session_ai AFTER INSERT ON events BEGIN
+          INSERT INTO sessions (id, started_at, ended_at, event_count, input_tokens,
+                                cached_input_tokens, output_tokens, title, model)
+          VALUES (new.session_id, new.ts, new.ts, 1, coalesce(new.input_tokens, 0),
+                  coalesce(new.cached_input_tokens, 0), coalesce(new.output_tokens, 0),
+                  CASE WHEN new.role = 'user' AND new.kind = 'message'
+                       THEN substr(trim(new.content), 1, 200) END,
+                  new.model)
+          ON CONFLICT (id) DO UPDATE SET
+            started_at = min(coalesce(started_at, excluded.started_at), excluded.started_at),
+            ended_at = max(coalesce(ended_at, excluded.ended_at), excluded.ended_at),
+            event_count = event_count + 1,
+            input_tokens = input_tokens + excluded.input_tokens,
+            cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
+            output_tokens = output_tokens + excluded.output_tokens,
+            title = coalesce(title, excluded.title),
+            model = coalesce(excluded.model, model);
+        END
+        """
+    )
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations in one write transaction; return their names."""
+    db = Database(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        pending = [m.name for m in migrations.pending(db)]
+        migrations.apply(db)
+        conn.execute(f"PRAGMA user_version = {db_module.SCHEMA_VERSION}")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return pending
+
+
+def applied(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """``(name, applied_at)`` of every applied migration, oldest first."""
+    return [(m.name, m.applied_at) for m in migrations.applied(Database(conn))]

@@ -1,0 +1,114 @@
+"""Reading the log back: sessions and their events."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import db as dbm
+from .errors import SessionNotFound
+from .events import Event
+from .settings import Settings
+
+EVENT_COLUMNS = (
+    "id, session_id, seq, ts, role, kind, content, tool_name, tool_call_id, model, "
+    "input_tokens, cached_input_tokens, output_tokens, data"
+)
+SESSION_COLUMNS = (
+    "id", "started_at", "ended_at", "event_count", "input_tokens", "cached_input_tokens",
+    "output_tokens", "title", "source", "source_path", "cwd", "git_branch", "model", "tags",
+)
+
+
+def open_log(settings: Settings | None = None, db_path: Path | str | None = None) -> sqlite3.Connection:
+    """Open the configured log database for reading (and migrate it if needed)."""
+    settings = settings or Settings.from_env()
+    conn = dbm.connect(db_path or settings.db_path)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def row_to_event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
+    (id_, session_id, seq, ts, role, kind, content, tool_name, tool_call_id, model,
+     input_tokens, cached_input_tokens, output_tokens, data) = tuple(row)
+    return Event(
+        id=id_, session_id=session_id, seq=seq, ts=ts, role=role, kind=kind, content=content,
+        tool_name=tool_name, tool_call_id=tool_call_id, model=model,
+        input_tokens=input_tokens, cached_input_tokens=cached_input_tokens,
+        output_tokens=output_tokens, data=json.loads(data) if data else {},
+    )
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    id: str
+    started_at: str | None
+    ended_at: str | None
+    event_count: int
+    input_tokens: int
+    cached_input_tokens: int
+    output_tokens: int
+    title: str | None
+    source: str | None
+    source_path: str | None
+    cwd: str | None
+    git_branch: str | None
+    model: str | None
+    tags: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _summary(row: sqlite3.Row) -> SessionSummary:
+    values = dict(zip(SESSION_COLUMNS, tuple(row), strict=True))
+    values["tags"] = json.loads(values["tags"]) if values["tags"] else []
+    return SessionSummary(**values)
+
+
+def list_sessions(conn: sqlite3.Connection, *, limit: int | None = 20,
+                  since: str | None = None) -> list[SessionSummary]:
+    """Sessions newest first (by their last event); ``since`` filters on that time."""
+    sql = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE event_count > 0"
+    params: list[Any] = []
+    if since:
+        sql += " AND ended_at >= ?"
+        params.append(since)
+    sql += " ORDER BY ended_at DESC, id"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [_summary(row) for row in conn.execute(sql, params)]
+
+
+def get_session(conn: sqlite3.Connection, session_id: str) -> SessionSummary:
+    row = conn.execute(
+        f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE id = ?", (session_id,)
+    ).fetchone()
+    if row is None:
+        raise SessionNotFound(f"no session {session_id!r} in the log (see `codex log sessions`)")
+    return _summary(row)
+
+
+def session_events(conn: sqlite3.Connection, session_id: str, *, after_seq: int = 0) -> list[Event]:
+    """A session's events in order, optionally only those after ``after_seq``."""
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ? AND seq > ? ORDER BY seq, pk",
+        (session_id, after_seq),
+    )
+    return [row_to_event(row) for row in rows]
+
+
+def iter_events(conn: sqlite3.Connection, *, since: str | None = None) -> Iterator[Event]:
+    """Every event in the log, session by session, in order."""
+    sql = f"SELECT {EVENT_COLUMNS} FROM events"
+    params: list[Any] = []
+    if since:
+        sql += " WHERE ts >= ?"
+        params.append(since)
+    for row in conn.execute(sql + " ORDER BY session_id, seq, pk", params):
+        yield row_to_event(row)

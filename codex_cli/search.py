@@ -1,0 +1,80 @@
+"""Full-text search over every logged event (SQLite FTS5, ranked by bm25)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import SearchSyntaxError, UsageError
+from .events import Event
+from .queries import EVENT_COLUMNS, row_to_event
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    event: Event
+    snippet: str
+    rank: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.event.to_record(), "snippet": self.snippet, "rank": self.rank}
+
+
+def quote_fts(query: str) -> str:
+    """Quote each word so FTS5 syntax (``-``, ``:``, ``*``, ``"``) is taken literally.
+
+    ``foo-bar 019a4f2c-7d31`` becomes ``"foo-bar" "019a4f2c-7d31"``: every
+    word must appear, each as a phrase of its tokens.
+    """
+    words = query.split()
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def search(
+    conn: sqlite3.Connection,
+    query: str,
+    *,
+    role: str | None = None,
+    kind: str | None = None,
+    session: str | None = None,
+    tool: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = 20,
+    raw: bool = False,
+    highlight: tuple[str, str] = ("[", "]"),
+) -> list[SearchHit]:
+    """The best ``limit`` matches for ``query``, best first."""
+    match = query if raw else quote_fts(query)
+    if not match.strip():
+        raise UsageError("empty search query: give at least one word")
+    if limit < 1:
+        raise UsageError(f"invalid limit {limit}: expected 1 or more")
+    columns = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
+    sql = [
+        f"SELECT {columns}, snippet(events_fts, 0, ?, ?, '…', 16), bm25(events_fts) AS rank",
+        "FROM events_fts JOIN events e ON e.pk = events_fts.rowid",
+        "WHERE events_fts MATCH ?",
+    ]
+    params: list[Any] = [highlight[0], highlight[1], match]
+    for column, value in (("role", role), ("kind", kind), ("session_id", session),
+                          ("tool_name", tool)):
+        if value is not None:
+            sql.append(f"AND e.{column} = ?")
+            params.append(value)
+    if since:
+        sql.append("AND e.ts >= ?")
+        params.append(since)
+    if until:
+        sql.append("AND e.ts < ?")
+        params.append(until)
+    sql.append("ORDER BY rank LIMIT ?")
+    params.append(limit)
+    try:
+        rows = conn.execute("\n".join(sql), params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if raw and ("fts5" in str(exc) or "syntax" in str(exc) or "no such column" in str(exc)):
+            raise SearchSyntaxError(f"invalid FTS5 query {query!r}: {exc}") from None
+        raise
+    return [SearchHit(row_to_event(tuple(row)[:14]), row[14], row[15]) for row in rows]

@@ -1,0 +1,393 @@
+"""The one write path: every event, live or imported, is written here.
+
+For each batch, inside one SQLite write transaction:
+
+1. reconcile each session's NDJSON file with the database (a writer killed
+   between its NDJSON append and its commit leaves lines the database lacks:
+   they are loaded, and a torn last line is cut off);
+2. redact secrets and assign ``seq`` (gapless per session: the write lock
+   serialises writers across processes);
+3. insert the rows, append the lines (one ``write`` per session on an
+   ``O_APPEND`` file), record the new file sizes, commit.
+
+If anything fails before the commit, the transaction is rolled back and the
+files are cut back to their old sizes: an event is in both stores or in
+neither.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import db as dbm
+from .errors import StorageError
+from .events import Event
+from .ndjson import BadLine, parse_line, session_path
+from .redact import redact_text, redact_value
+from .settings import Settings
+
+log = logging.getLogger("codex_cli")
+
+BATCH_SIZE = 2000
+
+INSERT_SQL = (
+    "INSERT INTO events (id, session_id, seq, ts, role, kind, content, tool_name, "
+    "tool_call_id, model, input_tokens, cached_input_tokens, output_tokens, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def event_row(event: Event) -> tuple[Any, ...]:
+    return (
+        event.id, event.session_id, event.seq, event.ts, event.role, event.kind,
+        event.content, event.tool_name, event.tool_call_id, event.model,
+        event.input_tokens, event.cached_input_tokens, event.output_tokens,
+        json.dumps(event.data, ensure_ascii=False) if event.data else None,
+    )
+
+
+def redact_event(event: Event) -> Event:
+    content = redact_text(event.content)
+    data = redact_value(event.data) if event.data else event.data
+    if content is event.content and data == event.data:
+        return event
+    return replace(event, content=content, data=data)
+
+
+@dataclass
+class WriteResult:
+    """What a call to :func:`write_events` did."""
+
+    written: list[Event] = field(default_factory=list)
+    duplicates: int = 0
+    recovered: int = 0
+
+    @property
+    def count(self) -> int:
+        return len(self.written)
+
+
+class NdjsonFiles:
+    """Open append-only handles to session files, a bounded number at a time."""
+
+    def __init__(self, log_dir: Path, max_open: int = 64) -> None:
+        self.log_dir = log_dir
+        self.max_open = max_open
+        self._fds: dict[str, int] = {}
+
+    def path(self, session_id: str) -> Path:
+        return session_path(self.log_dir, session_id)
+
+    def fd(self, session_id: str) -> int:
+        fd = self._fds.get(session_id)
+        if fd is None:
+            if len(self._fds) >= self.max_open:
+                self.close()
+            path = self.path(session_id)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StorageError(f"cannot write {path}: {exc.strerror}") from None
+            self._fds[session_id] = fd
+        return fd
+
+    def size(self, session_id: str) -> int:
+        return os.fstat(self.fd(session_id)).st_size
+
+    def append(self, session_id: str, data: bytes) -> None:
+        fd = self.fd(session_id)
+        try:
+            written = os.write(fd, data)
+            while written < len(data):  # a short write on a full disk, say
+                written += os.write(fd, data[written:])
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.path(session_id)}: {exc.strerror}") from None
+
+    def truncate(self, session_id: str, size: int) -> None:
+        os.ftruncate(self.fd(session_id), size)
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+
+def write_events(
+    conn: sqlite3.Connection,
+    db_path: Path,
+    files: NdjsonFiles,
+    events: Iterable[Event],
+    *,
+    redact: bool = True,
+    skip_existing: bool = False,
+    batch_size: int = BATCH_SIZE,
+    retries: int = dbm.LOCK_RETRIES,
+    on_batch: Callable[[int], None] | None = None,
+) -> WriteResult:
+    """Write ``events`` to both stores, one transaction per batch.
+
+    ``skip_existing`` makes the write idempotent by event id (imports,
+    merges); otherwise a duplicate id is an error.
+    """
+    result = WriteResult()
+    for batch in _batches(events, batch_size):
+        _write_batch(conn, db_path, files, batch, redact, skip_existing, retries, result)
+        if on_batch is not None:
+            on_batch(len(batch))
+    return result
+
+
+def _batches(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
+    batch: list[Event] = []
+    for event in events:
+        batch.append(event)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _write_batch(
+    conn: sqlite3.Connection,
+    db_path: Path,
+    files: NdjsonFiles,
+    batch: Sequence[Event],
+    redact: bool,
+    skip_existing: bool,
+    retries: int,
+    result: WriteResult,
+) -> None:
+    old_sizes: dict[str, int] = {}
+    try:
+        with dbm.immediate_transaction(conn, db_path, retries):
+            if skip_existing:
+                batch = _drop_existing(conn, batch, result)
+            sessions = list(dict.fromkeys(e.session_id for e in batch))
+            next_seq: dict[str, int] = {}
+            for sid in sessions:
+                recorded, max_seq = _session_state(conn, sid)
+                old_sizes[sid] = size = files.size(sid)
+                if size != recorded:
+                    result.recovered += _reconcile(conn, files, sid, recorded, size)
+                    old_sizes[sid] = files.size(sid)
+                    max_seq = _session_state(conn, sid)[1]
+                next_seq[sid] = max_seq + 1
+            written: list[Event] = []
+            for event in batch:
+                if redact:
+                    event = redact_event(event)
+                if event.seq is None:
+                    event = event.with_seq(next_seq[event.session_id])
+                next_seq[event.session_id] = max(next_seq[event.session_id], event.seq + 1)  # type: ignore[operator]
+                written.append(event)
+            conn.executemany(INSERT_SQL, [event_row(e) for e in written])
+            lines: dict[str, list[str]] = {sid: [] for sid in sessions}
+            for event in written:
+                lines[event.session_id].append(event.to_json_line())
+            for sid in sessions:
+                data = "".join(lines[sid]).encode("utf-8")
+                files.append(sid, data)
+                unredacted = 0 if redact else len(lines[sid])
+                conn.execute(
+                    "UPDATE sessions SET ndjson_bytes = ?, "
+                    "unredacted_events = unredacted_events + ? WHERE id = ?",
+                    (old_sizes[sid] + len(data), unredacted, sid),
+                )
+    except BaseException:
+        for sid, size in old_sizes.items():
+            try:
+                files.truncate(sid, size)
+            except OSError:  # pragma: no cover - the file is gone; nothing to undo
+                pass
+        raise
+    result.written.extend(written)
+
+
+def _drop_existing(conn: sqlite3.Connection, batch: Sequence[Event], result: WriteResult) -> list[Event]:
+    ids = json.dumps([e.id for e in batch])
+    existing = {
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))", (ids,)
+        )
+    }
+    kept: list[Event] = []
+    seen: set[str] = set()
+    for event in batch:
+        if event.id in existing or event.id in seen:
+            result.duplicates += 1
+        else:
+            seen.add(event.id)
+            kept.append(event)
+    return kept
+
+
+def _session_state(conn: sqlite3.Connection, session_id: str) -> tuple[int, int]:
+    """(NDJSON bytes recorded at the last commit, highest seq) for a session."""
+    row = conn.execute(
+        "SELECT (SELECT ndjson_bytes FROM sessions WHERE id = ?), "
+        "(SELECT max(seq) FROM events WHERE session_id = ?)",
+        (session_id, session_id),
+    ).fetchone()
+    return row[0] or 0, row[1] or 0
+
+
+def _reconcile(conn: sqlite3.Connection, files: NdjsonFiles, session_id: str, recorded: int, size: int) -> int:
+    """Bring the database in line with lines a crashed writer left behind."""
+    path = files.path(session_id)
+    if size < recorded:
+        log.warning("%s is shorter than the database recorded (%d < %d bytes): "
+                    "run `codex db check`", path, size, recorded)
+        conn.execute("UPDATE sessions SET ndjson_bytes = ? WHERE id = ?", (size, session_id))
+        return 0
+    with open(path, "rb") as handle:
+        handle.seek(recorded)
+        tail = handle.read()
+    complete_end = tail.rfind(b"\n") + 1
+    if complete_end < len(tail):
+        log.warning("%s: cutting off a torn last line (%d bytes) left by an interrupted writer",
+                    path, len(tail) - complete_end)
+        files.truncate(session_id, recorded + complete_end)
+    recovered: list[Event] = []
+    start_line = 1
+    for lineno, raw in enumerate(tail[:complete_end].splitlines(), start_line):
+        if not raw.strip():
+            continue
+        parsed = parse_line(raw, str(path), lineno)
+        if isinstance(parsed, BadLine):
+            log.warning("%s (left in the file)", parsed)
+        else:
+            recovered.append(parsed)
+    if recovered:
+        rows = [event_row(e if e.seq is not None else e.with_seq(1)) for e in recovered]
+        conn.executemany(INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1), rows)
+        log.warning("%s: loaded %d event(s) an interrupted writer had not committed",
+                    path, len(recovered))
+    conn.execute("UPDATE sessions SET ndjson_bytes = ? WHERE id = ?",
+                 (recorded + complete_end, session_id))
+    return len(recovered)
+
+
+class SessionLogger:
+    """Record one session: the Python API over the write path.
+
+    >>> with SessionLogger() as logger:                       # doctest: +SKIP
+    ...     logger.log("user", "fix the failing test")
+    ...     logger.log("assistant", "done", model="gpt-5-codex")
+    """
+
+    def __init__(
+        self,
+        session_id: str | None = None,
+        *,
+        settings: Settings | None = None,
+        db_path: Path | str | None = None,
+        log_dir: Path | str | None = None,
+        redact: bool | None = None,
+        pool: bool | None = None,
+        busy_timeout_ms: int = dbm.BUSY_TIMEOUT_MS,
+        retries: int = dbm.LOCK_RETRIES,
+    ) -> None:
+        settings = settings or Settings.from_env()
+        settings = settings.with_overrides(
+            db_path=Path(db_path) if db_path is not None else None,
+            log_dir=Path(log_dir) if log_dir is not None else None,
+            redact=redact, pool=pool,
+        )
+        self.settings = settings
+        self.session_id = settings.resolve_session_id(session_id, "session_id")
+        self.db_path = settings.db_path
+        self.retries = retries
+        self.files = NdjsonFiles(settings.log_dir)
+        self._pooled = settings.pool
+        if self._pooled:
+            self.conn, self._lock = dbm.POOL.get(self.db_path, self.session_id, busy_timeout_ms)
+        else:
+            self.conn = dbm.connect(self.db_path, busy_timeout_ms=busy_timeout_ms,
+                                    check_same_thread=False)
+            self._lock = threading.RLock()
+        self._closed = False
+
+    @property
+    def ndjson_path(self) -> Path:
+        return self.files.path(self.session_id)
+
+    def log(
+        self,
+        role: str,
+        content: str,
+        *,
+        kind: str = "message",
+        redact: bool | None = None,
+        **fields: Any,
+    ) -> Event:
+        """Validate, redact and write one event; return it as stored."""
+        event = Event(session_id=self.session_id, role=role, content=content, kind=kind, **fields)
+        return self.write([event], redact=redact)[0]
+
+    def write(self, events: Iterable[Event], *, redact: bool | None = None,
+              skip_existing: bool = False, on_batch: Callable[[int], None] | None = None) -> list[Event]:
+        """Write ready-made events (any session) through the same path."""
+        return self.write_result(events, redact=redact, skip_existing=skip_existing,
+                                 on_batch=on_batch).written
+
+    def write_result(self, events: Iterable[Event], *, redact: bool | None = None,
+                     skip_existing: bool = False,
+                     on_batch: Callable[[int], None] | None = None) -> WriteResult:
+        if self._closed:
+            raise ValueError("SessionLogger is closed")
+        with self._lock:
+            return write_events(
+                self.conn, self.db_path, self.files, events,
+                redact=self.settings.redact if redact is None else redact,
+                skip_existing=skip_existing, retries=self.retries, on_batch=on_batch,
+            )
+
+    def update_session(self, session_id: str | None = None, **values: Any) -> None:
+        """Set session metadata (title, source, source_path, cwd, git_branch, model, tags)."""
+        allowed = {"title", "source", "source_path", "cwd", "git_branch", "model", "tags",
+                   "input_tokens", "cached_input_tokens", "output_tokens"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"unknown session field(s): {', '.join(sorted(unknown))}")
+        if not values:
+            return
+        if "tags" in values and not isinstance(values["tags"], str):
+            values["tags"] = json.dumps(list(values["tags"]))
+        sid = session_id or self.session_id
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        with self._lock, dbm.immediate_transaction(self.conn, self.db_path, self.retries):
+            self.conn.execute("INSERT OR IGNORE INTO sessions (id) VALUES (?)", (sid,))
+            self.conn.execute(f"UPDATE sessions SET {assignments} WHERE id = ?",
+                              (*values.values(), sid))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.files.close()
+        if not self._pooled:
+            self.conn.close()
+
+    def __enter__(self) -> SessionLogger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def log_event(role: str, content: str, *, session_id: str | None = None,
+              settings: Settings | None = None, **fields: Any) -> Event:
+    """Log one event with settings from the environment (pooled if ``CODEX_SQLITE_POOL=1``)."""
+    with SessionLogger(session_id, settings=settings) as logger:
+        return logger.log(role, content, **fields)

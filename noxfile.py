@@ -1,0 +1,49 @@
+"""Sessions: ``nox -s tests`` (what CI runs), ``lint``, ``docs``.
+
+Virtualenv + pip, not uv: the CPU build of torch 2.13.0 is served from this
+machine's local wheel store, which uv does not see.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "virtualenv"
+nox.options.sessions = ["lint", "docs", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+TORCH = "torch==2.13.0"  # the CPU wheel; any other spec pulls a multi-GB CUDA build
+
+
+def install(session: nox.Session) -> None:
+    session.install(TORCH)
+    session.install("-e", ".[train,mlflow,dev]")
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """The whole suite, with every extra installed."""
+    install(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """Black, Ruff (with isort rules) and mypy."""
+    install(session)
+    session.run("black", "--check", "codex_cli", "datasette_plugins", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "codex_cli", "datasette_plugins", "tests", "benchmarks", "noxfile.py")
+    session.run("mypy")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """Generated docs (CLI reference, schema, configuration) are current."""
+    install(session)
+    session.run("cog", "--check", "-c", "README.md", "AGENTS.md", *_cogged_docs())
+
+
+def _cogged_docs() -> list[str]:
+    from pathlib import Path
+
+    return sorted(str(p) for p in Path("docs").glob("*.md") if "[[[cog" in p.read_text())
