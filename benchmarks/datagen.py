@@ -1,0 +1,78 @@
+"""Synthetic sessions for benchmarks: realistic sizes, a reproducible vocabulary.
+
+``make_events(n)`` yields :class:`codex_cli.events.Event` values spread over
+sessions of ~200 events; ``raw_load(db_path, events)`` is the ceiling every
+ingest benchmark compares against: a plain ``sqlite3.executemany`` of the same
+rows into the same schema (FTS triggers included) in one transaction.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from codex_cli import db as dbm
+from codex_cli.events import Event, format_ts
+from codex_cli.writer import INSERT_SQL, event_row
+
+WORDS = (
+    "fix test parser module function error import config database session "
+    "build install lint format docs retry timeout cache index query schema "
+    "migration event token model assistant user tool shell patch diff commit "
+    "branch merge review refactor rename variable class method return value "
+    "string list dict json yaml file path directory read write open close "
+    "stream buffer socket server client request response header status code"
+).split()
+RARE = [f"zq{i:05d}" for i in range(20000)]  # rare words: selective searches
+ROLES = [("user", "message"), ("assistant", "message"), ("assistant", "tool_call"),
+         ("tool", "tool_result"), ("assistant", "reasoning")]
+
+
+def make_content(rng: random.Random, chars: int = 500) -> str:
+    words: list[str] = []
+    length = 0
+    while length < chars:
+        word = rng.choice(RARE) if rng.random() < 0.02 else rng.choice(WORDS)
+        words.append(word)
+        length += len(word) + 1
+    return " ".join(words)[:chars]
+
+
+def make_events(n: int, *, per_session: int = 200, seed: int = 1, chars: int = 500,
+                start: datetime | None = None, days: int = 60) -> Iterator[Event]:
+    """``n`` events in sessions of ``per_session``, timestamps spread over ``days``."""
+    rng = random.Random(seed)
+    start = start or datetime(2026, 9, 1, tzinfo=timezone.utc)
+    sessions = max(1, n // per_session)
+    span = timedelta(days=days).total_seconds()
+    for i in range(n):
+        s = i // per_session
+        seq = i % per_session + 1
+        role, kind = ROLES[seq % len(ROLES)]
+        ts = start + timedelta(seconds=span * s / sessions + seq * 5)
+        yield Event(
+            session_id=f"bench-{seed}-{s:06d}", role=role, kind=kind, seq=seq,
+            ts=format_ts(ts), content=make_content(rng, chars),
+            tool_name="shell" if kind in ("tool_call", "tool_result") else None,
+            tool_call_id=f"call-{s}-{seq - (kind == 'tool_result')}" if kind.startswith("tool") else None,
+            model="gpt-5-codex" if role == "assistant" else None,
+        )
+
+
+def fresh_db(path: Path) -> sqlite3.Connection:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return dbm.connect(path)
+
+
+def raw_load(path: Path, events: list[Event]) -> None:
+    """The ceiling: plain executemany into the same schema, one transaction."""
+    conn = fresh_db(path)
+    rows = [event_row(e) for e in events]
+    conn.execute("BEGIN")
+    conn.executemany(INSERT_SQL, rows)
+    conn.execute("COMMIT")
+    conn.close()
