@@ -112,3 +112,8 @@ def iter_events(conn: sqlite3.Connection, *, since: str | None = None) -> Iterat
         params.append(since)
     for row in conn.execute(sql + " ORDER BY session_id, seq, pk", params):
         yield row_to_event(row)
+
+
+def count_unredacted_sessions(conn: sqlite3.Connection) -> int:
+    """How many sessions hold events written with redaction turned off."""
+    return conn.execute("SELECT count(*) FROM sessions WHERE unredacted_events > 0").fetchone()[0]

@@ -31,6 +31,7 @@ ENVIRONMENT: dict[str, str] = {
     "CODEX_SQLITE_POOL": "`1`: reuse one connection per database and session in a process.",
     "CODEX_REDACT": "`0`: turn secret redaction off (default on).",
     "CODEX_RETENTION_DAYS": f"Default age for `codex log purge` (default {DEFAULT_RETENTION_DAYS}).",
+    "MLFLOW_TRACKING_URI": "Where `codex train` tracks runs (default `sqlite:///` + `mlflow.db` beside the log database).",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -74,6 +75,7 @@ class Settings:
     pool: bool = False
     redact: bool = True
     retention_days: int = DEFAULT_RETENTION_DAYS
+    mlflow_tracking_uri: str | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -105,6 +107,7 @@ class Settings:
             pool=_flag(env, "CODEX_SQLITE_POOL", False),
             redact=_flag(env, "CODEX_REDACT", True),
             retention_days=retention_days,
+            mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
             warnings=tuple(warnings),
         )
 

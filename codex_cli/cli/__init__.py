@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from ._app import make_typer, setup_logging
 from .log import app as log_app
+from .train import app as train_app
 
 app = make_typer(
     "Record, search, publish and learn from the sessions of AI coding agents.", root=True
 )
 app.add_typer(log_app, name="log")
+app.add_typer(train_app, name="train")
 
 
 def main() -> None:

@@ -1,0 +1,181 @@
+"""``codex train …``: fine-tune a causal LM on the log (see docs/training.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from ..errors import UsageError
+from ._app import is_tty, load_settings, print_json
+
+CONFIG_OPTIONS = ("--config-name", "--config-dir", "-c")
+CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True,
+           "help_option_names": ["-h", "--help"]}
+
+
+class TrainGroup(TyperGroup):
+    """``codex train [OPTIONS] [OVERRIDE…]`` trains; ``codex train SUBCOMMAND`` runs one.
+
+    Hydra overrides (``key=value``) are not subcommands, and options may come
+    after them; ``--resume`` takes an optional value (``--resume=PATH``).
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if _first_positional(args) in self.commands:
+            return super().parse_args(ctx, args)
+        ctx.allow_interspersed_args = True
+        rest = click.Command.parse_args(self, ctx, _rewrite_resume(args))
+        ctx._protected_args, ctx.args = [], rest  # type: ignore[attr-defined]
+        return ctx.args
+
+
+def _first_positional(args: list[str]) -> str | None:
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in CONFIG_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _rewrite_resume(args: list[str]) -> list[str]:
+    """``--resume=PATH`` / ``--resume PATH`` -> ``--resume --resume-path PATH``."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("--resume="):
+            out += ["--resume", "--resume-path", arg.split("=", 1)[1]]
+        elif (arg == "--resume" and i + 1 < len(args) and not args[i + 1].startswith("-")
+              and "=" not in args[i + 1]):
+            out += ["--resume", "--resume-path", args[i + 1]]
+            i += 1
+        else:
+            out.append(arg)
+        i += 1
+    return out
+
+
+app = typer.Typer(
+    cls=TrainGroup, invoke_without_command=True, no_args_is_help=False, rich_markup_mode=None,
+    pretty_exceptions_enable=False, context_settings=CONTEXT,
+    help="Fine-tune a language model on logged sessions (Hydra config, MLflow tracking).",
+)
+
+ConfigName = Annotated[str, typer.Option("--config-name", "-c", help="Primary config (a YAML file in the config dir).")]
+ConfigDir = Annotated[Path | None, typer.Option("--config-dir", help="Directory of configs (default: the shipped ones).")]
+
+
+def _compose(config_name: str, config_dir: Path | None, overrides: list[str]) -> Any:
+    from ..training.config import compose_config
+
+    for arg in overrides:
+        if arg.startswith("-"):
+            raise UsageError(f"no such option: {arg} (see codex train --help)")
+    return compose_config(config_name, overrides, config_dir)
+
+
+@app.callback()
+def train(
+    ctx: typer.Context,
+    config_name: ConfigName = "train",
+    config_dir: ConfigDir = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the newest complete checkpoint of the run; --resume=PATH continues that checkpoint or run directory.")] = False,
+    resume_path: Annotated[str | None, typer.Option("--resume-path", hidden=True)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Train on logged sessions: codex train [OPTIONS] [OVERRIDE…]
+
+    \b
+    codex train                                  # the tiny model, about a minute on CPU
+    codex train trainer.max_steps=500 data.since=30d
+    codex train model=local model.path=./my-model hydra.run.dir=runs/ft1
+    codex train --resume hydra.run.dir=runs/ft1  # continue the newest checkpoint
+    codex train export-data -o train.jsonl
+    codex train sample runs/ft1 "fix the failing test"
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..training.trainer import train as run_training
+
+    settings = load_settings()
+    config = _compose(config_name, config_dir, list(ctx.args))
+    result = run_training(config, settings=settings, resume=resume_path or resume,
+                          progress=is_tty(sys.stderr))
+    if not result.is_main_process:
+        return
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        _print_summary(result)
+    if result.interrupted and result.interrupted != "stop_after_steps":
+        raise typer.Exit(130 if result.interrupted == "SIGINT" else 143)
+
+
+def _fmt(value: float | None, spec: str = ".4f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _print_summary(result: Any) -> None:
+    if result.interrupted:
+        typer.echo(f"Stopped ({result.interrupted}) at step {result.steps}/{result.max_steps}; "
+                   f"checkpoint {result.checkpoint}")
+        typer.echo(f"Continue with: codex train --resume={result.run_dir}")
+        return
+    typer.echo(f"steps            {result.steps}")
+    typer.echo(f"train loss       {_fmt(result.train_loss)}")
+    typer.echo(f"eval loss        {_fmt(result.eval_loss)}")
+    typer.echo(f"eval perplexity  {_fmt(result.eval_perplexity, '.2f')}")
+    typer.echo(f"tokens/s         {_fmt(result.tokens_per_second, ',.0f')}")
+    typer.echo(f"run dir          {result.run_dir}")
+
+
+@app.command("export-data", context_settings=CONTEXT)
+def export_data(
+    ctx: typer.Context,
+    config_name: ConfigName = "train",
+    config_dir: ConfigDir = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE (default: standard output).")] = None,
+    split_name: Annotated[str, typer.Option("--split", help="train, eval or all.")] = "train",
+) -> None:
+    """Write the exact training set as chat JSONL ({"messages": [...]} per session).
+
+    \b
+    codex train export-data data.since=30d -o train.jsonl
+    codex train export-data --split eval
+    """
+    from ..training.data import export_training_set
+
+    if split_name not in ("train", "eval", "all"):
+        raise UsageError(f"--split {split_name!r}: expected train, eval or all")
+    config = _compose(config_name, config_dir, list(ctx.args))
+    count = export_training_set(config, split_name, output, settings=load_settings())
+    if output is not None:
+        typer.echo(f"Wrote {count} session(s) to {output}", err=True)
+
+
+@app.command()
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (or checkpoint-N) with a trained model.")],
+    prompt: Annotated[str, typer.Argument(help="The user message to answer.")],
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", "-n", help="Most tokens to generate.")] = 64,
+    temperature: Annotated[float, typer.Option("--temperature", "-t", help="0 for greedy decoding.")] = 0.0,
+    seed: Annotated[int, typer.Option("--seed", help="Sampling seed.")] = 0,
+) -> None:
+    """Generate the trained model's reply to PROMPT.
+
+    \b
+    codex train sample runs/2026-11-24_10-00-00 "fix the failing test"
+    """
+    from ..training.sample import sample as generate
+
+    typer.echo(generate(run_dir, prompt, max_new_tokens=max_new_tokens,
+                        temperature=temperature, seed=seed))

@@ -1,0 +1,155 @@
+"""Composing the training configuration with Hydra's compose API.
+
+The CLI stays Typer: Hydra only composes ``configs/train.yaml`` with its
+groups and the command line's overrides. The run directory is ours to create
+(:func:`create_run_dir`), and ``${now:…}`` / ``${hydra:…}`` interpolations
+resolve as they would under ``@hydra.main``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import CodexError, UsageError
+
+#: The shipped configs (package data); the checkout's ``configs/`` links here.
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_FILE = "config.yaml"
+
+
+@dataclass
+class TrainConfig:
+    """A composed configuration: the resolved values and where the run goes."""
+
+    values: dict[str, Any]
+    run_dir: Path
+    config_name: str
+    config_dir: Path
+    overrides: list[str] = field(default_factory=list)
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.values.get(name) or {}
+        if not isinstance(value, dict):
+            raise UsageError(f"{name}={value!r}: expected a config group (a mapping)")
+        return value
+
+    def to_yaml(self) -> str:
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_yaml(OmegaConf.create(self.values))
+
+
+def available_configs(config_dir: Path) -> list[str]:
+    """Primary config names in ``config_dir`` (YAML files at its top level)."""
+    return sorted(p.stem for p in config_dir.glob("*.yaml"))
+
+
+def compose_config(
+    config_name: str = "train",
+    overrides: list[str] | None = None,
+    config_dir: Path | str | None = None,
+    run_dir: Path | str | None = None,
+) -> TrainConfig:
+    """Compose ``config_name`` with ``overrides``; resolve every interpolation.
+
+    ``run_dir``, when given, replaces ``hydra.run.dir`` (how the ranks of a
+    distributed run share the directory rank 0 resolved).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.errors import HydraException, MissingConfigException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    directory = Path(config_dir).resolve() if config_dir is not None else CONFIG_DIR
+    if not directory.is_dir():
+        raise UsageError(f"--config-dir {config_dir}: not a directory")
+    name = config_name.removesuffix(".yaml")
+    if name not in available_configs(directory):
+        shown = ", ".join(available_configs(directory)) or "none"
+        raise UsageError(f"no config named {name!r} in {directory} (available: {shown})")
+    overrides = list(overrides or [])
+    try:
+        with initialize_config_dir(config_dir=str(directory), version_base="1.3"):
+            cfg = compose(name, overrides=overrides, return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)
+        resolved_dir = str(run_dir) if run_dir is not None else str(cfg.hydra.run.dir)
+        OmegaConf.set_readonly(cfg.hydra, False)
+        OmegaConf.set_struct(cfg, False)
+        cfg.hydra.run.dir = resolved_dir
+        HydraConfig.instance().set_config(cfg)
+        main = {k: v for k, v in cfg.items() if k != "hydra"}
+        values = OmegaConf.to_container(OmegaConf.create(main), resolve=True,
+                                        throw_on_missing=True)
+    except MissingConfigException as exc:
+        raise UsageError(_first_line(exc)) from None
+    except HydraException as exc:
+        raise UsageError(_hydra_message(exc)) from None
+    except OmegaConfBaseException as exc:
+        raise UsageError(_omegaconf_message(exc)) from None
+    assert isinstance(values, dict)
+    return TrainConfig(values=values, run_dir=Path(resolved_dir), config_name=name,
+                       config_dir=directory, overrides=overrides)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    if "Available options" in str(exc):
+        options = str(exc).split("Available options", 1)[1].split("Config search path")[0]
+        names = [n.strip() for n in options.splitlines()[1:] if n.strip()]
+        text += f" (available: {', '.join(names)})"
+    return text
+
+
+def _hydra_message(exc: BaseException) -> str:
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    cause = exc.__cause__
+    if cause is not None:
+        key = getattr(cause, "full_key", None)
+        if key:
+            text = f"{text} (unknown key {key!r})" if "not in struct" in str(cause) else text
+    return text
+
+
+def _omegaconf_message(exc: Any) -> str:
+    key = getattr(exc, "full_key", None)
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "Missing mandatory value" in message and key:
+        return f"{key} is required: set it with {key}=VALUE"
+    return f"{key}: {message}" if key else message
+
+
+def create_run_dir(config: TrainConfig, *, resume: bool = False) -> Path:
+    """Create the run directory and write the resolved ``config.yaml`` into it.
+
+    A fresh run refuses a directory that already holds a run (use ``--resume``).
+    """
+    run_dir = config.run_dir
+    if not resume and (run_dir / CONFIG_FILE).exists():
+        raise UsageError(
+            f"hydra.run.dir={run_dir} already holds a run: pass --resume to continue it "
+            "or choose another hydra.run.dir"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = run_dir / (CONFIG_FILE + ".tmp")
+        tmp.write_text(config.to_yaml(), encoding="utf-8")
+        tmp.replace(run_dir / CONFIG_FILE)
+    except OSError as exc:
+        raise CodexError(f"cannot write run directory {run_dir}: {exc.strerror}") from None
+    return run_dir
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (MLflow parameters, the log session)."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat

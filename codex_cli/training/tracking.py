@@ -1,0 +1,116 @@
+"""Optional MLflow tracking of training runs.
+
+MLflow is an extra: without it, training runs the same with a warning. The
+tracking URI is ``tracking.uri``, else ``MLFLOW_TRACKING_URI`` (read through
+:class:`~codex_cli.settings.Settings`), else a SQLite store beside the log
+database (MLflow 3's file store is deprecated). The run id is kept in the run
+directory so that a resumed run continues the same MLflow run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..settings import Settings
+from .config import CONFIG_FILE, flatten
+
+log = logging.getLogger("codex_cli")
+
+RUN_ID_FILE = "mlflow_run.json"
+TRACKING_KEYS = {"backend", "uri", "experiment", "log_model"}
+#: MLflow's limit on a parameter value's length.
+MAX_PARAM_LENGTH = 6000
+
+
+def mlflow_available() -> bool:
+    return importlib.util.find_spec("mlflow") is not None
+
+
+def check_tracking(values: dict[str, Any]) -> None:
+    unknown = sorted(set(values) - TRACKING_KEYS)
+    if unknown:
+        raise UsageError(f"tracking.{unknown[0]}: unknown key (known: {', '.join(sorted(TRACKING_KEYS))})")
+    if values.get("backend") not in ("mlflow", "none"):
+        raise UsageError(f"tracking.backend={values.get('backend')!r}: expected mlflow or none")
+
+
+def tracking_uri(values: dict[str, Any], settings: Settings) -> str:
+    if values.get("uri"):
+        return str(values["uri"])
+    if settings.mlflow_tracking_uri:
+        return settings.mlflow_tracking_uri
+    return f"sqlite:///{(settings.db_path.parent / 'mlflow.db').resolve()}"
+
+
+def make_tracker(values: dict[str, Any], settings: Settings, run_dir: Path,
+                 config: dict[str, Any]) -> MlflowTracker | None:
+    """The tracker the config asks for, or ``None`` (with a warning if mlflow is missing)."""
+    if values.get("backend") != "mlflow":
+        return None
+    if not mlflow_available():
+        log.warning("mlflow is not installed: tracking is off "
+                    "(pip install 'codex-cli[mlflow]', or tracking=none to silence this)")
+        return None
+    return MlflowTracker(tracking_uri(values, settings), str(values.get("experiment") or "codex-train"),
+                         run_dir, config, bool(values.get("log_model", True)))
+
+
+class MlflowTracker:
+    """Starts (or resumes) the MLflow run and logs parameters, metrics and artifacts."""
+
+    def __init__(self, uri: str, experiment: str, run_dir: Path, config: dict[str, Any],
+                 log_model: bool) -> None:
+        self.uri = uri
+        self.experiment = experiment
+        self.run_dir = run_dir
+        self.config = config
+        self.log_model = log_model
+        self.run_id: str | None = None
+
+    def start(self) -> str:
+        import mlflow
+
+        mlflow.set_tracking_uri(self.uri)
+        if mlflow.get_experiment_by_name(self.experiment) is None:
+            artifacts = None
+            if self.uri.startswith("sqlite:///"):
+                # Keep artifacts beside the store, not in ./mlruns of whatever cwd.
+                artifacts = (Path(self.uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
+            mlflow.create_experiment(self.experiment, artifact_location=artifacts)
+        mlflow.set_experiment(self.experiment)
+        saved = self.run_dir / RUN_ID_FILE
+        if saved.exists():
+            self.run_id = json.loads(saved.read_text(encoding="utf-8"))["run_id"]
+            mlflow.start_run(run_id=self.run_id)
+        else:
+            run = mlflow.start_run(run_name=self.run_dir.name)
+            self.run_id = run.info.run_id
+            saved.write_text(json.dumps({"run_id": self.run_id, "tracking_uri": self.uri}),
+                             encoding="utf-8")
+            params = {k: str(v)[:MAX_PARAM_LENGTH] for k, v in flatten(self.config).items()}
+            mlflow.log_params(params)
+        mlflow.log_artifact(str(self.run_dir / CONFIG_FILE))
+        return self.run_id
+
+    def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
+        import mlflow
+
+        clean = {k: float(v) for k, v in metrics.items()
+                 if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
+        if clean:
+            mlflow.log_metrics(clean, step=step)
+
+    def finish(self, model_dir: Path | None, status: str = "FINISHED") -> None:
+        import mlflow
+
+        if model_dir is not None and self.log_model:
+            for name in sorted(p.name for p in model_dir.iterdir() if p.is_file()):
+                if name.endswith((".json", ".safetensors", ".txt", ".model", ".bin")):
+                    mlflow.log_artifact(str(model_dir / name), artifact_path="model")
+        mlflow.end_run(status=status)

@@ -1,0 +1,469 @@
+"""Training a causal LM on the log with ``transformers.Trainer``.
+
+:func:`train` checks everything it can before it writes anything (the data
+selection, the model, the checkpoint to resume), then creates the run
+directory, records the run as a session in the log, tracks it with MLflow
+when asked and trains. SIGTERM or Ctrl-C stops at the end of the current
+step with a checkpoint; ``--resume`` continues from the newest complete one
+with the same result as an uninterrupted run.
+
+Under ``torchrun``/``accelerate launch`` every rank runs this function; rank 0
+alone resolves the run directory (and shares it), writes it, logs the session
+and talks to MLflow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import queries
+from ..errors import CodexError, UsageError
+from ..settings import Settings, new_session_id
+from .config import TrainConfig, compose_config, create_run_dir
+from .data import BlockDataset, DataConfig, build_blocks, select_conversations, split
+from .model import (build_tiny, check_model_dir, check_same_architecture, count_parameters,
+                    load_local, load_tokenizer, model_kind)
+from .tracking import check_tracking, make_tracker
+
+log = logging.getLogger("codex_cli")
+
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINT_PREFIX = "checkpoint-"
+TOP_LEVEL_KEYS = {"model", "data", "trainer", "tracking", "seed", "threads", "stop_after_steps"}
+#: Set by us, not through ``trainer.*``.
+RESERVED_ARGS = {"output_dir", "seed", "disable_tqdm"}
+
+
+@dataclass
+class TrainResult:
+    """What a call to :func:`train` did."""
+
+    run_dir: Path
+    steps: int = 0
+    max_steps: int = 0
+    train_loss: float | None = None
+    eval_loss: float | None = None
+    eval_perplexity: float | None = None
+    tokens_per_second: float | None = None
+    seconds: float = 0.0
+    train_sessions: int = 0
+    eval_sessions: int = 0
+    parameters: int = 0
+    resumed_from: Path | None = None
+    interrupted: str | None = None
+    checkpoint: Path | None = None
+    session_id: str | None = None
+    mlflow_run_id: str | None = None
+    is_main_process: bool = True
+    startup_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
+
+
+# --- checkpoints -------------------------------------------------------------
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why ``path`` is not a complete Trainer checkpoint, or ``None`` if it is."""
+    if not path.is_dir():
+        return "not a directory"
+    if not any((path / name).exists() for name in
+               ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")):
+        return "no model weights"
+    for name in ("optimizer.pt", "scheduler.pt", "config.json"):
+        if not (path / name).is_file():
+            return f"no {name}"
+    if not any(path.glob("rng_state*.pth")):
+        return "no RNG state"
+    try:
+        state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        int(state["global_step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no parseable trainer_state.json"
+    return None
+
+
+def _step_of(path: Path) -> int:
+    try:
+        return int(path.name.removeprefix(CHECKPOINT_PREFIX))
+    except ValueError:
+        return -1
+
+
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint in ``run_dir``; incomplete ones are skipped with a warning."""
+    candidates = sorted((p for p in run_dir.glob(CHECKPOINT_PREFIX + "*") if _step_of(p) >= 0),
+                        key=_step_of, reverse=True)
+    for path in candidates:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path
+        log.warning("skipping incomplete checkpoint %s (%s)", path, problem)
+    return None
+
+
+def find_resume_checkpoint(resume: bool | str, run_dir: Path) -> Path:
+    """The checkpoint ``--resume[=PATH]`` means (see docs/training.md)."""
+    if isinstance(resume, str):
+        path = Path(resume)
+        if not path.exists():
+            raise UsageError(f"--resume {resume}: no such checkpoint or run directory")
+        if path.name.startswith(CHECKPOINT_PREFIX) or (path / "trainer_state.json").exists():
+            problem = checkpoint_problem(path)
+            if problem:
+                raise UsageError(f"--resume {resume}: incomplete checkpoint ({problem})")
+            return path
+        found = newest_checkpoint(path)
+        if found is None:
+            raise UsageError(f"--resume {resume}: no complete checkpoint in that directory")
+        return found
+    if run_dir.is_dir():
+        found = newest_checkpoint(run_dir)
+        if found is None:
+            raise UsageError(f"--resume: no complete checkpoint in hydra.run.dir={run_dir}")
+        return found
+    # The configured directory is new (a fresh ${now:} name): resume the newest run beside it.
+    siblings = sorted((p for p in run_dir.parent.glob("*") if p.is_dir()),
+                      key=lambda p: p.stat().st_mtime, reverse=True) if run_dir.parent.is_dir() else []
+    for sibling in siblings:
+        found = newest_checkpoint(sibling)
+        if found is not None:
+            return found
+    raise UsageError(f"--resume: no run with a complete checkpoint under {run_dir.parent} "
+                     "(give --resume=PATH or hydra.run.dir=DIR)")
+
+
+# --- configuration checks ----------------------------------------------------
+
+def training_arguments(config: TrainConfig, run_dir: Path, report_to: list[str]) -> Any:
+    """``TrainingArguments`` from ``trainer.*``; unknown keys and bad values name the key."""
+    from transformers import TrainingArguments
+
+    values = dict(config.section("trainer"))
+    known = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+    for key in values:
+        if key not in known:
+            raise UsageError(f"trainer.{key}: not a TrainingArguments field")
+        if key in RESERVED_ARGS:
+            raise UsageError(f"trainer.{key}: set by codex train (use hydra.run.dir, seed)")
+    max_steps = values.get("max_steps")
+    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
+        raise UsageError(f"trainer.max_steps={max_steps!r}: expected a positive number of steps")
+    values["report_to"] = report_to
+    try:
+        return TrainingArguments(output_dir=str(run_dir), seed=int(config.values.get("seed", 42)),
+                                 disable_tqdm=True, **values)
+    except (ValueError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"trainer: {first}") from None
+
+
+def report_to(config: TrainConfig) -> list[str]:
+    """The Trainer integrations, explicitly: never the library default."""
+    raw = config.section("trainer").get("report_to", "none")
+    names = [raw] if isinstance(raw, str) else list(raw or [])
+    names = [n for n in names if n not in ("none", "", None)]
+    if "mlflow" in names:
+        # Our own tracker (tracking=mlflow) does this, with the URI and run under our control.
+        raise UsageError("trainer.report_to=mlflow: use tracking=mlflow instead")
+    return names or ["none"]
+
+
+def check_top_level(config: TrainConfig) -> None:
+    unknown = sorted(set(config.values) - TOP_LEVEL_KEYS)
+    if unknown:
+        raise UsageError(f"{unknown[0]}: unknown key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+    for key in ("threads", "stop_after_steps"):
+        value = config.values.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise UsageError(f"{key}={value!r}: expected a positive whole number or null")
+    if not isinstance(config.values.get("seed"), int):
+        raise UsageError(f"seed={config.values.get('seed')!r}: expected a whole number")
+
+
+# --- the run -----------------------------------------------------------------
+
+class Stop:
+    """Why training should stop early: a signal or ``stop_after_steps``."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.signal is not None:  # a second Ctrl-C: give up on the checkpoint
+            raise KeyboardInterrupt
+        self.signal = signum
+
+
+def _make_callback(stop: Stop, stop_after: int | None, tracker: Any, metrics_path: Path | None,
+                   tokens_per_step: int, distributed: bool, progress: bool) -> Any:
+    from transformers import TrainerCallback
+
+    class CodexCallback(TrainerCallback):
+        def __init__(self) -> None:
+            self.bar: Any = None
+            self.started = 0.0
+            self.first_step = 0
+            self.stopped_at: int | None = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.started = time.perf_counter()
+            self.first_step = state.global_step
+            if progress and state.is_world_process_zero:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="train",
+                                unit="step", file=sys.stderr, dynamic_ncols=True)
+
+        def _should_stop(self, state: Any) -> bool:
+            wanted = stop.signal is not None or (stop_after is not None and state.global_step >= stop_after)
+            if distributed:  # every rank must save and stop at the same step
+                import torch
+                import torch.distributed as dist
+
+                flag = torch.tensor([1 if wanted else 0])
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                wanted = bool(flag.item())
+            return wanted
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
+            if self.bar is not None:
+                self.bar.update(1)
+            if self._should_stop(state) and state.global_step < state.max_steps:
+                control.should_save = True
+                control.should_training_stop = True
+                self.stopped_at = state.global_step
+            return control
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            if not state.is_world_process_zero or not logs:
+                return
+            elapsed = time.perf_counter() - self.started
+            done = state.global_step - self.first_step
+            record = {"step": state.global_step, **logs}
+            if done and elapsed > 0:
+                record["tokens_per_second"] = done * tokens_per_step / elapsed
+            if metrics_path is not None:
+                with metrics_path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+            if tracker is not None:
+                tracker.log_metrics(record, state.global_step)
+            if self.bar is not None and "loss" in logs:
+                tok = record.get("tokens_per_second")
+                self.bar.set_postfix_str(f"loss={logs['loss']:.4f}" + (f" {tok:,.0f} tok/s" if tok else ""))
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if self.bar is not None:
+                self.bar.close()
+
+    return CodexCallback()
+
+
+def _broadcast(value: Any) -> Any:
+    from accelerate.utils import broadcast_object_list
+
+    holder = [value]
+    broadcast_object_list(holder, from_process=0)
+    return holder[0]
+
+
+def train(config: TrainConfig, *, settings: Settings | None = None,
+          resume: bool | str = False, progress: bool = False) -> TrainResult:
+    """Train as ``config`` says; ``resume`` is ``True`` (newest checkpoint) or a path."""
+    started = time.perf_counter()
+    settings = settings or Settings.from_env()
+    check_top_level(config)
+    check_tracking(config.section("tracking"))
+    kind = model_kind(config.section("model"))
+    seed = int(config.values["seed"])
+    data_config = DataConfig.from_dict(config.section("data"), seed=seed)
+    import torch
+    from accelerate import PartialState
+    from transformers import Trainer, default_data_collator, set_seed
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # our own messages say what matters
+    if not progress:
+        hf_logging.disable_progress_bar()
+    if config.values.get("threads"):
+        torch.set_num_threads(int(config.values["threads"]))
+    state = PartialState(cpu=not torch.cuda.is_available())
+    main = state.is_main_process
+    distributed = state.num_processes > 1
+    if distributed:  # ${now:} differs between ranks: use rank 0's directory
+        run_dir = _broadcast(str(config.run_dir))
+        if Path(run_dir) != config.run_dir:
+            config = compose_config(config.config_name, config.overrides, config.config_dir,
+                                    run_dir=run_dir)
+
+    # Everything that can be refused is checked before anything is written.
+    checkpoint: Path | None = None
+    if resume:
+        checkpoint = find_resume_checkpoint(resume, config.run_dir) if main else None
+        if distributed:
+            checkpoint = _broadcast(checkpoint)
+        assert checkpoint is not None
+        if checkpoint.parent.resolve() != config.run_dir.resolve():
+            config = compose_config(config.config_name, config.overrides, config.config_dir,
+                                    run_dir=checkpoint.parent)
+    run_dir = config.run_dir
+    args = training_arguments(config, run_dir, report_to(config))
+    conn = queries.open_log(settings)
+    try:
+        conversations = select_conversations(conn, data_config)
+    finally:
+        conn.close()
+    train_set, eval_set = split(conversations, data_config.eval_fraction, seed)
+    model_values = config.section("model")
+    set_seed(seed)
+    if kind == "local":
+        tokenizer, model = load_local(check_model_dir(model_values.get("path")))
+    else:
+        if checkpoint is not None and (checkpoint / "tokenizer.json").exists():
+            tokenizer = load_tokenizer(checkpoint)
+        else:
+            from .tokenizer import train_bpe
+
+            tokenizer = train_bpe(train_set, int(model_values["vocab_size"]))
+        set_seed(seed)
+        model = build_tiny(model_values, tokenizer, data_config.max_length)
+    if checkpoint is not None:
+        check_same_architecture(checkpoint, model)
+    train_data = BlockDataset(build_blocks(train_set, tokenizer, data_config))
+    eval_data = BlockDataset(build_blocks(eval_set, tokenizer, data_config))
+    if not len(train_data):
+        raise CodexError(f"the selected sessions ({data_config.describe()}) have no "
+                         f"{data_config.loss_on} tokens to train on")
+
+    # From here on we write: rank 0 only.
+    result = TrainResult(run_dir=run_dir, max_steps=args.max_steps, train_sessions=len(train_set),
+                         eval_sessions=len(eval_set), parameters=count_parameters(model),
+                         resumed_from=checkpoint, is_main_process=main)
+    tracker = None
+    logger = None
+    if main:
+        create_run_dir(config, resume=checkpoint is not None)
+        tokenizer.save_pretrained(run_dir)
+        run_file = run_dir / RUN_FILE
+        run_info = json.loads(run_file.read_text(encoding="utf-8")) if run_file.exists() else {}
+        run_info.setdefault("session_id", new_session_id())
+        run_file.write_text(json.dumps(run_info), encoding="utf-8")
+        result.session_id = run_info["session_id"]
+        logger = _start_session(settings, result, config)
+        tracker = make_tracker(config.section("tracking"), settings, run_dir, config.values)
+        if tracker is not None:
+            result.mlflow_run_id = tracker.start()
+    state.wait_for_everyone()
+
+    tokens_per_step = (args.per_device_train_batch_size * args.gradient_accumulation_steps
+                       * state.num_processes * data_config.max_length)
+    stop = Stop()
+    callback = _make_callback(stop, config.values.get("stop_after_steps"), tracker,
+                              run_dir / METRICS_FILE if main else None, tokens_per_step,
+                              distributed, progress)
+    trainer = Trainer(model=model, args=args, train_dataset=train_data,
+                      eval_dataset=eval_data if len(eval_data) else None,
+                      processing_class=tokenizer, data_collator=default_data_collator,
+                      callbacks=[callback])
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    previous = _install_handlers(stop)
+    status = "FAILED"
+    try:
+        result.startup_seconds = time.perf_counter() - started
+        first_step = 0 if checkpoint is None else _checkpoint_step(checkpoint)
+        t0 = time.perf_counter()
+        output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        result.seconds = time.perf_counter() - t0
+        result.steps = trainer.state.global_step
+        losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+        result.train_loss = losses[-1] if losses else output.training_loss
+        done = result.steps - first_step
+        if done and result.seconds > 0:
+            result.tokens_per_second = done * tokens_per_step / result.seconds
+        if callback.stopped_at is not None:
+            result.interrupted = signal.Signals(stop.signal).name if stop.signal else "stop_after_steps"
+            result.checkpoint = run_dir / f"{CHECKPOINT_PREFIX}{result.steps}"
+        else:
+            if len(eval_data):
+                metrics = trainer.evaluate()
+                result.eval_loss = metrics.get("eval_loss")
+                if result.eval_loss is not None:
+                    result.eval_perplexity = math.exp(min(result.eval_loss, 700.0))
+            trainer.save_model(str(run_dir))
+        status = "FINISHED" if result.interrupted is None else "KILLED"
+    finally:
+        _restore_handlers(previous)
+        if main:
+            _end_session(logger, result, status)
+            if tracker is not None:
+                if result.eval_loss is not None:
+                    tracker.log_metrics({"eval_loss": result.eval_loss,
+                                         "eval_perplexity": result.eval_perplexity},
+                                        result.steps)
+                tracker.finish(run_dir if status == "FINISHED" else None, status)
+    return result
+
+
+def _checkpoint_step(checkpoint: Path) -> int:
+    return int(json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))["global_step"])
+
+
+def _install_handlers(stop: Stop) -> dict[int, Any]:
+    previous: dict[int, Any] = {}
+    try:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, stop.handler)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    return previous
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
+def _start_session(settings: Settings, result: TrainResult, config: TrainConfig) -> Any:
+    """Record the run in the log: a ``system``/``meta`` session of its own."""
+    from ..writer import SessionLogger
+
+    logger = SessionLogger(result.session_id, settings=settings)
+    what = "resumed" if result.resumed_from else "started"
+    logger.log("system", f"codex train {what}: {result.run_dir} (model={config.values['model']['name']}, "
+               f"{result.train_sessions} train / {result.eval_sessions} eval sessions, "
+               f"{result.parameters:,} parameters)", kind="meta",
+               data={"event": what, "run_dir": str(result.run_dir.resolve()),
+                     "resumed_from": str(result.resumed_from) if result.resumed_from else None,
+                     "config": config.values})
+    logger.update_session(title=f"codex train {result.run_dir}", source="codex train",
+                          tags=["codex-train"])
+    return logger
+
+
+def _end_session(logger: Any, result: TrainResult, status: str) -> None:
+    if logger is None:
+        return
+    try:
+        metrics = {k: getattr(result, k) for k in ("steps", "train_loss", "eval_loss",
+                                                    "eval_perplexity", "tokens_per_second")}
+        text = {"FINISHED": "finished", "KILLED": f"stopped ({result.interrupted})",
+                "FAILED": "failed"}[status]
+        logger.log("system", f"codex train {text} at step {result.steps}: {result.run_dir}",
+                   kind="meta", data={"event": status.lower(), "run_dir": str(result.run_dir.resolve()),
+                                      "metrics": metrics,
+                                      "checkpoint": str(result.checkpoint) if result.checkpoint else None})
+    finally:
+        logger.close()
