@@ -160,6 +160,8 @@ def training_arguments(config: TrainConfig, run_dir: Path, report_to: list[str])
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
         raise UsageError(f"trainer.max_steps={max_steps!r}: expected a positive number of steps")
     values["report_to"] = report_to
+    # On a machine without an accelerator, torchrun must still mean data-parallel (gloo).
+    values.setdefault("use_cpu", not _has_accelerator())
     try:
         return TrainingArguments(output_dir=str(run_dir), seed=int(config.values.get("seed", 42)),
                                  disable_tqdm=True, **values)
@@ -270,11 +272,35 @@ def _make_callback(stop: Stop, stop_after: int | None, tracker: Any, metrics_pat
 
 
 def _broadcast(value: Any) -> Any:
-    from accelerate.utils import broadcast_object_list
+    """Rank 0's ``value`` on every rank."""
+    import torch.distributed as dist
 
     holder = [value]
-    broadcast_object_list(holder, from_process=0)
+    dist.broadcast_object_list(holder, src=0)
     return holder[0]
+
+
+def _on_rank_zero(main: bool, distributed: bool, fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` computed on rank 0 and shared; its error is raised on every rank."""
+    value: Any = None
+    error: BaseException | None = None
+    if main:
+        try:
+            value = fn(*args)
+        except CodexError as exc:
+            error = exc
+    if distributed:
+        value, error = _broadcast((value, error))
+    if error is not None:
+        raise error
+    return value
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available() or bool(getattr(torch.backends, "mps", None)
+                                             and torch.backends.mps.is_available())
 
 
 def train(config: TrainConfig, *, settings: Settings | None = None,
@@ -288,7 +314,6 @@ def train(config: TrainConfig, *, settings: Settings | None = None,
     seed = int(config.values["seed"])
     data_config = DataConfig.from_dict(config.section("data"), seed=seed)
     import torch
-    from accelerate import PartialState
     from transformers import Trainer, default_data_collator, set_seed
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
@@ -299,9 +324,10 @@ def train(config: TrainConfig, *, settings: Settings | None = None,
         hf_logging.disable_progress_bar()
     if config.values.get("threads"):
         torch.set_num_threads(int(config.values["threads"]))
-    state = PartialState(cpu=not torch.cuda.is_available())
-    main = state.is_main_process
-    distributed = state.num_processes > 1
+    # TrainingArguments sets up torch.distributed under torchrun / accelerate launch.
+    args = training_arguments(config, config.run_dir, report_to(config))
+    main = args.process_index == 0
+    distributed = args.world_size > 1
     if distributed:  # ${now:} differs between ranks: use rank 0's directory
         run_dir = _broadcast(str(config.run_dir))
         if Path(run_dir) != config.run_dir:
@@ -311,15 +337,13 @@ def train(config: TrainConfig, *, settings: Settings | None = None,
     # Everything that can be refused is checked before anything is written.
     checkpoint: Path | None = None
     if resume:
-        checkpoint = find_resume_checkpoint(resume, config.run_dir) if main else None
-        if distributed:
-            checkpoint = _broadcast(checkpoint)
-        assert checkpoint is not None
+        checkpoint = _on_rank_zero(main, distributed, find_resume_checkpoint, resume,
+                                   config.run_dir)
         if checkpoint.parent.resolve() != config.run_dir.resolve():
             config = compose_config(config.config_name, config.overrides, config.config_dir,
                                     run_dir=checkpoint.parent)
     run_dir = config.run_dir
-    args = training_arguments(config, run_dir, report_to(config))
+    args.output_dir = str(run_dir)
     conn = queries.open_log(settings)
     try:
         conversations = select_conversations(conn, data_config)
@@ -336,7 +360,9 @@ def train(config: TrainConfig, *, settings: Settings | None = None,
         else:
             from .tokenizer import train_bpe
 
-            tokenizer = train_bpe(train_set, int(model_values["vocab_size"]))
+            # Rank 0 trains it and shares it: every rank must have the same vocabulary.
+            tokenizer = _on_rank_zero(main, distributed, train_bpe, train_set,
+                                      int(model_values["vocab_size"]))
         set_seed(seed)
         model = build_tiny(model_values, tokenizer, data_config.max_length)
     if checkpoint is not None:
@@ -365,10 +391,13 @@ def train(config: TrainConfig, *, settings: Settings | None = None,
         tracker = make_tracker(config.section("tracking"), settings, run_dir, config.values)
         if tracker is not None:
             result.mlflow_run_id = tracker.start()
-    state.wait_for_everyone()
+    if distributed:
+        import torch.distributed as dist
+
+        dist.barrier()
 
     tokens_per_step = (args.per_device_train_batch_size * args.gradient_accumulation_steps
-                       * state.num_processes * data_config.max_length)
+                       * args.world_size * data_config.max_length)
     stop = Stop()
     callback = _make_callback(stop, config.values.get("stop_after_steps"), tracker,
                               run_dir / METRICS_FILE if main else None, tokens_per_step,
