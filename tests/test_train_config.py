@@ -20,7 +20,12 @@ def test_checkout_configs_are_the_shipped_package_data() -> None:
     assert top.resolve() == CONFIG_DIR
     cmp = filecmp.dircmp(top, CONFIG_DIR)
     assert not cmp.left_only and not cmp.right_only and not cmp.diff_files
-    assert {p.name for p in CONFIG_DIR.iterdir() if p.is_dir()} == {"model", "data", "trainer", "tracking"}
+    assert {p.name for p in CONFIG_DIR.iterdir() if p.is_dir()} == {
+        "model",
+        "data",
+        "trainer",
+        "tracking",
+    }
     # Every group option composes.
     for group in ("model", "data", "trainer", "tracking"):
         for option in (CONFIG_DIR / group).glob("*.yaml"):
@@ -46,7 +51,8 @@ def test_default_config_and_interpolations(tmp_path: Path) -> None:
     (tmp_path / "cfg").mkdir()
     (tmp_path / "cfg" / "mine.yaml").write_text(
         "seed: 1\nnote: ${hydra:run.dir}/x\nday: ${now:%Y}\nhydra:\n  run:\n    dir: out/${seed}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     mine = compose_config("mine", ["seed=7"], tmp_path / "cfg")
     assert mine.run_dir == Path("out/7")
     assert mine.values["note"] == "out/7/x"
@@ -66,7 +72,9 @@ def test_default_config_and_interpolations(tmp_path: Path) -> None:
         ("train", ["seed"], "Error parsing override 'seed'"),
     ],
 )
-def test_bad_config_is_one_line_naming_the_key(name: str, overrides: list[str], message: str) -> None:
+def test_bad_config_is_one_line_naming_the_key(
+    name: str, overrides: list[str], message: str
+) -> None:
     with pytest.raises(UsageError) as info:
         compose_config(name, overrides)
     assert message in str(info.value)
@@ -83,7 +91,10 @@ def test_unknown_config_name_lists_available(cli) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["trainer.max_steps=0"], "trainer.max_steps=0: expected a positive number of steps"),
+        (
+            ["trainer.max_steps=0"],
+            "trainer.max_steps=0: expected a positive number of steps",
+        ),
         (["+trainer.bogus_arg=1"], "trainer.bogus_arg: not a TrainingArguments field"),
         (["data.loss_on=tools"], "data.loss_on='tools'"),
         (["data.roles=[robot]"], "data.roles='robot'"),
@@ -92,7 +103,9 @@ def test_unknown_config_name_lists_available(cli) -> None:
         (["--bogus"], "no such option: --bogus"),
     ],
 )
-def test_bad_values_exit_2_and_write_nothing(cli, args: list[str], message: str) -> None:
+def test_bad_values_exit_2_and_write_nothing(
+    cli, args: list[str], message: str
+) -> None:
     result = cli("train", "hydra.run.dir=runs/r", *args)
     assert result.exit_code == 2, result.output
     assert message in result.output
@@ -100,7 +113,9 @@ def test_bad_values_exit_2_and_write_nothing(cli, args: list[str], message: str)
 
 
 def test_run_dir_gets_resolved_config(tmp_path: Path) -> None:
-    config = compose_config("train", [f"hydra.run.dir={tmp_path}/run", "trainer.max_steps=3"])
+    config = compose_config(
+        "train", [f"hydra.run.dir={tmp_path}/run", "trainer.max_steps=3"]
+    )
     run_dir = create_run_dir(config)
     saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
     assert saved["trainer"]["max_steps"] == 3 and "hydra" not in saved

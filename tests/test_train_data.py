@@ -12,8 +12,13 @@ from train_helpers import make_log
 from codex_cli import queries
 from codex_cli.errors import CodexError, UsageError
 from codex_cli.settings import Settings
-from codex_cli.training.data import (IGNORE_INDEX, DataConfig, build_blocks, select_conversations,
-                                     split)
+from codex_cli.training.data import (
+    IGNORE_INDEX,
+    DataConfig,
+    build_blocks,
+    select_conversations,
+    split,
+)
 from codex_cli.training.tokenizer import train_bpe
 from codex_cli.writer import SessionLogger
 
@@ -89,12 +94,17 @@ def test_loss_mask(settings: Settings, loss_on: str) -> None:
     blocks = build_blocks(conversations[:1], tokenizer, config)
     assert len(blocks) == 1
     block = blocks[0]
-    trained = [t for t, label in zip(block["input_ids"], block["labels"], strict=True)
-               if label != IGNORE_INDEX]
+    trained = [
+        t
+        for t, label in zip(block["input_ids"], block["labels"], strict=True)
+        if label != IGNORE_INDEX
+    ]
     text = tokenizer.decode(trained)
     if loss_on == "assistant":
         assert "I will" in text and "Done:" in text and "[call shell]" in text
-        assert "please" not in text and "def main" not in text and "<|user|>" not in text
+        assert (
+            "please" not in text and "def main" not in text and "<|user|>" not in text
+        )
     else:
         assert "please" in text and "def main" in text
     real = sum(block["attention_mask"])
@@ -111,14 +121,21 @@ def test_tokenizer_trains_fast_and_round_trips(settings: Settings) -> None:
     assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
 
 
-def test_export_data_writes_the_training_split(cli, settings: Settings, tmp_path: Path) -> None:
+def test_export_data_writes_the_training_split(
+    cli, settings: Settings, tmp_path: Path
+) -> None:
     make_log(settings, 10)
     out = tmp_path / "train.jsonl"
     result = cli("train", "export-data", "-o", str(out), "data.eval_fraction=0.2")
     assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    records = [
+        json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()
+    ]
     assert len(records) == 8 and set(records[0]) == {"messages"}
-    assert records[0]["messages"][0] == {"role": "user", "content": records[0]["messages"][0]["content"]}
+    assert records[0]["messages"][0] == {
+        "role": "user",
+        "content": records[0]["messages"][0]["content"],
+    }
     evals = cli("train", "export-data", "--split", "eval", "data.eval_fraction=0.2")
     assert len(evals.stdout.splitlines()) == 2
     everything = cli("train", "export-data", "--split=all")

@@ -19,9 +19,24 @@ def test_torchrun_two_processes(settings: Settings, codex_home: Path) -> None:
     make_log(settings, 12)
     # hydra.run.dir keeps its ${now:} default: rank 0 resolves it and shares it.
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "codex_cli", "train", *TINY, "trainer.max_steps=3", "--json"],
-        capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "codex_cli",
+            "train",
+            *TINY,
+            "trainer.max_steps=3",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)  # one summary: rank 0's
     assert summary["steps"] == 3 and summary["eval_loss"] > 0
@@ -31,14 +46,18 @@ def test_torchrun_two_processes(settings: Settings, codex_home: Path) -> None:
     assert [step for step, _ in losses(run_dir)] == [1, 2, 3]  # logged once
     checkpoint = run_dir / "checkpoint-3"
     assert checkpoint_problem(checkpoint) is None
-    assert sorted(p.name for p in checkpoint.glob("rng_state*")) == ["rng_state_0.pth",
-                                                                     "rng_state_1.pth"]
+    assert sorted(p.name for p in checkpoint.glob("rng_state*")) == [
+        "rng_state_0.pth",
+        "rng_state_1.pth",
+    ]
     state = json.loads((checkpoint / "trainer_state.json").read_text())
     # Two processes of batch 4: each step saw 8 blocks.
     assert state["train_batch_size"] == 4
 
     conn = queries.open_log(settings)
-    runs = [s for s in queries.list_sessions(conn, limit=None) if s.source == "codex train"]
+    runs = [
+        s for s in queries.list_sessions(conn, limit=None) if s.source == "codex train"
+    ]
     events = queries.session_events(conn, runs[0].id)
     conn.close()
     assert len(runs) == 1 and len(events) == 2
@@ -48,4 +67,8 @@ def test_torchrun_two_processes(settings: Settings, codex_home: Path) -> None:
     client = MlflowClient(f"sqlite:///{codex_home / 'mlflow.db'}")
     [experiment] = [e for e in client.search_experiments() if e.name == "codex-train"]
     [run] = client.search_runs([experiment.experiment_id])
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 2, 3]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [
+        1,
+        2,
+        3,
+    ]

@@ -35,7 +35,9 @@ def test_resume_in_a_new_process_is_exact(cli, cli_process, settings: Settings) 
     assert [p.name for p in Path("runs/part").glob("checkpoint-*")] == ["checkpoint-5"]
     assert not Path("runs/part/model.safetensors").exists()
 
-    resumed = cli_process("train", "hydra.run.dir=runs/part", *COMMON, "--resume", timeout=120)
+    resumed = cli_process(
+        "train", "hydra.run.dir=runs/part", *COMMON, "--resume", timeout=120
+    )
     assert resumed.returncode == 0, resumed.stderr
 
     assert losses(Path("runs/part")) == losses(Path("runs/full"))
@@ -49,9 +51,21 @@ def test_sigterm_writes_a_checkpoint(settings: Settings) -> None:
     make_log(settings, 12)
     run_dir = Path("runs/term")
     process = subprocess.Popen(
-        [sys.executable, "-m", "codex_cli", "train", f"hydra.run.dir={run_dir}", *TINY,
-         "tracking=none", "trainer.max_steps=100000", "trainer.save_steps=100000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "codex_cli",
+            "train",
+            f"hydra.run.dir={run_dir}",
+            *TINY,
+            "tracking=none",
+            "trainer.max_steps=100000",
+            "trainer.save_steps=100000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while not (run_dir / "metrics.jsonl").exists() or not losses(run_dir):
@@ -74,4 +88,7 @@ def test_sigterm_writes_a_checkpoint(settings: Settings) -> None:
     session_id = json.loads((run_dir / "run.json").read_text())["session_id"]
     last = queries.session_events(conn, session_id)[-1]
     conn.close()
-    assert last.data["event"] == "killed" and f"stopped (SIGTERM) at step {step}" in last.content
+    assert (
+        last.data["event"] == "killed"
+        and f"stopped (SIGTERM) at step {step}" in last.content
+    )

@@ -7,39 +7,86 @@ import random
 from pathlib import Path
 from typing import Any
 
+from codex_cli.events import Event
 from codex_cli.settings import Settings
 from codex_cli.writer import SessionLogger
 
 #: A model small enough that a few steps take well under a second.
-TINY = ["model.n_layer=1", "model.n_embd=32", "model.n_head=2", "model.vocab_size=320",
-        "data.max_length=32", "trainer.per_device_train_batch_size=4",
-        "trainer.per_device_eval_batch_size=4", "trainer.warmup_steps=0", "threads=1"]
+TINY = [
+    "model.n_layer=1",
+    "model.n_embd=32",
+    "model.n_head=2",
+    "model.vocab_size=320",
+    "data.max_length=32",
+    "trainer.per_device_train_batch_size=4",
+    "trainer.per_device_eval_batch_size=4",
+    "trainer.warmup_steps=0",
+    "threads=1",
+]
 
-TASKS = ["fix the failing test", "rename the config loader", "add a retry to the client",
-         "speed up the parser", "document the schema", "remove the dead code"]
+TASKS = [
+    "fix the failing test",
+    "rename the config loader",
+    "add a retry to the client",
+    "speed up the parser",
+    "document the schema",
+    "remove the dead code",
+]
 FILES = ["parser.py", "client.py", "schema.sql", "config.py", "README.md"]
 
 
-def make_log(settings: Settings | None = None, sessions: int = 12, *, seed: int = 0,
-             tags: list[str] | None = None, prefix: str = "s") -> list[str]:
+def make_log(
+    settings: Settings | None = None,
+    sessions: int = 12,
+    *,
+    seed: int = 0,
+    tags: list[str] | None = None,
+    prefix: str = "s",
+) -> list[str]:
     """``sessions`` agent sessions (user, assistant, tool call and result); their ids."""
     rng = random.Random(seed)
-    ids = []
+    ids: list[str] = []
+    events: list[Event] = []
     for i in range(sessions):
         sid = f"{prefix}{i:03d}"
         task = rng.choice(TASKS)
         path = rng.choice(FILES)
-        with SessionLogger(sid, settings=settings) as logger:
-            logger.log("user", f"please {task} in {path}")
-            logger.log("assistant", f"I will {task}. First I read {path}.", model="m")
-            logger.log("assistant", f"cat {path}", kind="tool_call", tool_name="shell",
-                       tool_call_id=f"c{i}")
-            logger.log("tool", f"def main():\n    return {rng.randint(0, 99)}\n",
-                       kind="tool_result", tool_name="shell", tool_call_id=f"c{i}")
-            logger.log("assistant", f"Done: I changed {path} to {task}.", model="m")
-            if tags:
-                logger.update_session(tags=tags)
+        events += [
+            Event(session_id=sid, role="user", content=f"please {task} in {path}"),
+            Event(
+                session_id=sid,
+                role="assistant",
+                content=f"I will {task}. First I read {path}.",
+                model="m",
+            ),
+            Event(
+                session_id=sid,
+                role="assistant",
+                kind="tool_call",
+                content=f"cat {path}",
+                tool_name="shell",
+                tool_call_id=f"c{i}",
+            ),
+            Event(
+                session_id=sid,
+                role="tool",
+                kind="tool_result",
+                tool_name="shell",
+                tool_call_id=f"c{i}",
+                content=f"def main():\n    return {rng.randint(0, 99)}\n",
+            ),
+            Event(
+                session_id=sid,
+                role="assistant",
+                content=f"Done: I changed {path} to {task}.",
+                model="m",
+            ),
+        ]
         ids.append(sid)
+    with SessionLogger(ids[0], settings=settings) as logger:
+        logger.write(events)
+        for sid in ids if tags else []:
+            logger.update_session(sid, tags=tags)
     return ids
 
 

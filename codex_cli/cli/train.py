@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -14,8 +13,11 @@ from ..errors import UsageError
 from ._app import is_tty, load_settings, print_json
 
 CONFIG_OPTIONS = ("--config-name", "--config-dir", "-c")
-CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True,
-           "help_option_names": ["-h", "--help"]}
+CONTEXT = {
+    "allow_extra_args": True,
+    "ignore_unknown_options": True,
+    "help_option_names": ["-h", "--help"],
+}
 
 
 class TrainGroup(TyperGroup):
@@ -25,13 +27,15 @@ class TrainGroup(TyperGroup):
     after them; ``--resume`` takes an optional value (``--resume=PATH``).
     """
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if _first_positional(args) in self.commands:
             return super().parse_args(ctx, args)
+        # Parse as a plain command, whichever click (Typer's own or click) is underneath.
+        command: Any = next(c for c in type(self).__mro__ if c.__name__ == "Command")
         ctx.allow_interspersed_args = True
-        rest = click.Command.parse_args(self, ctx, _rewrite_resume(args))
-        ctx._protected_args, ctx.args = [], rest  # type: ignore[attr-defined]
-        return ctx.args
+        rest = command.parse_args(self, ctx, _rewrite_resume(args))
+        ctx._protected_args, ctx.args = [], rest
+        return list(rest)
 
 
 def _first_positional(args: list[str]) -> str | None:
@@ -54,8 +58,12 @@ def _rewrite_resume(args: list[str]) -> list[str]:
         arg = args[i]
         if arg.startswith("--resume="):
             out += ["--resume", "--resume-path", arg.split("=", 1)[1]]
-        elif (arg == "--resume" and i + 1 < len(args) and not args[i + 1].startswith("-")
-              and "=" not in args[i + 1]):
+        elif (
+            arg == "--resume"
+            and i + 1 < len(args)
+            and not args[i + 1].startswith("-")
+            and "=" not in args[i + 1]
+        ):
             out += ["--resume", "--resume-path", args[i + 1]]
             i += 1
         else:
@@ -65,13 +73,27 @@ def _rewrite_resume(args: list[str]) -> list[str]:
 
 
 app = typer.Typer(
-    cls=TrainGroup, invoke_without_command=True, no_args_is_help=False, rich_markup_mode=None,
-    pretty_exceptions_enable=False, context_settings=CONTEXT,
+    cls=TrainGroup,
+    invoke_without_command=True,
+    no_args_is_help=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings=CONTEXT,
     help="Fine-tune a language model on logged sessions (Hydra config, MLflow tracking).",
 )
 
-ConfigName = Annotated[str, typer.Option("--config-name", "-c", help="Primary config (a YAML file in the config dir).")]
-ConfigDir = Annotated[Path | None, typer.Option("--config-dir", help="Directory of configs (default: the shipped ones).")]
+ConfigName = Annotated[
+    str,
+    typer.Option(
+        "--config-name", "-c", help="Primary config (a YAML file in the config dir)."
+    ),
+]
+ConfigDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--config-dir", help="Directory of configs (default: the shipped ones)."
+    ),
+]
 
 
 def _compose(config_name: str, config_dir: Path | None, overrides: list[str]) -> Any:
@@ -88,9 +110,19 @@ def train(
     ctx: typer.Context,
     config_name: ConfigName = "train",
     config_dir: ConfigDir = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the newest complete checkpoint of the run; --resume=PATH continues that checkpoint or run directory.")] = False,
-    resume_path: Annotated[str | None, typer.Option("--resume-path", hidden=True)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the newest complete checkpoint of the run; --resume=PATH continues that checkpoint or run directory.",
+        ),
+    ] = False,
+    resume_path: Annotated[
+        str | None, typer.Option("--resume-path", hidden=True)
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON.")
+    ] = False,
 ) -> None:
     """Train on logged sessions: codex train [OPTIONS] [OVERRIDE…]
 
@@ -108,8 +140,12 @@ def train(
 
     settings = load_settings()
     config = _compose(config_name, config_dir, list(ctx.args))
-    result = run_training(config, settings=settings, resume=resume_path or resume,
-                          progress=is_tty(sys.stderr))
+    result = run_training(
+        config,
+        settings=settings,
+        resume=resume_path or resume,
+        progress=is_tty(sys.stderr),
+    )
     if not result.is_main_process:
         return
     if as_json:
@@ -126,8 +162,10 @@ def _fmt(value: float | None, spec: str = ".4f") -> str:
 
 def _print_summary(result: Any) -> None:
     if result.interrupted:
-        typer.echo(f"Stopped ({result.interrupted}) at step {result.steps}/{result.max_steps}; "
-                   f"checkpoint {result.checkpoint}")
+        typer.echo(
+            f"Stopped ({result.interrupted}) at step {result.steps}/{result.max_steps}; "
+            f"checkpoint {result.checkpoint}"
+        )
         typer.echo(f"Continue with: codex train --resume={result.run_dir}")
         return
     typer.echo(f"steps            {result.steps}")
@@ -143,8 +181,15 @@ def export_data(
     ctx: typer.Context,
     config_name: ConfigName = "train",
     config_dir: ConfigDir = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE (default: standard output).")] = None,
-    split_name: Annotated[str, typer.Option("--split", help="train, eval or all.")] = "train",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to FILE (default: standard output)."
+        ),
+    ] = None,
+    split_name: Annotated[
+        str, typer.Option("--split", help="train, eval or all.")
+    ] = "train",
 ) -> None:
     """Write the exact training set as chat JSONL ({"messages": [...]} per session).
 
@@ -164,10 +209,17 @@ def export_data(
 
 @app.command()
 def sample(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory (or checkpoint-N) with a trained model.")],
+    run_dir: Annotated[
+        Path,
+        typer.Argument(help="A run directory (or checkpoint-N) with a trained model."),
+    ],
     prompt: Annotated[str, typer.Argument(help="The user message to answer.")],
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", "-n", help="Most tokens to generate.")] = 64,
-    temperature: Annotated[float, typer.Option("--temperature", "-t", help="0 for greedy decoding.")] = 0.0,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", "-n", help="Most tokens to generate.")
+    ] = 64,
+    temperature: Annotated[
+        float, typer.Option("--temperature", "-t", help="0 for greedy decoding.")
+    ] = 0.0,
     seed: Annotated[int, typer.Option("--seed", help="Sampling seed.")] = 0,
 ) -> None:
     """Generate the trained model's reply to PROMPT.
@@ -177,5 +229,12 @@ def sample(
     """
     from ..training.sample import sample as generate
 
-    typer.echo(generate(run_dir, prompt, max_new_tokens=max_new_tokens,
-                        temperature=temperature, seed=seed))
+    typer.echo(
+        generate(
+            run_dir,
+            prompt,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            seed=seed,
+        )
+    )

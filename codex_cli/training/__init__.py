@@ -14,5 +14,11 @@ from .data import select_conversations
 from .sample import sample
 from .trainer import TrainResult, train
 
-__all__ = ["TrainResult", "compose_config", "create_run_dir", "sample", "select_conversations",
-           "train"]
+__all__ = [
+    "TrainResult",
+    "compose_config",
+    "create_run_dir",
+    "sample",
+    "select_conversations",
+    "train",
+]

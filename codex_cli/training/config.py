@@ -69,7 +69,9 @@ def compose_config(
     name = config_name.removesuffix(".yaml")
     if name not in available_configs(directory):
         shown = ", ".join(available_configs(directory)) or "none"
-        raise UsageError(f"no config named {name!r} in {directory} (available: {shown})")
+        raise UsageError(
+            f"no config named {name!r} in {directory} (available: {shown})"
+        )
     overrides = list(overrides or [])
     try:
         with initialize_config_dir(config_dir=str(directory), version_base="1.3"):
@@ -81,8 +83,9 @@ def compose_config(
         cfg.hydra.run.dir = resolved_dir
         HydraConfig.instance().set_config(cfg)
         main = {k: v for k, v in cfg.items() if k != "hydra"}
-        values = OmegaConf.to_container(OmegaConf.create(main), resolve=True,
-                                        throw_on_missing=True)
+        values = OmegaConf.to_container(
+            OmegaConf.create(main), resolve=True, throw_on_missing=True
+        )
     except MissingConfigException as exc:
         raise UsageError(_first_line(exc)) from None
     except HydraException as exc:
@@ -90,15 +93,22 @@ def compose_config(
     except OmegaConfBaseException as exc:
         raise UsageError(_omegaconf_message(exc)) from None
     assert isinstance(values, dict)
-    return TrainConfig(values=values, run_dir=Path(resolved_dir), config_name=name,
-                       config_dir=directory, overrides=overrides)
+    return TrainConfig(
+        values={str(k): v for k, v in values.items()},
+        run_dir=Path(resolved_dir),
+        config_name=name,
+        config_dir=directory,
+        overrides=overrides,
+    )
 
 
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = lines[0] if lines else type(exc).__name__
     if "Available options" in str(exc):
-        options = str(exc).split("Available options", 1)[1].split("Config search path")[0]
+        options = (
+            str(exc).split("Available options", 1)[1].split("Config search path")[0]
+        )
         names = [n.strip() for n in options.splitlines()[1:] if n.strip()]
         text += f" (available: {', '.join(names)})"
     return text
@@ -110,7 +120,11 @@ def _hydra_message(exc: BaseException) -> str:
     if cause is not None:
         key = getattr(cause, "full_key", None)
         if key:
-            text = f"{text} (unknown key {key!r})" if "not in struct" in str(cause) else text
+            text = (
+                f"{text} (unknown key {key!r})"
+                if "not in struct" in str(cause)
+                else text
+            )
     return text
 
 
@@ -139,7 +153,9 @@ def create_run_dir(config: TrainConfig, *, resume: bool = False) -> Path:
         tmp.write_text(config.to_yaml(), encoding="utf-8")
         tmp.replace(run_dir / CONFIG_FILE)
     except OSError as exc:
-        raise CodexError(f"cannot write run directory {run_dir}: {exc.strerror}") from None
+        raise CodexError(
+            f"cannot write run directory {run_dir}: {exc.strerror}"
+        ) from None
     return run_dir
 
 

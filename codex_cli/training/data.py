@@ -42,7 +42,7 @@ IGNORE_INDEX = -100
 class DataConfig:
     """The ``data`` config group, validated."""
 
-    roles: tuple[str, ...] = ROLES
+    roles: tuple[str, ...] = tuple(ROLES)
     kinds: tuple[str, ...] = ("message", "tool_call", "tool_result")
     sessions: tuple[str, ...] = ()
     since: str | None = None
@@ -61,14 +61,18 @@ class DataConfig:
         known = set(cls.__dataclass_fields__) - {"seed"}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise UsageError(f"data.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+            raise UsageError(
+                f"data.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})"
+            )
         v = dict(values)
-        for name, allowed in (("roles", ROLES), ("kinds", KINDS)):
+        for name, allowed in (("roles", tuple(ROLES)), ("kinds", tuple(KINDS))):
             items = _str_list(v.get(name, getattr(cls, name)), name)
             bad = [x for x in items if x not in allowed]
             if bad or not items:
-                raise UsageError(f"data.{name}={bad[0] if bad else items!r}: expected some of "
-                                 f"{', '.join(allowed)}")
+                raise UsageError(
+                    f"data.{name}={bad[0] if bad else items!r}: expected some of "
+                    f"{', '.join(allowed)}"
+                )
             v[name] = tuple(items)
         v["sessions"] = tuple(_str_list(v.get("sessions") or [], "sessions"))
         v["tags"] = tuple(_str_list(v.get("tags") or [], "tags"))
@@ -78,21 +82,40 @@ class DataConfig:
         for name, low in (("min_events", 1), ("max_length", 8)):
             value = v.get(name, getattr(cls, name))
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise UsageError(f"data.{name}={value!r}: expected a whole number >= {low}")
+                raise UsageError(
+                    f"data.{name}={value!r}: expected a whole number >= {low}"
+                )
         fraction = v.get("eval_fraction", cls.eval_fraction)
-        if not isinstance(fraction, int | float) or isinstance(fraction, bool) or not 0 <= fraction < 1:
-            raise UsageError(f"data.eval_fraction={fraction!r}: expected a number in [0, 1)")
-        for name, allowed in (("loss_on", LOSS_ON), ("template", TEMPLATES)):
+        if (
+            not isinstance(fraction, int | float)
+            or isinstance(fraction, bool)
+            or not 0 <= fraction < 1
+        ):
+            raise UsageError(
+                f"data.eval_fraction={fraction!r}: expected a number in [0, 1)"
+            )
+        choices: tuple[tuple[str, tuple[str, ...]], ...] = (
+            ("loss_on", LOSS_ON),
+            ("template", TEMPLATES),
+        )
+        for name, allowed in choices:
             if v.get(name, getattr(cls, name)) not in allowed:
-                raise UsageError(f"data.{name}={v[name]!r}: expected one of {', '.join(allowed)}")
+                raise UsageError(
+                    f"data.{name}={v[name]!r}: expected one of {', '.join(allowed)}"
+                )
         if not isinstance(v.get("allow_unredacted", False), bool):
-            raise UsageError(f"data.allow_unredacted={v['allow_unredacted']!r}: expected true or false")
+            raise UsageError(
+                f"data.allow_unredacted={v['allow_unredacted']!r}: expected true or false"
+            )
         return cls(**v, seed=seed)
 
     def describe(self) -> str:
         """The filters in force, for error messages."""
-        parts = [f"roles={','.join(self.roles)}", f"kinds={','.join(self.kinds)}",
-                 f"min_events={self.min_events}"]
+        parts = [
+            f"roles={','.join(self.roles)}",
+            f"kinds={','.join(self.kinds)}",
+            f"min_events={self.min_events}",
+        ]
         for name in ("sessions", "tags"):
             if getattr(self, name):
                 parts.append(f"{name}={','.join(getattr(self, name))}")
@@ -105,7 +128,9 @@ class DataConfig:
 def _str_list(value: Any, name: str) -> list[str]:
     if isinstance(value, str):
         return [value]
-    if not isinstance(value, list | tuple) or not all(isinstance(x, str) for x in value):
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(x, str) for x in value
+    ):
         raise UsageError(f"data.{name}={value!r}: expected a list of strings")
     return list(value)
 
@@ -124,13 +149,18 @@ class Conversation:
 def event_message(event: Event) -> dict[str, str]:
     """A chat message for one event: tool calls are the assistant's, results the tool's."""
     if event.kind == "tool_call":
-        return {"role": "assistant", "content": f"[call {event.tool_name or 'tool'}] {event.content}"}
+        return {
+            "role": "assistant",
+            "content": f"[call {event.tool_name or 'tool'}] {event.content}",
+        }
     if event.kind == "tool_result":
         return {"role": "tool", "content": event.content}
     return {"role": event.role, "content": event.content}
 
 
-def select_conversations(conn: sqlite3.Connection, config: DataConfig) -> list[Conversation]:
+def select_conversations(
+    conn: sqlite3.Connection, config: DataConfig
+) -> list[Conversation]:
     """The selected sessions as conversations, oldest session first.
 
     Raises if redaction was off for any session (unless allowed) or if no
@@ -154,11 +184,16 @@ def select_conversations(conn: sqlite3.Connection, config: DataConfig) -> list[C
             continue
         if config.tags and not set(config.tags) & set(summary.tags):
             continue
-        events = [e for e in queries.session_events(conn, summary.id)
-                  if e.role in config.roles and e.kind in config.kinds and e.content]
+        events = [
+            e
+            for e in queries.session_events(conn, summary.id)
+            if e.role in config.roles and e.kind in config.kinds and e.content
+        ]
         if len(events) < config.min_events:
             continue
-        conversations.append(Conversation(summary.id, [event_message(e) for e in events]))
+        conversations.append(
+            Conversation(summary.id, [event_message(e) for e in events])
+        )
     if not conversations:
         raise CodexError(
             f"no sessions match the selection ({config.describe()}); "
@@ -167,8 +202,9 @@ def select_conversations(conn: sqlite3.Connection, config: DataConfig) -> list[C
     return conversations
 
 
-def split(conversations: Sequence[Conversation], eval_fraction: float,
-          seed: int) -> tuple[list[Conversation], list[Conversation]]:
+def split(
+    conversations: Sequence[Conversation], eval_fraction: float, seed: int
+) -> tuple[list[Conversation], list[Conversation]]:
     """A seeded train/eval split by session (never splitting one session)."""
     order = list(range(len(conversations)))
     random.Random(seed).shuffle(order)
@@ -190,29 +226,39 @@ def plain_segments(messages: Iterable[dict[str, str]]) -> Iterator[tuple[str, bo
         yield f"{message['content']}\n{END}\n", message["role"] == "assistant"
 
 
-def chat_segments(messages: Sequence[dict[str, str]], tokenizer: Any) -> Iterator[tuple[str, bool]]:
+def chat_segments(
+    messages: Sequence[dict[str, str]], tokenizer: Any
+) -> Iterator[tuple[str, bool]]:
     """Pieces of the tokenizer's chat template: each message's share of the text."""
     previous = ""
     for i, message in enumerate(messages):
         text = tokenizer.apply_chat_template(list(messages[: i + 1]), tokenize=False)
         if not text.startswith(previous):  # a template that rewrites earlier turns
-            raise CodexError("the model's chat template is not incremental: use data.template=plain")
-        yield text[len(previous):], message["role"] == "assistant"
+            raise CodexError(
+                "the model's chat template is not incremental: use data.template=plain"
+            )
+        yield text[len(previous) :], message["role"] == "assistant"
         previous = text
 
 
 def uses_chat_template(tokenizer: Any, template: str) -> bool:
     has = bool(getattr(tokenizer, "chat_template", None))
     if template == "chat" and not has:
-        raise UsageError("data.template=chat: the model's tokenizer has no chat template")
+        raise UsageError(
+            "data.template=chat: the model's tokenizer has no chat template"
+        )
     return has and template != "plain"
 
 
-def tokenize_conversation(conversation: Conversation, tokenizer: Any, config: DataConfig,
-                          chat: bool) -> tuple[list[int], list[int]]:
+def tokenize_conversation(
+    conversation: Conversation, tokenizer: Any, config: DataConfig, chat: bool
+) -> tuple[list[int], list[int]]:
     """Token ids and labels (``-100`` where no loss is taken) for one session."""
-    segments = (chat_segments(conversation.messages, tokenizer) if chat
-                else plain_segments(conversation.messages))
+    segments = (
+        chat_segments(conversation.messages, tokenizer)
+        if chat
+        else plain_segments(conversation.messages)
+    )
     ids: list[int] = []
     labels: list[int] = []
     for text, is_assistant in segments:
@@ -227,8 +273,9 @@ def tokenize_conversation(conversation: Conversation, tokenizer: Any, config: Da
     return ids, labels
 
 
-def build_blocks(conversations: Iterable[Conversation], tokenizer: Any,
-                 config: DataConfig) -> list[dict[str, list[int]]]:
+def build_blocks(
+    conversations: Iterable[Conversation], tokenizer: Any, config: DataConfig
+) -> list[dict[str, list[int]]]:
     """Fixed-length blocks (``max_length``), padded, each with some loss to take."""
     chat = uses_chat_template(tokenizer, config.template)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -237,15 +284,20 @@ def build_blocks(conversations: Iterable[Conversation], tokenizer: Any,
     for conversation in conversations:
         ids, labels = tokenize_conversation(conversation, tokenizer, config, chat)
         for start in range(0, len(ids), size):
-            chunk, chunk_labels = ids[start:start + size], labels[start:start + size]
+            chunk, chunk_labels = (
+                ids[start : start + size],
+                labels[start : start + size],
+            )
             if all(label == IGNORE_INDEX for label in chunk_labels):
                 continue
             fill = size - len(chunk)
-            blocks.append({
-                "input_ids": chunk + [pad] * fill,
-                "attention_mask": [1] * len(chunk) + [0] * fill,
-                "labels": chunk_labels + [IGNORE_INDEX] * fill,
-            })
+            blocks.append(
+                {
+                    "input_ids": chunk + [pad] * fill,
+                    "attention_mask": [1] * len(chunk) + [0] * fill,
+                    "labels": chunk_labels + [IGNORE_INDEX] * fill,
+                }
+            )
     return blocks
 
 
@@ -255,8 +307,14 @@ class BlockDataset:
     def __init__(self, blocks: list[dict[str, list[int]]]) -> None:
         import torch
 
-        self.tensors = {key: torch.tensor([b[key] for b in blocks], dtype=torch.long)
-                        for key in ("input_ids", "attention_mask", "labels")} if blocks else {}
+        self.tensors = (
+            {
+                key: torch.tensor([b[key] for b in blocks], dtype=torch.long)
+                for key in ("input_ids", "attention_mask", "labels")
+            }
+            if blocks
+            else {}
+        )
         self.size = len(blocks)
 
     def __len__(self) -> int:
@@ -279,7 +337,9 @@ def write_jsonl(conversations: Iterable[Conversation], path: Path | None) -> int
     handle = open(path, "w", encoding="utf-8") if path else sys.stdout  # noqa: SIM115
     try:
         for conversation in conversations:
-            handle.write(json.dumps(conversation.to_record(), ensure_ascii=False) + "\n")
+            handle.write(
+                json.dumps(conversation.to_record(), ensure_ascii=False) + "\n"
+            )
             count += 1
     finally:
         if path:
@@ -287,8 +347,9 @@ def write_jsonl(conversations: Iterable[Conversation], path: Path | None) -> int
     return count
 
 
-def export_training_set(config: Any, which: str, output: Path | None,
-                        settings: Any = None) -> int:
+def export_training_set(
+    config: Any, which: str, output: Path | None, settings: Any = None
+) -> int:
     """Write the sessions ``codex train`` would use (``which``: train, eval, all) as chat JSONL."""
     seed = int(config.values.get("seed", 42))
     data_config = DataConfig.from_dict(config.section("data"), seed=seed)

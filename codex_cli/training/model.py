@@ -11,8 +11,17 @@ from ..errors import UsageError
 TINY_KEYS = {"name", "vocab_size", "n_layer", "n_head", "n_embd", "dropout"}
 LOCAL_KEYS = {"name", "path"}
 #: Fields that must agree between a checkpoint and the model being trained.
-ARCHITECTURE_KEYS = ("model_type", "vocab_size", "n_embd", "n_layer", "n_head", "hidden_size",
-                     "num_hidden_layers", "num_attention_heads", "intermediate_size")
+ARCHITECTURE_KEYS = (
+    "model_type",
+    "vocab_size",
+    "n_embd",
+    "n_layer",
+    "n_head",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+)
 
 
 def model_kind(values: dict[str, Any]) -> str:
@@ -23,16 +32,22 @@ def model_kind(values: dict[str, Any]) -> str:
         raise UsageError(f"model.name={name!r}: expected tiny or local")
     unknown = sorted(set(values) - keys)
     if unknown:
-        raise UsageError(f"model.{unknown[0]}: unknown key for model={name} "
-                         f"(known: {', '.join(sorted(keys))})")
+        raise UsageError(
+            f"model.{unknown[0]}: unknown key for model={name} "
+            f"(known: {', '.join(sorted(keys))})"
+        )
     if name == "tiny":
         for key in TINY_KEYS - {"name", "dropout"}:
             value = values.get(key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise UsageError(f"model.{key}={value!r}: expected a positive whole number")
+                raise UsageError(
+                    f"model.{key}={value!r}: expected a positive whole number"
+                )
         if values["n_embd"] % values["n_head"]:
-            raise UsageError(f"model.n_embd={values['n_embd']}: must be a multiple of "
-                             f"model.n_head={values['n_head']}")
+            raise UsageError(
+                f"model.n_embd={values['n_embd']}: must be a multiple of "
+                f"model.n_head={values['n_head']}"
+            )
     return name  # type: ignore[return-value]
 
 
@@ -44,8 +59,10 @@ def check_model_dir(path: Any) -> Path:
     config = directory / "config.json"
     weights = [*directory.glob("*.safetensors"), *directory.glob("pytorch_model*.bin")]
     if not directory.is_dir() or not config.is_file() or not weights:
-        raise UsageError(f"model.path={path}: not a model directory "
-                         "(expected config.json and weights saved by save_pretrained)")
+        raise UsageError(
+            f"model.path={path}: not a model directory "
+            "(expected config.json and weights saved by save_pretrained)"
+        )
     return directory
 
 
@@ -72,10 +89,17 @@ def build_tiny(values: dict[str, Any], tokenizer: Any, max_length: int) -> Any:
 
     dropout = float(values.get("dropout", 0.0))
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=max_length, n_embd=values["n_embd"],
-        n_layer=values["n_layer"], n_head=values["n_head"], resid_pdrop=dropout,
-        embd_pdrop=dropout, attn_pdrop=dropout, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        n_positions=max_length,
+        n_embd=values["n_embd"],
+        n_layer=values["n_layer"],
+        n_head=values["n_head"],
+        resid_pdrop=dropout,
+        embd_pdrop=dropout,
+        attn_pdrop=dropout,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     return GPT2LMHeadModel(config)
 
@@ -89,14 +113,18 @@ def check_same_architecture(checkpoint: Path, model: Any) -> None:
     try:
         saved = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise UsageError(f"--resume {checkpoint}: no readable config.json, "
-                         "not a checkpoint of this run") from None
+        raise UsageError(
+            f"--resume {checkpoint}: no readable config.json, "
+            "not a checkpoint of this run"
+        ) from None
     ours = architecture(model.config.to_dict())
     theirs = architecture(saved)
     if ours != theirs:
         diff = next(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
-        raise UsageError(f"--resume {checkpoint}: checkpoint is for another model "
-                         f"({diff}={theirs.get(diff)!r}, this model has {ours.get(diff)!r})")
+        raise UsageError(
+            f"--resume {checkpoint}: checkpoint is for another model "
+            f"({diff}={theirs.get(diff)!r}, this model has {ours.get(diff)!r})"
+        )
 
 
 def count_parameters(model: Any) -> int:

@@ -35,9 +35,13 @@ def mlflow_available() -> bool:
 def check_tracking(values: dict[str, Any]) -> None:
     unknown = sorted(set(values) - TRACKING_KEYS)
     if unknown:
-        raise UsageError(f"tracking.{unknown[0]}: unknown key (known: {', '.join(sorted(TRACKING_KEYS))})")
+        raise UsageError(
+            f"tracking.{unknown[0]}: unknown key (known: {', '.join(sorted(TRACKING_KEYS))})"
+        )
     if values.get("backend") not in ("mlflow", "none"):
-        raise UsageError(f"tracking.backend={values.get('backend')!r}: expected mlflow or none")
+        raise UsageError(
+            f"tracking.backend={values.get('backend')!r}: expected mlflow or none"
+        )
 
 
 def tracking_uri(values: dict[str, Any], settings: Settings) -> str:
@@ -48,24 +52,38 @@ def tracking_uri(values: dict[str, Any], settings: Settings) -> str:
     return f"sqlite:///{(settings.db_path.parent / 'mlflow.db').resolve()}"
 
 
-def make_tracker(values: dict[str, Any], settings: Settings, run_dir: Path,
-                 config: dict[str, Any]) -> MlflowTracker | None:
+def make_tracker(
+    values: dict[str, Any], settings: Settings, run_dir: Path, config: dict[str, Any]
+) -> MlflowTracker | None:
     """The tracker the config asks for, or ``None`` (with a warning if mlflow is missing)."""
     if values.get("backend") != "mlflow":
         return None
     if not mlflow_available():
-        log.warning("mlflow is not installed: tracking is off "
-                    "(pip install 'codex-cli[mlflow]', or tracking=none to silence this)")
+        log.warning(
+            "mlflow is not installed: tracking is off "
+            "(pip install 'codex-cli[mlflow]', or tracking=none to silence this)"
+        )
         return None
-    return MlflowTracker(tracking_uri(values, settings), str(values.get("experiment") or "codex-train"),
-                         run_dir, config, bool(values.get("log_model", True)))
+    return MlflowTracker(
+        tracking_uri(values, settings),
+        str(values.get("experiment") or "codex-train"),
+        run_dir,
+        config,
+        bool(values.get("log_model", True)),
+    )
 
 
 class MlflowTracker:
     """Starts (or resumes) the MLflow run and logs parameters, metrics and artifacts."""
 
-    def __init__(self, uri: str, experiment: str, run_dir: Path, config: dict[str, Any],
-                 log_model: bool) -> None:
+    def __init__(
+        self,
+        uri: str,
+        experiment: str,
+        run_dir: Path,
+        config: dict[str, Any],
+        log_model: bool,
+    ) -> None:
         self.uri = uri
         self.experiment = experiment
         self.run_dir = run_dir
@@ -81,7 +99,11 @@ class MlflowTracker:
             artifacts = None
             if self.uri.startswith("sqlite:///"):
                 # Keep artifacts beside the store, not in ./mlruns of whatever cwd.
-                artifacts = (Path(self.uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
+                artifacts = (
+                    (Path(self.uri.removeprefix("sqlite:///")).parent / "mlartifacts")
+                    .resolve()
+                    .as_uri()
+                )
             mlflow.create_experiment(self.experiment, artifact_location=artifacts)
         mlflow.set_experiment(self.experiment)
         saved = self.run_dir / RUN_ID_FILE
@@ -91,9 +113,13 @@ class MlflowTracker:
         else:
             run = mlflow.start_run(run_name=self.run_dir.name)
             self.run_id = run.info.run_id
-            saved.write_text(json.dumps({"run_id": self.run_id, "tracking_uri": self.uri}),
-                             encoding="utf-8")
-            params = {k: str(v)[:MAX_PARAM_LENGTH] for k, v in flatten(self.config).items()}
+            saved.write_text(
+                json.dumps({"run_id": self.run_id, "tracking_uri": self.uri}),
+                encoding="utf-8",
+            )
+            params = {
+                k: str(v)[:MAX_PARAM_LENGTH] for k, v in flatten(self.config).items()
+            }
             mlflow.log_params(params)
         mlflow.log_artifact(str(self.run_dir / CONFIG_FILE))
         return self.run_id
@@ -101,8 +127,13 @@ class MlflowTracker:
     def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
         import mlflow
 
-        clean = {k: float(v) for k, v in metrics.items()
-                 if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
+        clean = {
+            k: float(v)
+            for k, v in metrics.items()
+            if isinstance(v, int | float)
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+        }
         if clean:
             mlflow.log_metrics(clean, step=step)
 

@@ -30,8 +30,15 @@ from ..errors import CodexError, UsageError
 from ..settings import Settings, new_session_id
 from .config import TrainConfig, compose_config, create_run_dir
 from .data import BlockDataset, DataConfig, build_blocks, select_conversations, split
-from .model import (build_tiny, check_model_dir, check_same_architecture, count_parameters,
-                    load_local, load_tokenizer, model_kind)
+from .model import (
+    build_tiny,
+    check_model_dir,
+    check_same_architecture,
+    count_parameters,
+    load_local,
+    load_tokenizer,
+    model_kind,
+)
 from .tracking import check_tracking, make_tracker
 
 log = logging.getLogger("codex_cli")
@@ -39,7 +46,15 @@ log = logging.getLogger("codex_cli")
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_PREFIX = "checkpoint-"
-TOP_LEVEL_KEYS = {"model", "data", "trainer", "tracking", "seed", "threads", "stop_after_steps"}
+TOP_LEVEL_KEYS = {
+    "model",
+    "data",
+    "trainer",
+    "tracking",
+    "seed",
+    "threads",
+    "stop_after_steps",
+}
 #: Set by us, not through ``trainer.*``.
 RESERVED_ARGS = {"output_dir", "seed", "disable_tqdm"}
 
@@ -66,19 +81,31 @@ class TrainResult:
     mlflow_run_id: str | None = None
     is_main_process: bool = True
     startup_seconds: float = 0.0
+    #: Seconds spent before the first step, by phase (imports, data, model, setup).
+    startup: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: str(v) if isinstance(v, Path) else v
+            for k, v in dataclasses.asdict(self).items()
+        }
 
 
 # --- checkpoints -------------------------------------------------------------
+
 
 def checkpoint_problem(path: Path) -> str | None:
     """Why ``path`` is not a complete Trainer checkpoint, or ``None`` if it is."""
     if not path.is_dir():
         return "not a directory"
-    if not any((path / name).exists() for name in
-               ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")):
+    if not any(
+        (path / name).exists()
+        for name in (
+            "model.safetensors",
+            "model.safetensors.index.json",
+            "pytorch_model.bin",
+        )
+    ):
         return "no model weights"
     for name in ("optimizer.pt", "scheduler.pt", "config.json"):
         if not (path / name).is_file():
@@ -102,8 +129,11 @@ def _step_of(path: Path) -> int:
 
 def newest_checkpoint(run_dir: Path) -> Path | None:
     """The newest complete checkpoint in ``run_dir``; incomplete ones are skipped with a warning."""
-    candidates = sorted((p for p in run_dir.glob(CHECKPOINT_PREFIX + "*") if _step_of(p) >= 0),
-                        key=_step_of, reverse=True)
+    candidates = sorted(
+        (p for p in run_dir.glob(CHECKPOINT_PREFIX + "*") if _step_of(p) >= 0),
+        key=_step_of,
+        reverse=True,
+    )
     for path in candidates:
         problem = checkpoint_problem(path)
         if problem is None:
@@ -118,32 +148,51 @@ def find_resume_checkpoint(resume: bool | str, run_dir: Path) -> Path:
         path = Path(resume)
         if not path.exists():
             raise UsageError(f"--resume {resume}: no such checkpoint or run directory")
-        if path.name.startswith(CHECKPOINT_PREFIX) or (path / "trainer_state.json").exists():
+        if (
+            path.name.startswith(CHECKPOINT_PREFIX)
+            or (path / "trainer_state.json").exists()
+        ):
             problem = checkpoint_problem(path)
             if problem:
-                raise UsageError(f"--resume {resume}: incomplete checkpoint ({problem})")
+                raise UsageError(
+                    f"--resume {resume}: incomplete checkpoint ({problem})"
+                )
             return path
         found = newest_checkpoint(path)
         if found is None:
-            raise UsageError(f"--resume {resume}: no complete checkpoint in that directory")
+            raise UsageError(
+                f"--resume {resume}: no complete checkpoint in that directory"
+            )
         return found
     if run_dir.is_dir():
         found = newest_checkpoint(run_dir)
         if found is None:
-            raise UsageError(f"--resume: no complete checkpoint in hydra.run.dir={run_dir}")
+            raise UsageError(
+                f"--resume: no complete checkpoint in hydra.run.dir={run_dir}"
+            )
         return found
     # The configured directory is new (a fresh ${now:} name): resume the newest run beside it.
-    siblings = sorted((p for p in run_dir.parent.glob("*") if p.is_dir()),
-                      key=lambda p: p.stat().st_mtime, reverse=True) if run_dir.parent.is_dir() else []
+    siblings = (
+        sorted(
+            (p for p in run_dir.parent.glob("*") if p.is_dir()),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        if run_dir.parent.is_dir()
+        else []
+    )
     for sibling in siblings:
         found = newest_checkpoint(sibling)
         if found is not None:
             return found
-    raise UsageError(f"--resume: no run with a complete checkpoint under {run_dir.parent} "
-                     "(give --resume=PATH or hydra.run.dir=DIR)")
+    raise UsageError(
+        f"--resume: no run with a complete checkpoint under {run_dir.parent} "
+        "(give --resume=PATH or hydra.run.dir=DIR)"
+    )
 
 
 # --- configuration checks ----------------------------------------------------
+
 
 def training_arguments(config: TrainConfig, run_dir: Path, report_to: list[str]) -> Any:
     """``TrainingArguments`` from ``trainer.*``; unknown keys and bad values name the key."""
@@ -155,18 +204,28 @@ def training_arguments(config: TrainConfig, run_dir: Path, report_to: list[str])
         if key not in known:
             raise UsageError(f"trainer.{key}: not a TrainingArguments field")
         if key in RESERVED_ARGS:
-            raise UsageError(f"trainer.{key}: set by codex train (use hydra.run.dir, seed)")
+            raise UsageError(
+                f"trainer.{key}: set by codex train (use hydra.run.dir, seed)"
+            )
     max_steps = values.get("max_steps")
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
-        raise UsageError(f"trainer.max_steps={max_steps!r}: expected a positive number of steps")
+        raise UsageError(
+            f"trainer.max_steps={max_steps!r}: expected a positive number of steps"
+        )
     values["report_to"] = report_to
     # On a machine without an accelerator, torchrun must still mean data-parallel (gloo).
     values.setdefault("use_cpu", not _has_accelerator())
     try:
-        return TrainingArguments(output_dir=str(run_dir), seed=int(config.values.get("seed", 42)),
-                                 disable_tqdm=True, **values)
+        return TrainingArguments(
+            output_dir=str(run_dir),
+            seed=int(config.values.get("seed", 42)),
+            disable_tqdm=True,
+            **values,
+        )
     except (ValueError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = (
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        )
         raise UsageError(f"trainer: {first}") from None
 
 
@@ -184,16 +243,23 @@ def report_to(config: TrainConfig) -> list[str]:
 def check_top_level(config: TrainConfig) -> None:
     unknown = sorted(set(config.values) - TOP_LEVEL_KEYS)
     if unknown:
-        raise UsageError(f"{unknown[0]}: unknown key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+        raise UsageError(
+            f"{unknown[0]}: unknown key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})"
+        )
     for key in ("threads", "stop_after_steps"):
         value = config.values.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise UsageError(f"{key}={value!r}: expected a positive whole number or null")
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise UsageError(
+                f"{key}={value!r}: expected a positive whole number or null"
+            )
     if not isinstance(config.values.get("seed"), int):
         raise UsageError(f"seed={config.values.get('seed')!r}: expected a whole number")
 
 
 # --- the run -----------------------------------------------------------------
+
 
 class Stop:
     """Why training should stop early: a signal or ``stop_after_steps``."""
@@ -207,8 +273,15 @@ class Stop:
         self.signal = signum
 
 
-def _make_callback(stop: Stop, stop_after: int | None, tracker: Any, metrics_path: Path | None,
-                   tokens_per_step: int, distributed: bool, progress: bool) -> Any:
+def _make_callback(
+    stop: Stop,
+    stop_after: int | None,
+    tracker: Any,
+    metrics_path: Path | None,
+    tokens_per_step: int,
+    distributed: bool,
+    progress: bool,
+) -> Any:
     from transformers import TrainerCallback
 
     class CodexCallback(TrainerCallback):
@@ -218,17 +291,27 @@ def _make_callback(stop: Stop, stop_after: int | None, tracker: Any, metrics_pat
             self.first_step = 0
             self.stopped_at: int | None = None
 
-        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        def on_train_begin(
+            self, args: Any, state: Any, control: Any, **kw: Any
+        ) -> None:
             self.started = time.perf_counter()
             self.first_step = state.global_step
             if progress and state.is_world_process_zero:
                 from tqdm.auto import tqdm
 
-                self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="train",
-                                unit="step", file=sys.stderr, dynamic_ncols=True)
+                self.bar = tqdm(
+                    total=state.max_steps,
+                    initial=state.global_step,
+                    desc="train",
+                    unit="step",
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                )
 
         def _should_stop(self, state: Any) -> bool:
-            wanted = stop.signal is not None or (stop_after is not None and state.global_step >= stop_after)
+            wanted = stop.signal is not None or (
+                stop_after is not None and state.global_step >= stop_after
+            )
             if distributed:  # every rank must save and stop at the same step
                 import torch
                 import torch.distributed as dist
@@ -247,22 +330,29 @@ def _make_callback(stop: Stop, stop_after: int | None, tracker: Any, metrics_pat
                 self.stopped_at = state.global_step
             return control
 
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any
+        ) -> None:
             if not state.is_world_process_zero or not logs:
                 return
             elapsed = time.perf_counter() - self.started
             done = state.global_step - self.first_step
-            record = {"step": state.global_step, **logs}
+            record = {"step": state.global_step, "time": time.time(), **logs}
             if done and elapsed > 0:
                 record["tokens_per_second"] = done * tokens_per_step / elapsed
             if metrics_path is not None:
                 with metrics_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record) + "\n")
             if tracker is not None:
-                tracker.log_metrics(record, state.global_step)
+                tracker.log_metrics(
+                    {k: v for k, v in record.items() if k not in ("step", "time")},
+                    state.global_step,
+                )
             if self.bar is not None and "loss" in logs:
                 tok = record.get("tokens_per_second")
-                self.bar.set_postfix_str(f"loss={logs['loss']:.4f}" + (f" {tok:,.0f} tok/s" if tok else ""))
+                self.bar.set_postfix_str(
+                    f"loss={logs['loss']:.4f}" + (f" {tok:,.0f} tok/s" if tok else "")
+                )
 
         def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if self.bar is not None:
@@ -299,12 +389,18 @@ def _on_rank_zero(main: bool, distributed: bool, fn: Any, *args: Any) -> Any:
 def _has_accelerator() -> bool:
     import torch
 
-    return torch.cuda.is_available() or bool(getattr(torch.backends, "mps", None)
-                                             and torch.backends.mps.is_available())
+    return torch.cuda.is_available() or bool(
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    )
 
 
-def train(config: TrainConfig, *, settings: Settings | None = None,
-          resume: bool | str = False, progress: bool = False) -> TrainResult:
+def train(
+    config: TrainConfig,
+    *,
+    settings: Settings | None = None,
+    resume: bool | str = False,
+    progress: bool = False,
+) -> TrainResult:
     """Train as ``config`` says; ``resume`` is ``True`` (newest checkpoint) or a path."""
     started = time.perf_counter()
     settings = settings or Settings.from_env()
@@ -316,9 +412,9 @@ def train(config: TrainConfig, *, settings: Settings | None = None,
     import torch
     from transformers import Trainer, default_data_collator, set_seed
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
     from transformers.utils import logging as hf_logging
 
+    phases = {"imports": time.perf_counter() - started}
     hf_logging.set_verbosity_error()  # our own messages say what matters
     if not progress:
         hf_logging.disable_progress_bar()
@@ -331,17 +427,23 @@ def train(config: TrainConfig, *, settings: Settings | None = None,
     if distributed:  # ${now:} differs between ranks: use rank 0's directory
         run_dir = _broadcast(str(config.run_dir))
         if Path(run_dir) != config.run_dir:
-            config = compose_config(config.config_name, config.overrides, config.config_dir,
-                                    run_dir=run_dir)
+            config = compose_config(
+                config.config_name, config.overrides, config.config_dir, run_dir=run_dir
+            )
 
     # Everything that can be refused is checked before anything is written.
     checkpoint: Path | None = None
     if resume:
-        checkpoint = _on_rank_zero(main, distributed, find_resume_checkpoint, resume,
-                                   config.run_dir)
+        checkpoint = _on_rank_zero(
+            main, distributed, find_resume_checkpoint, resume, config.run_dir
+        )
         if checkpoint.parent.resolve() != config.run_dir.resolve():
-            config = compose_config(config.config_name, config.overrides, config.config_dir,
-                                    run_dir=checkpoint.parent)
+            config = compose_config(
+                config.config_name,
+                config.overrides,
+                config.config_dir,
+                run_dir=checkpoint.parent,
+            )
     run_dir = config.run_dir
     args.output_dir = str(run_dir)
     conn = queries.open_log(settings)
@@ -350,6 +452,7 @@ def train(config: TrainConfig, *, settings: Settings | None = None,
     finally:
         conn.close()
     train_set, eval_set = split(conversations, data_config.eval_fraction, seed)
+    phases["data"] = time.perf_counter() - started - sum(phases.values())
     model_values = config.section("model")
     set_seed(seed)
     if kind == "local":
@@ -361,34 +464,50 @@ def train(config: TrainConfig, *, settings: Settings | None = None,
             from .tokenizer import train_bpe
 
             # Rank 0 trains it and shares it: every rank must have the same vocabulary.
-            tokenizer = _on_rank_zero(main, distributed, train_bpe, train_set,
-                                      int(model_values["vocab_size"]))
+            tokenizer = _on_rank_zero(
+                main, distributed, train_bpe, train_set, int(model_values["vocab_size"])
+            )
         set_seed(seed)
         model = build_tiny(model_values, tokenizer, data_config.max_length)
     if checkpoint is not None:
         check_same_architecture(checkpoint, model)
+    phases["tokenizer_and_model"] = time.perf_counter() - started - sum(phases.values())
     train_data = BlockDataset(build_blocks(train_set, tokenizer, data_config))
     eval_data = BlockDataset(build_blocks(eval_set, tokenizer, data_config))
     if not len(train_data):
-        raise CodexError(f"the selected sessions ({data_config.describe()}) have no "
-                         f"{data_config.loss_on} tokens to train on")
+        raise CodexError(
+            f"the selected sessions ({data_config.describe()}) have no "
+            f"{data_config.loss_on} tokens to train on"
+        )
 
     # From here on we write: rank 0 only.
-    result = TrainResult(run_dir=run_dir, max_steps=args.max_steps, train_sessions=len(train_set),
-                         eval_sessions=len(eval_set), parameters=count_parameters(model),
-                         resumed_from=checkpoint, is_main_process=main)
+    result = TrainResult(
+        run_dir=run_dir,
+        max_steps=args.max_steps,
+        train_sessions=len(train_set),
+        eval_sessions=len(eval_set),
+        parameters=count_parameters(model),
+        resumed_from=checkpoint,
+        is_main_process=main,
+    )
     tracker = None
     logger = None
     if main:
         create_run_dir(config, resume=checkpoint is not None)
         tokenizer.save_pretrained(run_dir)
         run_file = run_dir / RUN_FILE
-        run_info = json.loads(run_file.read_text(encoding="utf-8")) if run_file.exists() else {}
+        run_info = (
+            json.loads(run_file.read_text(encoding="utf-8"))
+            if run_file.exists()
+            else {}
+        )
         run_info.setdefault("session_id", new_session_id())
         run_file.write_text(json.dumps(run_info), encoding="utf-8")
         result.session_id = run_info["session_id"]
         logger = _start_session(settings, result, config)
-        tracker = make_tracker(config.section("tracking"), settings, run_dir, config.values)
+        tracker = make_tracker(
+            config.section("tracking"), settings, run_dir, config.values
+        )
         if tracker is not None:
             result.mlflow_run_id = tracker.start()
     if distributed:
@@ -396,25 +515,44 @@ def train(config: TrainConfig, *, settings: Settings | None = None,
 
         dist.barrier()
 
-    tokens_per_step = (args.per_device_train_batch_size * args.gradient_accumulation_steps
-                       * args.world_size * data_config.max_length)
+    tokens_per_step = (
+        args.per_device_train_batch_size
+        * args.gradient_accumulation_steps
+        * args.world_size
+        * data_config.max_length
+    )
     stop = Stop()
-    callback = _make_callback(stop, config.values.get("stop_after_steps"), tracker,
-                              run_dir / METRICS_FILE if main else None, tokens_per_step,
-                              distributed, progress)
-    trainer = Trainer(model=model, args=args, train_dataset=train_data,
-                      eval_dataset=eval_data if len(eval_data) else None,
-                      processing_class=tokenizer, data_collator=default_data_collator,
-                      callbacks=[callback])
+    callback = _make_callback(
+        stop,
+        config.values.get("stop_after_steps"),
+        tracker,
+        run_dir / METRICS_FILE if main else None,
+        tokens_per_step,
+        distributed,
+        progress,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_data,
+        eval_dataset=eval_data if len(eval_data) else None,
+        processing_class=tokenizer,
+        data_collator=default_data_collator,
+        callbacks=[callback],
+    )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     previous = _install_handlers(stop)
     status = "FAILED"
     try:
         result.startup_seconds = time.perf_counter() - started
+        phases["tokenize_and_setup"] = result.startup_seconds - sum(phases.values())
+        result.startup = {k: round(v, 3) for k, v in phases.items()}
         first_step = 0 if checkpoint is None else _checkpoint_step(checkpoint)
         t0 = time.perf_counter()
-        output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        output = trainer.train(
+            resume_from_checkpoint=str(checkpoint) if checkpoint else None
+        )
         result.seconds = time.perf_counter() - t0
         result.steps = trainer.state.global_step
         losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
@@ -423,7 +561,9 @@ def train(config: TrainConfig, *, settings: Settings | None = None,
         if done and result.seconds > 0:
             result.tokens_per_second = done * tokens_per_step / result.seconds
         if callback.stopped_at is not None:
-            result.interrupted = signal.Signals(stop.signal).name if stop.signal else "stop_after_steps"
+            result.interrupted = (
+                signal.Signals(stop.signal).name if stop.signal else "stop_after_steps"
+            )
             result.checkpoint = run_dir / f"{CHECKPOINT_PREFIX}{result.steps}"
         else:
             if len(eval_data):
@@ -439,15 +579,23 @@ def train(config: TrainConfig, *, settings: Settings | None = None,
             _end_session(logger, result, status)
             if tracker is not None:
                 if result.eval_loss is not None:
-                    tracker.log_metrics({"eval_loss": result.eval_loss,
-                                         "eval_perplexity": result.eval_perplexity},
-                                        result.steps)
+                    tracker.log_metrics(
+                        {
+                            "eval_loss": result.eval_loss,
+                            "eval_perplexity": result.eval_perplexity,
+                        },
+                        result.steps,
+                    )
                 tracker.finish(run_dir if status == "FINISHED" else None, status)
     return result
 
 
 def _checkpoint_step(checkpoint: Path) -> int:
-    return int(json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))["global_step"])
+    return int(
+        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))[
+            "global_step"
+        ]
+    )
 
 
 def _install_handlers(stop: Stop) -> dict[int, Any]:
@@ -471,14 +619,24 @@ def _start_session(settings: Settings, result: TrainResult, config: TrainConfig)
 
     logger = SessionLogger(result.session_id, settings=settings)
     what = "resumed" if result.resumed_from else "started"
-    logger.log("system", f"codex train {what}: {result.run_dir} (model={config.values['model']['name']}, "
-               f"{result.train_sessions} train / {result.eval_sessions} eval sessions, "
-               f"{result.parameters:,} parameters)", kind="meta",
-               data={"event": what, "run_dir": str(result.run_dir.resolve()),
-                     "resumed_from": str(result.resumed_from) if result.resumed_from else None,
-                     "config": config.values})
-    logger.update_session(title=f"codex train {result.run_dir}", source="codex train",
-                          tags=["codex-train"])
+    logger.log(
+        "system",
+        f"codex train {what}: {result.run_dir} (model={config.values['model']['name']}, "
+        f"{result.train_sessions} train / {result.eval_sessions} eval sessions, "
+        f"{result.parameters:,} parameters)",
+        kind="meta",
+        data={
+            "event": what,
+            "run_dir": str(result.run_dir.resolve()),
+            "resumed_from": str(result.resumed_from) if result.resumed_from else None,
+            "config": config.values,
+        },
+    )
+    logger.update_session(
+        title=f"codex train {result.run_dir}",
+        source="codex train",
+        tags=["codex-train"],
+    )
     return logger
 
 
@@ -486,13 +644,31 @@ def _end_session(logger: Any, result: TrainResult, status: str) -> None:
     if logger is None:
         return
     try:
-        metrics = {k: getattr(result, k) for k in ("steps", "train_loss", "eval_loss",
-                                                    "eval_perplexity", "tokens_per_second")}
-        text = {"FINISHED": "finished", "KILLED": f"stopped ({result.interrupted})",
-                "FAILED": "failed"}[status]
-        logger.log("system", f"codex train {text} at step {result.steps}: {result.run_dir}",
-                   kind="meta", data={"event": status.lower(), "run_dir": str(result.run_dir.resolve()),
-                                      "metrics": metrics,
-                                      "checkpoint": str(result.checkpoint) if result.checkpoint else None})
+        metrics = {
+            k: getattr(result, k)
+            for k in (
+                "steps",
+                "train_loss",
+                "eval_loss",
+                "eval_perplexity",
+                "tokens_per_second",
+            )
+        }
+        text = {
+            "FINISHED": "finished",
+            "KILLED": f"stopped ({result.interrupted})",
+            "FAILED": "failed",
+        }[status]
+        logger.log(
+            "system",
+            f"codex train {text} at step {result.steps}: {result.run_dir}",
+            kind="meta",
+            data={
+                "event": status.lower(),
+                "run_dir": str(result.run_dir.resolve()),
+                "metrics": metrics,
+                "checkpoint": str(result.checkpoint) if result.checkpoint else None,
+            },
+        )
     finally:
         logger.close()

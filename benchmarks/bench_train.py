@@ -1,0 +1,206 @@
+"""``codex train`` throughput vs a plain Trainer script, and overhead before the first step.
+
+Both train the ``tiny`` GPT-2 (~1M parameters, sequence 128, batch 8) for the
+same number of steps on the same sessions with the same tokenizer, in fresh
+processes, alternating, best of ``--repeat``. tokens/s counts the padded
+blocks (steps x batch x sequence) over the time spent in ``Trainer.train``.
+Overhead before the first step is measured for ``codex train`` from process
+launch to the end of step 1, minus one step's time.
+
+    python benchmarks/bench_train.py [--steps 100] [--repeat 2] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.datagen import make_events  # noqa: E402
+from codex_cli.settings import Settings  # noqa: E402
+from codex_cli.writer import SessionLogger  # noqa: E402
+
+# The baseline: what someone would write by hand with Trainer, nothing of ours.
+PLAIN_SCRIPT = r"""
+import json, sys, time
+import torch
+from transformers import (GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast, Trainer,
+                          TrainingArguments, default_data_collator, set_seed)
+
+data, tokenizer_dir, out, steps, threads = sys.argv[1:6]
+torch.set_num_threads(int(threads))
+tok = PreTrainedTokenizerFast.from_pretrained(tokenizer_dir)
+blocks = []
+for line in open(data):
+    text = "".join(f"<|{m['role']}|>\n{m['content']}\n<|end|>\n" for m in json.loads(line)["messages"])
+    ids = tok(text)["input_ids"] + [tok.eos_token_id]
+    for i in range(0, len(ids), 128):
+        chunk = ids[i:i + 128]
+        pad = 128 - len(chunk)
+        blocks.append({"input_ids": torch.tensor(chunk + [tok.pad_token_id] * pad),
+                       "attention_mask": torch.tensor([1] * len(chunk) + [0] * pad),
+                       "labels": torch.tensor(chunk + [-100] * pad)})
+set_seed(42)
+model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=128, n_embd=128, n_layer=4,
+                                   n_head=4, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+args = TrainingArguments(output_dir=out, max_steps=int(steps), per_device_train_batch_size=8,
+                         learning_rate=0.002, warmup_steps=10, logging_steps=1, save_steps=50,
+                         save_total_limit=2, report_to="none", disable_tqdm=True,
+                         dataloader_pin_memory=False, use_cpu=True, seed=42)
+trainer = Trainer(model=model, args=args, train_dataset=blocks, data_collator=default_data_collator)
+t0 = time.perf_counter()
+trainer.train()
+seconds = time.perf_counter() - t0
+print(json.dumps({"tokens_per_second": int(steps) * 8 * 128 / seconds, "seconds": seconds}))
+"""
+
+
+def make_log(home: Path, events: int) -> Settings:
+    settings = Settings(log_dir=home / "sessions", db_path=home / "session_logs.db")
+    with SessionLogger("bench", settings=settings) as logger:
+        logger.write(make_events(events, per_session=50, chars=300))
+    return settings
+
+
+def run_codex(
+    work: Path, env: dict[str, str], name: str, steps: int, threads: int
+) -> dict:
+    run_dir = work / "runs" / name
+    start = time.time()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "codex_cli",
+            "train",
+            f"hydra.run.dir={run_dir}",
+            "tracking=none",
+            f"trainer.max_steps={steps}",
+            f"threads={threads}",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        check=True,
+    )
+    summary = json.loads(out.stdout)
+    first = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[0])
+    step_seconds = summary["seconds"] / steps
+    summary["overhead"] = first["time"] - start - step_seconds
+    summary["run_dir"] = str(run_dir)
+    return summary
+
+
+def run_plain(
+    work: Path,
+    env: dict[str, str],
+    data: Path,
+    tokenizer_dir: str,
+    name: str,
+    steps: int,
+    threads: int,
+) -> dict:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PLAIN_SCRIPT,
+            str(data),
+            tokenizer_dir,
+            str(work / "plain" / name),
+            str(steps),
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--events", type=int, default=3000)
+    opts = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        home = work / ".codex"
+        make_log(home, opts.events)
+        env = {
+            **os.environ,
+            "CODEX_SESSION_LOG_DIR": str(home / "sessions"),
+            "CODEX_LOG_DB_PATH": str(home / "session_logs.db"),
+            "OMP_NUM_THREADS": "1",
+        }
+        data = work / "train.jsonl"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "codex_cli",
+                "train",
+                "export-data",
+                "-o",
+                str(data),
+            ],
+            env=env,
+            cwd=work,
+            check=True,
+            capture_output=True,
+        )
+        codex, plain = [], []
+        for i in range(opts.repeat):
+            codex.append(run_codex(work, env, f"codex{i}", opts.steps, opts.threads))
+            plain.append(
+                run_plain(
+                    work,
+                    env,
+                    data,
+                    codex[0]["run_dir"],
+                    f"plain{i}",
+                    opts.steps,
+                    opts.threads,
+                )
+            )
+        best_codex = max(r["tokens_per_second"] for r in codex)
+        best_plain = max(r["tokens_per_second"] for r in plain)
+        overhead = min(r["overhead"] for r in codex)
+        startup = min(r["startup_seconds"] for r in codex)
+        print(
+            f"bench_train: tiny GPT-2 ({codex[0]['parameters']:,} parameters), seq 128, batch 8, "
+            f"{opts.steps} steps, {opts.threads} thread(s), {codex[0]['train_sessions']} train "
+            f"sessions, best of {opts.repeat}"
+        )
+        print(f"  plain Trainer script   {best_plain:10,.0f} tokens/s")
+        print(f"  codex train            {best_codex:10,.0f} tokens/s")
+        print(
+            f"  ratio codex/plain      {best_codex / best_plain:10.3f}   (target >= 0.9)"
+        )
+        print(
+            f"  overhead before step 1 {overhead:10.2f} s   (launch to first step: imports, "
+            f"config, data, tokenizer, model)"
+        )
+        print(f"    of which in train()  {startup:10.2f} s")
+        for phase, seconds in min(codex, key=lambda r: r["overhead"])[
+            "startup"
+        ].items():
+            print(f"      {phase:<20} {seconds:8.2f} s")
+
+
+if __name__ == "__main__":
+    main()
