@@ -94,6 +94,8 @@ class MlflowTracker:
     def start(self) -> str:
         import mlflow
 
+        for name in ("mlflow", "alembic"):  # table creation is not news
+            logging.getLogger(name).setLevel(logging.WARNING)
         mlflow.set_tracking_uri(self.uri)
         if mlflow.get_experiment_by_name(self.experiment) is None:
             artifacts = None

@@ -305,7 +305,6 @@ def _make_callback(
                     desc="train",
                     unit="step",
                     file=sys.stderr,
-                    dynamic_ncols=True,
                 )
 
         def _should_stop(self, state: Any) -> bool:
