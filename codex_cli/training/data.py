@@ -347,17 +347,25 @@ def write_jsonl(conversations: Iterable[Conversation], path: Path | None) -> int
     return count
 
 
+def load_split(
+    data_config: DataConfig, settings: Any = None
+) -> tuple[list[Conversation], list[Conversation], list[Conversation]]:
+    """The selected sessions from the log and their seeded (train, eval) split."""
+    conn = queries.open_log(settings)
+    try:
+        conversations = select_conversations(conn, data_config)
+    finally:
+        conn.close()
+    train, evals = split(conversations, data_config.eval_fraction, data_config.seed)
+    return conversations, train, evals
+
+
 def export_training_set(
     config: Any, which: str, output: Path | None, settings: Any = None
 ) -> int:
     """Write the sessions ``codex train`` would use (``which``: train, eval, all) as chat JSONL."""
     seed = int(config.values.get("seed", 42))
     data_config = DataConfig.from_dict(config.section("data"), seed=seed)
-    conn = queries.open_log(settings)
-    try:
-        conversations = select_conversations(conn, data_config)
-    finally:
-        conn.close()
-    train, evals = split(conversations, data_config.eval_fraction, seed)
+    conversations, train, evals = load_split(data_config, settings)
     chosen = {"train": train, "eval": evals, "all": conversations}[which]
     return write_jsonl(chosen, output)

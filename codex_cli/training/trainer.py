@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import queries
 from ..errors import CodexError, UsageError
 from ..settings import Settings, new_session_id
 from .config import TrainConfig, compose_config, create_run_dir
-from .data import BlockDataset, DataConfig, build_blocks, select_conversations, split
+from .data import BlockDataset, DataConfig, build_blocks, load_split
 from .model import (
     build_tiny,
     check_model_dir,
@@ -445,12 +444,7 @@ def train(
             )
     run_dir = config.run_dir
     args.output_dir = str(run_dir)
-    conn = queries.open_log(settings)
-    try:
-        conversations = select_conversations(conn, data_config)
-    finally:
-        conn.close()
-    train_set, eval_set = split(conversations, data_config.eval_fraction, seed)
+    _, train_set, eval_set = load_split(data_config, settings)
     phases["data"] = time.perf_counter() - started - sum(phases.values())
     model_values = config.section("model")
     set_seed(seed)
