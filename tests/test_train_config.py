@@ -121,3 +121,26 @@ def test_run_dir_gets_resolved_config(tmp_path: Path) -> None:
     assert saved["trainer"]["max_steps"] == 3 and "hydra" not in saved
     with pytest.raises(UsageError, match="already holds a run"):
         create_run_dir(config)
+
+
+def test_tracking_uri_precedence(codex_home: Path) -> None:
+    from codex_cli.settings import Settings
+    from codex_cli.training.tracking import tracking_uri
+
+    settings = Settings.from_env()
+    assert tracking_uri({}, settings) == f"sqlite:///{codex_home / 'mlflow.db'}"
+    from_env = Settings.from_env({"MLFLOW_TRACKING_URI": "http://mlflow:5000"})
+    assert tracking_uri({}, from_env) == "http://mlflow:5000"
+    assert tracking_uri({"uri": "sqlite:///x.db"}, from_env) == "sqlite:///x.db"
+
+
+def test_second_interrupt_gives_up() -> None:
+    import signal
+
+    from codex_cli.training.trainer import Stop
+
+    stop = Stop()
+    stop.handler(signal.SIGINT, None)
+    assert stop.signal == signal.SIGINT
+    with pytest.raises(KeyboardInterrupt):
+        stop.handler(signal.SIGINT, None)

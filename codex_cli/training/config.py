@@ -136,17 +136,20 @@ def _omegaconf_message(exc: Any) -> str:
     return f"{key}: {message}" if key else message
 
 
-def create_run_dir(config: TrainConfig, *, resume: bool = False) -> Path:
-    """Create the run directory and write the resolved ``config.yaml`` into it.
-
-    A fresh run refuses a directory that already holds a run (use ``--resume``).
-    """
+def check_run_dir(config: TrainConfig, *, resume: bool = False) -> Path:
+    """The run directory, if a fresh run may use it (one already holding a run needs ``--resume``)."""
     run_dir = config.run_dir
     if not resume and (run_dir / CONFIG_FILE).exists():
         raise UsageError(
             f"hydra.run.dir={run_dir} already holds a run: pass --resume to continue it "
             "or choose another hydra.run.dir"
         )
+    return run_dir
+
+
+def create_run_dir(config: TrainConfig, *, resume: bool = False) -> Path:
+    """Create the run directory and write the resolved ``config.yaml`` into it."""
+    run_dir = check_run_dir(config, resume=resume)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         tmp = run_dir / (CONFIG_FILE + ".tmp")

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import CodexError, UsageError
 from ..settings import Settings, new_session_id
-from .config import TrainConfig, compose_config, create_run_dir
+from .config import TrainConfig, check_run_dir, compose_config, create_run_dir
 from .data import BlockDataset, DataConfig, build_blocks, load_split
 from .model import (
     build_tiny,
@@ -442,7 +442,9 @@ def train(
                 config.config_dir,
                 run_dir=checkpoint.parent,
             )
-    run_dir = config.run_dir
+    run_dir = _on_rank_zero(
+        main, distributed, lambda: check_run_dir(config, resume=checkpoint is not None)
+    )
     args.output_dir = str(run_dir)
     _, train_set, eval_set = load_split(data_config, settings)
     phases["data"] = time.perf_counter() - started - sum(phases.values())
