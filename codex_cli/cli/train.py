@@ -79,7 +79,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings=CONTEXT,
-    help="Fine-tune a language model on logged sessions (Hydra config, MLflow tracking).",
+    subcommand_metavar="[OVERRIDE]... | COMMAND [ARGS]...",
 )
 
 ConfigName = Annotated[
@@ -102,6 +102,11 @@ def _compose(config_name: str, config_dir: Path | None, overrides: list[str]) ->
     for arg in overrides:
         if arg.startswith("-"):
             raise UsageError(f"no such option: {arg} (see codex train --help)")
+        if "=" not in arg and not arg.startswith("~"):
+            raise UsageError(
+                f"{arg!r} is neither a command (export-data, sample) "
+                "nor an override KEY=VALUE"
+            )
     return compose_config(config_name, overrides, config_dir)
 
 
@@ -124,7 +129,9 @@ def train(
         bool, typer.Option("--json", help="Print the summary as JSON.")
     ] = False,
 ) -> None:
-    """Train on logged sessions: codex train [OPTIONS] [OVERRIDE…]
+    """Fine-tune a language model on logged sessions (Hydra config, MLflow tracking).
+
+    Overrides are Hydra's KEY=VALUE (docs/training.md lists every key).
 
     \b
     codex train                                  # the tiny model, about a minute on CPU

@@ -74,7 +74,9 @@ def compose_config(
         )
     overrides = list(overrides or [])
     try:
-        with initialize_config_dir(config_dir=str(directory), version_base="1.3"):
+        with initialize_config_dir(
+            config_dir=str(directory), version_base="1.3", job_name="codex_train"
+        ):
             cfg = compose(name, overrides=overrides, return_hydra_config=True)
         HydraConfig.instance().set_config(cfg)
         resolved_dir = str(run_dir) if run_dir is not None else str(cfg.hydra.run.dir)
