@@ -144,3 +144,30 @@ def test_second_interrupt_gives_up() -> None:
     assert stop.signal == signal.SIGINT
     with pytest.raises(KeyboardInterrupt):
         stop.handler(signal.SIGINT, None)
+
+
+@pytest.mark.parametrize(
+    ("args", "params", "overrides"),
+    [
+        (["--resume"], {"resume": True, "resume_path": None}, []),
+        (["--resume=runs/a"], {"resume": True, "resume_path": "runs/a"}, []),
+        (["--resume", "runs/a", "seed=1"], {"resume_path": "runs/a"}, ["seed=1"]),
+        (["seed=1", "--resume", "seed=2"], {"resume_path": None}, ["seed=1", "seed=2"]),
+        (
+            ["seed=1", "--json", "-c", "mine"],
+            {"as_json": True, "config_name": "mine"},
+            ["seed=1"],
+        ),
+    ],
+)
+def test_command_line_parsing(
+    args: list[str], params: dict, overrides: list[str]
+) -> None:
+    import typer
+
+    from codex_cli.cli.train import app
+
+    group = typer.main.get_group(app)
+    ctx = group.make_context("train", list(args))
+    assert ctx.args == overrides and ctx.invoked_subcommand is None
+    assert {k: ctx.params[k] for k in params} == params

@@ -24,6 +24,15 @@ log = logging.getLogger("codex_cli")
 
 RUN_ID_FILE = "mlflow_run.json"
 TRACKING_KEYS = {"backend", "uri", "experiment", "log_model"}
+#: The final model's files (with ``tokenizer*``) uploaded when ``tracking.log_model``.
+MODEL_FILES = {
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+}
 #: MLflow's limit on a parameter value's length.
 MAX_PARAM_LENGTH = 6000
 
@@ -143,7 +152,7 @@ class MlflowTracker:
         import mlflow
 
         if model_dir is not None and self.log_model:
-            for name in sorted(p.name for p in model_dir.iterdir() if p.is_file()):
-                if name.endswith((".json", ".safetensors", ".txt", ".model", ".bin")):
-                    mlflow.log_artifact(str(model_dir / name), artifact_path="model")
+            for path in sorted(model_dir.iterdir()):
+                if path.name in MODEL_FILES or path.name.startswith("tokenizer"):
+                    mlflow.log_artifact(str(path), artifact_path="model")
         mlflow.end_run(status=status)
