@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from markdown_it import MarkdownIt
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 ROLES = ("system", "user", "assistant", "tool")
 TOOL_KINDS = ("tool_call", "tool_result")
