@@ -8,7 +8,7 @@ from typing import Any
 
 from datasette.database import Database
 from datasette.utils import tilde_decode, tilde_encode
-from datasette.utils.asgi import NotFound, Response
+from datasette.utils.asgi import Base400, NotFound, Response
 from markupsafe import Markup
 
 from codex_cli.errors import SessionNotFound
@@ -19,6 +19,10 @@ from codex_cli.render import pair_results
 from .cells import content_html, role_class
 
 DEFAULT_DATABASE = "log"
+
+
+class MethodNotAllowed(Base400):
+    status = 405
 
 ACTIVITY_SQL = """
 select
@@ -44,6 +48,9 @@ def log_database(datasette: Any) -> Database:
 
 
 async def _check_view(datasette: Any, request: Any, db: Database) -> None:
+    """Only reads, and only by whoever may see the events table."""
+    if request.method not in ("GET", "HEAD"):
+        raise MethodNotAllowed(f"{request.method} is not allowed here: these pages only read")
     await datasette.ensure_permissions(
         request.actor,
         [

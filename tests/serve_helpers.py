@@ -79,4 +79,5 @@ class Site:
         return response.json()
 
     def close(self) -> None:
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
