@@ -14,6 +14,7 @@ def serve(
     database: Annotated[
         Path | None,
         typer.Argument(
+            metavar="DB",
             help="Log database (default: the configured one, see `codex log path`).",
             show_default=False,
         ),
