@@ -131,7 +131,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def load(base: str, url: str, concurrency: int, waves: int) -> tuple[int, int, float]:
+async def load(
+    base: str, url: str, concurrency: int, waves: int
+) -> tuple[int, int, float]:
     """``waves`` rounds of ``concurrency`` simultaneous requests, each on its own connection."""
     import httpx
 
@@ -141,9 +143,12 @@ async def load(base: str, url: str, concurrency: int, waves: int) -> tuple[int, 
         # A fresh client per wave: reusing connections that sat idle past the
         # server's keep-alive timeout would measure that race, not the server.
         limits = httpx.Limits(max_connections=concurrency)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
-            results = await asyncio.gather(*(client.get(url) for _ in range(concurrency)),
-                                           return_exceptions=True)
+        async with httpx.AsyncClient(
+            base_url=base, limits=limits, timeout=120
+        ) as client:
+            results = await asyncio.gather(
+                *(client.get(url) for _ in range(concurrency)), return_exceptions=True
+            )
         for r in results:
             if isinstance(r, BaseException) or r.status_code != 200:
                 errors += 1

@@ -32,6 +32,11 @@ def markdown(text: str) -> Markup:
     return Markup(_markdown.render(text))
 
 
+def inline_markdown(text: str) -> Markup:
+    """One line of Markdown (a title) to inline HTML, as safe as :func:`markdown`."""
+    return Markup(_markdown.renderInline(text))
+
+
 def parse_json(text: str) -> Any | None:
     """The JSON object or array in ``text``, else ``None`` (scalars are not worth it)."""
     stripped = text.strip()

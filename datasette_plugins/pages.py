@@ -16,13 +16,14 @@ from codex_cli.events import TOKEN_FIELDS, Event
 from codex_cli.queries import get_session, session_events
 from codex_cli.render import pair_results
 
-from .cells import content_html, role_class
+from .cells import content_html, inline_markdown, role_class
 
 DEFAULT_DATABASE = "log"
 
 
 class MethodNotAllowed(Base400):
     status = 405
+
 
 ACTIVITY_SQL = """
 select
@@ -50,7 +51,9 @@ def log_database(datasette: Any) -> Database:
 async def _check_view(datasette: Any, request: Any, db: Database) -> None:
     """Only reads, and only by whoever may see the events table."""
     if request.method not in ("GET", "HEAD"):
-        raise MethodNotAllowed(f"{request.method} is not allowed here: these pages only read")
+        raise MethodNotAllowed(
+            f"{request.method} is not allowed here: these pages only read"
+        )
     await datasette.ensure_permissions(
         request.actor,
         [
@@ -171,6 +174,7 @@ async def session_page(datasette: Any, request: Any) -> Response:
             "codex_session.html",
             {
                 "session": summary,
+                "title_html": inline_markdown(summary.title) if summary.title else None,
                 "database": db.name,
                 "turns": [
                     {"summary": t.summary(), "entries": [_item(*i) for i in t.items]}
@@ -194,7 +198,12 @@ async def session_page(datasette: Any, request: Any) -> Response:
 
 def activity_spec(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """A Vega-Lite spec: events per day above tokens per day (stacked by kind)."""
-    x = {"field": "day", "type": "temporal", "title": None, "timeUnit": "yearmonthdate"}
+    x = {
+        "field": "day",
+        "type": "ordinal",
+        "title": None,
+        "axis": {"labelAngle": -45, "labelOverlap": True},
+    }
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "data": {"values": rows},

@@ -27,7 +27,11 @@ def site(settings: Settings) -> Iterator[Site]:
 
 def html(site: Site, path: str) -> str:
     response = site.get(path)
-    assert response.status_code == 200, (path, response.status_code, response.text[:500])
+    assert response.status_code == 200, (
+        path,
+        response.status_code,
+        response.text[:500],
+    )
     assert response.headers["content-type"].startswith("text/html")
     return response.text
 
@@ -38,15 +42,25 @@ def test_metadata_ships_with_the_package_and_top_level_file_is_the_same() -> Non
     metadata, settings = publish.load_metadata()
     assert settings["sql_time_limit_ms"] > 0
     assert set(metadata["databases"]["log"]["queries"]) == {
-        "sessions_by_day", "tokens_by_model_and_day", "top_tools", "search_session"}
+        "sessions_by_day",
+        "tokens_by_model_and_day",
+        "top_tools",
+        "search_session",
+    }
 
 
 def test_home_shows_title_description_search_box_and_links(site: Site) -> None:
     page = html(site, "/")
     assert "<h1>Agent session log" in page
     assert 'action="/-/search"' in page  # datasette-search-all's box
-    for link in ("/log/sessions", "/-/activity", "/log/sessions_by_day",
-                 "/log/tokens_by_model_and_day", "/log/top_tools", "/log/search_session"):
+    for link in (
+        "/log/sessions",
+        "/-/activity",
+        "/log/sessions_by_day",
+        "/log/tokens_by_model_and_day",
+        "/log/top_tools",
+        "/log/search_session",
+    ):
         assert f'href="{link}"' in page
     assert "_memory" not in page  # only the log is served
 
@@ -90,7 +104,10 @@ def test_events_table_renders_content_readably_and_escaped(site: Site) -> None:
     assert 'class="codex-content codex-role-user"' in page
     assert "<strong>parser</strong>" in page  # Markdown
     assert '<code class="language-python">' in page  # fenced code
-    assert '<details class="codex-json" open><summary>JSON object · 1 key</summary>' in page
+    assert (
+        '<details class="codex-json" open><summary>JSON object · 1 key</summary>'
+        in page
+    )
     assert "&#34;command&#34;: [\n    &#34;pytest&#34;" in page  # pretty-printed JSON
     assert '<details class="codex-fold"><summary>' in page  # the long output is folded
     assert "(60 lines," in page
@@ -99,7 +116,9 @@ def test_events_table_renders_content_readably_and_escaped(site: Site) -> None:
     assert "<b>bold</b>" not in page
     # data: collapsed JSON; session ids link to the timeline, labelled by title
     assert '<details class="codex-json"><summary>JSON object · 2 keys</summary>' in page
-    assert '<a href="/-/sessions/demo-1" title="demo-1">Please fix the **parser**' in page
+    assert (
+        '<a href="/-/sessions/demo-1" title="demo-1">Please fix the **parser**' in page
+    )
 
 
 def test_sessions_table_links_to_timelines(site: Site) -> None:
@@ -108,12 +127,21 @@ def test_sessions_table_links_to_timelines(site: Site) -> None:
     rows = site.json("/log/sessions.json?_shape=array")
     assert [r["id"] for r in rows] == ["evil-1", "demo-2", "demo-1"]  # newest first
     demo = next(r for r in rows if r["id"] == "demo-1")
-    assert (demo["event_count"], demo["input_tokens"], demo["output_tokens"]) == (10, 6500, 270)
+    assert (demo["event_count"], demo["input_tokens"], demo["output_tokens"]) == (
+        10,
+        6500,
+        270,
+    )
     facets = site.json("/log/sessions.json")["facet_results"]
-    assert {f["value"] for f in facets["model"]["results"]} == {"gpt-5-codex", "claude-sonnet"}
+    assert {f["value"] for f in facets["model"]["results"]} == {
+        "gpt-5-codex",
+        "claude-sonnet",
+    }
 
 
-def test_session_page_pairs_tool_calls_with_results_and_shows_turn_tokens(site: Site) -> None:
+def test_session_page_pairs_tool_calls_with_results_and_shows_turn_tokens(
+    site: Site,
+) -> None:
     page = html(site, "/-/sessions/demo-1")
     articles = re.findall(r'<article class="codex-event ([^"]+)" id="e(\d+)">', page)
     # results are shown inside their calls, not as events of their own
@@ -137,10 +165,24 @@ def test_session_json(site: Site) -> None:
     assert data["events"][8]["content"] == LONG_OUTPUT
     assert data["events"][3]["data"] == {"exit_code": 1, "duration_seconds": 2.5}
     assert data["turns"] == [
-        {"turn": 1, "first_seq": 1, "last_seq": 6, "events": 6, "input_tokens": 2700,
-         "cached_input_tokens": 200, "output_tokens": 200},
-        {"turn": 2, "first_seq": 7, "last_seq": 10, "events": 4, "input_tokens": 3800,
-         "cached_input_tokens": 0, "output_tokens": 70},
+        {
+            "turn": 1,
+            "first_seq": 1,
+            "last_seq": 6,
+            "events": 6,
+            "input_tokens": 2700,
+            "cached_input_tokens": 200,
+            "output_tokens": 200,
+        },
+        {
+            "turn": 2,
+            "first_seq": 7,
+            "last_seq": 10,
+            "events": 4,
+            "input_tokens": 3800,
+            "cached_input_tokens": 0,
+            "output_tokens": 70,
+        },
     ]
 
 
@@ -159,7 +201,9 @@ def test_unknown_session_is_404(site: Site, path: str) -> None:
     assert "no session" in response.text
 
 
-def test_session_ids_with_dots_are_tilde_encoded(settings: Settings, site: Site) -> None:
+def test_session_ids_with_dots_are_tilde_encoded(
+    settings: Settings, site: Site
+) -> None:
     with SessionLogger("v1.json", settings=settings) as logger:
         logger.log("user", "dotted id")
     assert 'href="/-/sessions/v1~2Ejson"' in html(site, "/log/sessions")
@@ -179,18 +223,35 @@ def test_new_events_appear_without_restart(settings: Settings, site: Site) -> No
 def test_activity_chart_and_json(site: Site) -> None:
     data = site.json("/-/activity.json")
     assert data["rows"] == [
-        {"day": "2026-03-01", "events": 10, "input_tokens": 6500, "cached_input_tokens": 200,
-         "output_tokens": 270},
-        {"day": "2026-03-02", "events": 4, "input_tokens": 510, "cached_input_tokens": 0,
-         "output_tokens": 65},
+        {
+            "day": "2026-03-01",
+            "events": 10,
+            "input_tokens": 6500,
+            "cached_input_tokens": 200,
+            "output_tokens": 270,
+        },
+        {
+            "day": "2026-03-02",
+            "events": 4,
+            "input_tokens": 510,
+            "cached_input_tokens": 0,
+            "output_tokens": 65,
+        },
     ]
     spec = data["spec"]
-    assert spec["$schema"].endswith("vega-lite/v5.json") and spec["data"]["values"] == data["rows"]
+    assert (
+        spec["$schema"].endswith("vega-lite/v5.json")
+        and spec["data"]["values"] == data["rows"]
+    )
     assert [c["title"] for c in spec["vconcat"]] == ["Events per day", "Tokens per day"]
-    assert site.json("/-/activity.json?since=2026-03-02")["rows"][0]["day"] == "2026-03-02"
+    assert (
+        site.json("/-/activity.json?since=2026-03-02")["rows"][0]["day"] == "2026-03-02"
+    )
     page = html(site, "/-/activity")
     assert "vega-embed.min.js" in page and 'id="codex-activity-spec"' in page
-    spec_text = re.search(r'id="codex-activity-spec">(.*?)</script>', page, re.S).group(1)
+    spec_text = re.search(r'id="codex-activity-spec">(.*?)</script>', page, re.S).group(
+        1
+    )
     assert json.loads(spec_text) == spec
     assert "<td>2026-03-01</td><td>10</td>" in page
 
@@ -203,22 +264,78 @@ def test_activity_spec_cannot_close_its_script_element() -> None:
 
 
 CANNED = [
-    ("sessions_by_day", "since=&until=",
-     [{"day": "2026-03-02", "sessions": 2, "events": 4, "input_tokens": 510,
-       "cached_input_tokens": 0, "output_tokens": 65},
-      {"day": "2026-03-01", "sessions": 1, "events": 10, "input_tokens": 6500,
-       "cached_input_tokens": 200, "output_tokens": 270}]),
-    ("sessions_by_day", "since=2026-03-02&until=",
-     [{"day": "2026-03-02", "sessions": 2, "events": 4, "input_tokens": 510,
-       "cached_input_tokens": 0, "output_tokens": 65}]),
-    ("tokens_by_model_and_day", "since=",
-     [{"day": "2026-03-02", "model": "claude-sonnet", "events": 2, "input_tokens": 510,
-       "cached_input_tokens": 0, "output_tokens": 65},
-      {"day": "2026-03-01", "model": "gpt-5-codex", "events": 4, "input_tokens": 6500,
-       "cached_input_tokens": 200, "output_tokens": 270}]),
-    ("top_tools", "since=",
-     [{"tool": "shell", "calls": 2, "results": 2, "failures": 1, "sessions": 1},
-      {"tool": "apply_patch", "calls": 1, "results": 1, "failures": 0, "sessions": 1}]),
+    (
+        "sessions_by_day",
+        "since=&until=",
+        [
+            {
+                "day": "2026-03-02",
+                "sessions": 2,
+                "events": 4,
+                "input_tokens": 510,
+                "cached_input_tokens": 0,
+                "output_tokens": 65,
+            },
+            {
+                "day": "2026-03-01",
+                "sessions": 1,
+                "events": 10,
+                "input_tokens": 6500,
+                "cached_input_tokens": 200,
+                "output_tokens": 270,
+            },
+        ],
+    ),
+    (
+        "sessions_by_day",
+        "since=2026-03-02&until=",
+        [
+            {
+                "day": "2026-03-02",
+                "sessions": 2,
+                "events": 4,
+                "input_tokens": 510,
+                "cached_input_tokens": 0,
+                "output_tokens": 65,
+            }
+        ],
+    ),
+    (
+        "tokens_by_model_and_day",
+        "since=",
+        [
+            {
+                "day": "2026-03-02",
+                "model": "claude-sonnet",
+                "events": 2,
+                "input_tokens": 510,
+                "cached_input_tokens": 0,
+                "output_tokens": 65,
+            },
+            {
+                "day": "2026-03-01",
+                "model": "gpt-5-codex",
+                "events": 4,
+                "input_tokens": 6500,
+                "cached_input_tokens": 200,
+                "output_tokens": 270,
+            },
+        ],
+    ),
+    (
+        "top_tools",
+        "since=",
+        [
+            {"tool": "shell", "calls": 2, "results": 2, "failures": 1, "sessions": 1},
+            {
+                "tool": "apply_patch",
+                "calls": 1,
+                "results": 1,
+                "failures": 0,
+                "sessions": 1,
+            },
+        ],
+    ),
     ("top_tools", "since=2026-03-02", []),
 ]
 
@@ -234,9 +351,16 @@ def test_search_within_one_session(site: Site) -> None:
     assert [(r["seq"], r["kind"]) for r in rows] == [(3, "tool_call"), (8, "tool_call")]
     assert "[pytest]" in rows[0]["snippet"]
     # FTS syntax in the words is taken literally, an empty search finds nothing
-    assert site.json("/log/search_session.json?session=demo-1&q=tests/&_shape=array")[0]["seq"] == 3
+    assert (
+        site.json("/log/search_session.json?session=demo-1&q=tests/&_shape=array")[0][
+            "seq"
+        ]
+        == 3
+    )
     assert site.json("/log/search_session.json?session=demo-1&q=&_shape=array") == []
-    assert site.json("/log/search_session.json?session=demo-2&q=pytest&_shape=array") == []
+    assert (
+        site.json("/log/search_session.json?session=demo-2&q=pytest&_shape=array") == []
+    )
 
 
 def test_arbitrary_sql_is_available_by_default(site: Site) -> None:
@@ -244,7 +368,9 @@ def test_arbitrary_sql_is_available_by_default(site: Site) -> None:
     assert rows == [{"n": 14}]
 
 
-def test_no_sql_turns_off_arbitrary_sql_but_keeps_canned_queries(settings: Settings) -> None:
+def test_no_sql_turns_off_arbitrary_sql_but_keeps_canned_queries(
+    settings: Settings,
+) -> None:
     populate(settings)
     site = Site(publish.build_datasette(settings.db_path, allow_sql=False))
     try:
@@ -257,7 +383,9 @@ def test_no_sql_turns_off_arbitrary_sql_but_keeps_canned_queries(settings: Setti
         site.close()
 
 
-def test_plugin_leaves_other_databases_alone(settings: Settings, tmp_path: Path) -> None:
+def test_plugin_leaves_other_databases_alone(
+    settings: Settings, tmp_path: Path
+) -> None:
     import sqlite3
 
     from datasette.app import Datasette

@@ -30,8 +30,13 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     def run(server: uvicorn.Server) -> None:
         server.started = True
-        runs.append({"host": server.config.host, "port": server.config.port,
-                     "datasette": built[-1]})
+        runs.append(
+            {
+                "host": server.config.host,
+                "port": server.config.port,
+                "datasette": built[-1],
+            }
+        )
 
     monkeypatch.setattr(publish, "build_datasette", build)
     monkeypatch.setattr(uvicorn.Server, "run", run)
@@ -51,8 +56,9 @@ def test_help(cli: Callable[..., Any]) -> None:
         assert option in result.output
 
 
-def test_serves_the_configured_database_creating_it(cli: Callable[..., Any], codex_home: Path,
-                                                    started: list[dict[str, Any]]) -> None:
+def test_serves_the_configured_database_creating_it(
+    cli: Callable[..., Any], codex_home: Path, started: list[dict[str, Any]]
+) -> None:
     port = free_port()
     result = cli("serve", "--port", str(port))
     assert result.exit_code == 0, result.output
@@ -74,17 +80,20 @@ def test_no_sql(cli: Callable[..., Any], started: list[dict[str, Any]]) -> None:
     assert started[0]["datasette"].setting("default_allow_sql") is False
 
 
-def test_explicit_database(cli: Callable[..., Any], tmp_path: Path,
-                           started: list[dict[str, Any]]) -> None:
+def test_explicit_database(
+    cli: Callable[..., Any], tmp_path: Path, started: list[dict[str, Any]]
+) -> None:
     other = tmp_path / "other.db"
     dbm.connect(other).close()
     assert cli("serve", str(other), "--port", str(free_port())).exit_code == 0
     assert started[0]["datasette"].databases["log"].path == str(other.resolve())
 
 
-def test_warns_when_listening_beyond_loopback(cli: Callable[..., Any],
-                                              started: list[dict[str, Any]],
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_warns_when_listening_beyond_loopback(
+    cli: Callable[..., Any],
+    started: list[dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with caplog.at_level(logging.WARNING, logger="codex_cli"):
         result = cli("serve", "--host", "0.0.0.0", "--port", str(free_port()))
     assert result.exit_code == 0, result.output
@@ -102,8 +111,11 @@ def test_other_hosts_are_not_loopback(host: str) -> None:
     assert not publish.is_loopback(host)
 
 
-def test_open_opens_a_browser_once_started(cli: Callable[..., Any], started: list[dict[str, Any]],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_open_opens_a_browser_once_started(
+    cli: Callable[..., Any],
+    started: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     opened: list[str] = []
     monkeypatch.setattr("webbrowser.open", opened.append)
     port = free_port()
@@ -114,15 +126,27 @@ def test_open_opens_a_browser_once_started(cli: Callable[..., Any], started: lis
     assert opened == [f"http://127.0.0.1:{port}/"]
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["--port", "70000"], 2, "invalid --port 70000: expected 1-65535"),
-    (["--port", "0"], 2, "invalid --port 0: expected 1-65535"),
-    (["--host", "no such host.invalid"], 2, "invalid --host 'no such host.invalid'"),
-    (["missing.db"], 2, "no database at missing.db"),
-    (["."], 2, "is a directory: expected a SQLite database file"),
-])
-def test_bad_input(cli: Callable[..., Any], started: list[dict[str, Any]], args: list[str],
-                   code: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--port", "70000"], 2, "invalid --port 70000: expected 1-65535"),
+        (["--port", "0"], 2, "invalid --port 0: expected 1-65535"),
+        (
+            ["--host", "no such host.invalid"],
+            2,
+            "invalid --host 'no such host.invalid'",
+        ),
+        (["missing.db"], 2, "no database at missing.db"),
+        (["."], 2, "is a directory: expected a SQLite database file"),
+    ],
+)
+def test_bad_input(
+    cli: Callable[..., Any],
+    started: list[dict[str, Any]],
+    args: list[str],
+    code: int,
+    message: str,
+) -> None:
     result = cli("serve", *args)
     assert result.exit_code == code
     assert result.output.startswith("Error: ") and message in result.output
@@ -130,8 +154,9 @@ def test_bad_input(cli: Callable[..., Any], started: list[dict[str, Any]], args:
     assert not started
 
 
-def test_not_a_database(cli: Callable[..., Any], tmp_path: Path,
-                        started: list[dict[str, Any]]) -> None:
+def test_not_a_database(
+    cli: Callable[..., Any], tmp_path: Path, started: list[dict[str, Any]]
+) -> None:
     junk = tmp_path / "junk.db"
     junk.write_text("not sqlite " * 100)
     result = cli("serve", str(junk), "--port", str(free_port()))

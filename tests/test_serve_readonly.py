@@ -16,11 +16,11 @@ from codex_cli.settings import Settings
 
 WRITES = {
     "insert": "insert into events (id, session_id, seq, ts, role, kind, content) "
-              "values ('x', 'demo-1', 99, '2026-03-01T00:00:00.000Z', 'user', 'message', 'x')",
+    "values ('x', 'demo-1', 99, '2026-03-01T00:00:00.000Z', 'user', 'message', 'x')",
     "update": "update sessions set title = 'defaced'",
     "delete": "delete from events",
     "delete in a CTE": "with doomed as (select pk from events) delete from events "
-                       "where pk in (select pk from doomed)",
+    "where pk in (select pk from doomed)",
     "replace": "replace into sessions (id) values ('demo-1')",
     "drop": "drop table events",
     "create": "create table evil (x)",
@@ -58,13 +58,17 @@ def snapshot(db: Path) -> tuple[str, int, list[str]]:
 
 
 @pytest.mark.parametrize("sql", WRITES.values(), ids=WRITES.keys())
-def test_writes_through_the_sql_endpoint_fail(served: tuple[Site, Path], sql: str) -> None:
+def test_writes_through_the_sql_endpoint_fail(
+    served: tuple[Site, Path], sql: str
+) -> None:
     site, db = served
     before = snapshot(db)
     for path in (f"/log.json?sql={quote(sql)}", f"/log?sql={quote(sql)}"):
         response = site.get(path)
         assert response.status_code in (400, 403), (path, response.status_code)
-    assert site.get("/log/events.json?_size=0").json()["filtered_table_rows_count"] == 14
+    assert (
+        site.get("/log/events.json?_size=0").json()["filtered_table_rows_count"] == 14
+    )
     assert snapshot(db) == before
     assert not (db.parent / "evil.db").exists()
 
@@ -79,13 +83,16 @@ def test_the_read_connection_itself_refuses_writes(served: tuple[Site, Path]) ->
     assert digest(db) == before
 
 
-@pytest.mark.parametrize("path", ["/log", "/log/events", "/log/sessions", "/log/top_tools",
-                                  "/-/sessions/demo-1"])
+@pytest.mark.parametrize(
+    "path",
+    ["/log", "/log/events", "/log/sessions", "/log/top_tools", "/-/sessions/demo-1"],
+)
 def test_posts_change_nothing(served: tuple[Site, Path], path: str) -> None:
     site, db = served
     before = snapshot(db)
     response = site.loop.run_until_complete(
-        site.datasette.client.post(path, data={"sql": WRITES["delete"], "since": ""}))
+        site.datasette.client.post(path, data={"sql": WRITES["delete"], "since": ""})
+    )
     assert response.status_code >= 400
     assert snapshot(db) == before
 
