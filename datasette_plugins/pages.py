@@ -86,7 +86,7 @@ class Turn:
                     self.tokens[name] += getattr(e, name) or 0
 
     def summary(self) -> dict[str, Any]:
-        seqs = [e.seq for item in self.items for e in item if e is not None]
+        seqs = [e.seq or 0 for item in self.items for e in item if e is not None]
         return {
             "turn": self.number,
             "first_seq": min(seqs),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from codex_cli import publish
 from codex_cli.events import Event
 from codex_cli.settings import Settings
 from codex_cli.writer import SessionLogger
@@ -180,3 +183,13 @@ class Site:
     def close(self) -> None:
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
+
+
+@contextmanager
+def serving(settings: Settings, **options: Any) -> Iterator[Site]:
+    """The sample log, served in process by ``publish.build_datasette(db, **options)``."""
+    site = Site(publish.build_datasette(populate(settings), **options))
+    try:
+        yield site
+    finally:
+        site.close()

@@ -10,9 +10,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from serve_helpers import Site, populate
+from serve_helpers import Site, serving
 
-from codex_cli import publish
 from codex_cli.settings import Settings
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"
@@ -39,10 +38,8 @@ EXAMPLES = curl_examples()
 
 @pytest.fixture
 def site(settings: Settings) -> Iterator[Site]:
-    populate(settings)
-    site = Site(publish.build_datasette(settings.db_path))
-    yield site
-    site.close()
+    with serving(settings) as site:
+        yield site
 
 
 def test_the_doc_has_the_examples_the_issue_asks_for() -> None:

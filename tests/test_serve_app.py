@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serve_helpers import JS_LINK, LONG_OUTPUT, SCRIPT, Site, populate
+from serve_helpers import JS_LINK, LONG_OUTPUT, SCRIPT, Site, serving
 
 from codex_cli import publish
 from codex_cli.settings import Settings
@@ -19,10 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def site(settings: Settings) -> Iterator[Site]:
-    populate(settings)
-    site = Site(publish.build_datasette(settings.db_path))
-    yield site
-    site.close()
+    with serving(settings) as site:
+        yield site
 
 
 def html(site: Site, path: str) -> str:
@@ -263,42 +261,35 @@ def test_activity_spec_cannot_close_its_script_element() -> None:
     assert "</script>" not in text and json.loads(text)["day"].startswith("</script>")
 
 
+DAY1 = {
+    "day": "2026-03-01",
+    "sessions": 1,
+    "events": 10,
+    "input_tokens": 6500,
+    "cached_input_tokens": 200,
+    "output_tokens": 270,
+}
+DAY2 = {
+    "day": "2026-03-02",
+    "sessions": 2,
+    "events": 4,
+    "input_tokens": 510,
+    "cached_input_tokens": 0,
+    "output_tokens": 65,
+}
 CANNED = [
     (
         "sessions_by_day",
         "since=&until=",
         [
-            {
-                "day": "2026-03-02",
-                "sessions": 2,
-                "events": 4,
-                "input_tokens": 510,
-                "cached_input_tokens": 0,
-                "output_tokens": 65,
-            },
-            {
-                "day": "2026-03-01",
-                "sessions": 1,
-                "events": 10,
-                "input_tokens": 6500,
-                "cached_input_tokens": 200,
-                "output_tokens": 270,
-            },
+            DAY2,
+            DAY1,
         ],
     ),
     (
         "sessions_by_day",
         "since=2026-03-02&until=",
-        [
-            {
-                "day": "2026-03-02",
-                "sessions": 2,
-                "events": 4,
-                "input_tokens": 510,
-                "cached_input_tokens": 0,
-                "output_tokens": 65,
-            }
-        ],
+        [DAY2],
     ),
     (
         "tokens_by_model_and_day",
@@ -371,16 +362,12 @@ def test_arbitrary_sql_is_available_by_default(site: Site) -> None:
 def test_no_sql_turns_off_arbitrary_sql_but_keeps_canned_queries(
     settings: Settings,
 ) -> None:
-    populate(settings)
-    site = Site(publish.build_datasette(settings.db_path, allow_sql=False))
-    try:
+    with serving(settings, allow_sql=False) as site:
         assert site.get("/log.json?sql=select+1").status_code == 403
         assert "sql=" not in html(site, "/log")  # no SQL box
         rows = site.json("/log/top_tools.json?since=&_shape=array")
         assert rows[0]["tool"] == "shell"
         assert site.json("/log/events.json?_search=tokenizer&_shape=array")
-    finally:
-        site.close()
 
 
 def test_plugin_leaves_other_databases_alone(

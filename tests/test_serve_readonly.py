@@ -9,9 +9,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from serve_helpers import Site, populate
+from serve_helpers import Site, serving
 
-from codex_cli import publish
 from codex_cli.settings import Settings
 
 WRITES = {
@@ -41,10 +40,8 @@ def digest(path: Path) -> str:
 
 @pytest.fixture
 def served(settings: Settings) -> Iterator[tuple[Site, Path]]:
-    db = populate(settings)
-    site = Site(publish.build_datasette(db))
-    yield site, db
-    site.close()
+    with serving(settings) as site:
+        yield site, settings.db_path
 
 
 def snapshot(db: Path) -> tuple[str, int, list[str]]:
