@@ -16,6 +16,7 @@ import logging
 import socket
 import threading
 import webbrowser
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -127,8 +128,9 @@ def serve(
     port: int = 8001,
     open_browser: bool = False,
     allow_sql: bool = True,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the log until interrupted (blocking)."""
+    """Serve the log until interrupted (blocking); ``announce(url)`` just before."""
     import asyncio
 
     import uvicorn
@@ -148,7 +150,8 @@ def serve(
     server = uvicorn.Server(config)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
-    print(f"Serving {db_path} at {url} (Ctrl-C to stop)", flush=True)
+    if announce is not None:
+        announce(url)
     if open_browser:
         threading.Thread(
             target=_open_when_started, args=(server, url), daemon=True

@@ -52,5 +52,10 @@ def serve(
         database or load_settings().db_path, must_exist=database is not None
     )
     run_server(
-        path, host=host, port=port, open_browser=open_browser, allow_sql=not no_sql
+        path,
+        host=host,
+        port=port,
+        open_browser=open_browser,
+        allow_sql=not no_sql,
+        announce=lambda url: typer.echo(f"Serving {path} at {url} (Ctrl-C to stop)"),
     )
