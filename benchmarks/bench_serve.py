@@ -207,7 +207,8 @@ def main() -> None:
     session_id = f"bench-1-{args.events // 200 // 2:06d}"
     print(
         f"codex serve benchmark: {args.events:,} events, {args.events // 200:,} sessions, "
-        f"{path.stat().st_size / 1e9:.2f} GB database; {os.cpu_count()} CPUs"
+        f"{path.stat().st_size / 1e9:.2f} GB database; {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f} (a shared machine)"
     )
     print(f"in process (datasette.client), {args.rounds} rounds each:")
     for line in asyncio.run(in_process(path, session_id, args.rounds)):
