@@ -68,21 +68,25 @@ def build_datasette(
     *,
     allow_sql: bool = True,
     settings: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Any:
     """The Datasette app serving ``db_path`` as ``/log`` with our metadata and plugin.
 
     ``allow_sql=False`` turns off arbitrary SQL; canned queries keep working.
-    ``settings`` override the ``settings:`` of ``metadata.yml``.
+    ``settings`` override the ``settings:`` of ``metadata.yml``, and the top-level
+    keys of ``metadata`` its other keys (an ``allow`` block, say).
     """
     from datasette.app import Datasette
     from datasette.database import Database
 
     db_path = prepare_database(db_path, must_exist=True)
-    metadata, base_settings = load_metadata()
+    base_metadata, base_settings = load_metadata()
     all_settings = {**base_settings, **(settings or {})}
     if not allow_sql:
         all_settings["default_allow_sql"] = False
-    datasette = Datasette(metadata=metadata, settings=all_settings)
+    datasette = Datasette(
+        metadata={**base_metadata, **(metadata or {})}, settings=all_settings
+    )
     datasette.remove_database("_memory")  # added because no files= were given
     datasette.add_database(
         Database(datasette, path=str(db_path), is_mutable=True), name=DATABASE_NAME

@@ -390,3 +390,21 @@ def test_plugin_leaves_other_databases_alone(
         assert site.get("/-/sessions/x").status_code == 404
     finally:
         site.close()
+
+
+def test_row_pages_render_content_and_link_sessions(site: Site) -> None:
+    page = html(site, "/log/events/13")  # evil-1's <script> message
+    assert 'class="codex-content codex-role-user"' in page
+    assert SCRIPT not in page and "&lt;script&gt;document.title" in page
+    session = html(site, "/log/sessions/demo-1")
+    assert '<a href="/-/sessions/demo-1">Please fix the **parser**' in session
+    assert "/log/events?session_id=demo-1" in session  # links from the events table
+
+
+@pytest.mark.parametrize("path", ["/-/sessions/demo-1", "/-/activity"])
+def test_plugin_pages_follow_datasette_permissions(
+    settings: Settings, path: str
+) -> None:
+    with serving(settings, metadata={"allow": {"id": "root"}}) as site:
+        assert site.get(path).status_code == 403  # anonymous may not see the log
+        assert site.get("/log/events").status_code == 403
