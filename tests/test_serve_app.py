@@ -408,3 +408,15 @@ def test_plugin_pages_follow_datasette_permissions(
     with serving(settings, metadata={"allow": {"id": "root"}}) as site:
         assert site.get(path).status_code == 403  # anonymous may not see the log
         assert site.get("/log/events").status_code == 403
+
+
+def test_session_without_events(settings: Settings, site: Site) -> None:
+    with SessionLogger("empty-1", settings=settings) as logger:
+        logger.update_session(title="Nothing yet")
+    assert "This session has no events." in html(site, "/-/sessions/empty-1")
+    data = site.json("/-/sessions/empty-1.json")
+    assert (data["session"]["title"], data["turns"], data["events"]) == (
+        "Nothing yet",
+        [],
+        [],
+    )
