@@ -11,24 +11,87 @@ from __future__ import annotations
 import random
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from codex_cli import db as dbm
 from codex_cli.events import Event, format_ts
 from codex_cli.writer import INSERT_SQL, event_row
 
-WORDS = (
-    "fix test parser module function error import config database session "
-    "build install lint format docs retry timeout cache index query schema "
-    "migration event token model assistant user tool shell patch diff commit "
-    "branch merge review refactor rename variable class method return value "
-    "string list dict json yaml file path directory read write open close "
-    "stream buffer socket server client request response header status code"
-).split()
+WORDS = [
+    "fix",
+    "test",
+    "parser",
+    "module",
+    "function",
+    "error",
+    "import",
+    "config",
+    "database",
+    "session",
+    "build",
+    "install",
+    "lint",
+    "format",
+    "docs",
+    "retry",
+    "timeout",
+    "cache",
+    "index",
+    "query",
+    "schema",
+    "migration",
+    "event",
+    "token",
+    "model",
+    "assistant",
+    "user",
+    "tool",
+    "shell",
+    "patch",
+    "diff",
+    "commit",
+    "branch",
+    "merge",
+    "review",
+    "refactor",
+    "rename",
+    "variable",
+    "class",
+    "method",
+    "return",
+    "value",
+    "string",
+    "list",
+    "dict",
+    "json",
+    "yaml",
+    "file",
+    "path",
+    "directory",
+    "read",
+    "write",
+    "open",
+    "close",
+    "stream",
+    "buffer",
+    "socket",
+    "server",
+    "client",
+    "request",
+    "response",
+    "header",
+    "status",
+    "code",
+]
 RARE = [f"zq{i:05d}" for i in range(20000)]  # rare words: selective searches
-ROLES = [("user", "message"), ("assistant", "message"), ("assistant", "tool_call"),
-         ("tool", "tool_result"), ("assistant", "reasoning")]
+ROLES = [
+    ("user", "message"),
+    ("assistant", "message"),
+    ("assistant", "tool_call"),
+    ("tool", "tool_result"),
+    ("assistant", "reasoning"),
+]
 
 
 def make_content(rng: random.Random, chars: int = 500) -> str:
@@ -41,11 +104,18 @@ def make_content(rng: random.Random, chars: int = 500) -> str:
     return " ".join(words)[:chars]
 
 
-def make_events(n: int, *, per_session: int = 200, seed: int = 1, chars: int = 500,
-                start: datetime | None = None, days: int = 60) -> Iterator[Event]:
+def make_events(
+    n: int,
+    *,
+    per_session: int = 200,
+    seed: int = 1,
+    chars: int = 500,
+    start: datetime | None = None,
+    days: int = 60,
+) -> Iterator[Event]:
     """``n`` events in sessions of ``per_session``, timestamps spread over ``days``."""
     rng = random.Random(seed)
-    start = start or datetime(2026, 9, 1, tzinfo=timezone.utc)
+    start = start or datetime(2026, 9, 1, tzinfo=UTC)
     sessions = max(1, n // per_session)
     span = timedelta(days=days).total_seconds()
     for i in range(n):
@@ -54,10 +124,18 @@ def make_events(n: int, *, per_session: int = 200, seed: int = 1, chars: int = 5
         role, kind = ROLES[seq % len(ROLES)]
         ts = start + timedelta(seconds=span * s / sessions + seq * 5)
         yield Event(
-            session_id=f"bench-{seed}-{s:06d}", role=role, kind=kind, seq=seq,
-            ts=format_ts(ts), content=make_content(rng, chars),
+            session_id=f"bench-{seed}-{s:06d}",
+            role=role,
+            kind=kind,
+            seq=seq,
+            ts=format_ts(ts),
+            content=make_content(rng, chars),
             tool_name="shell" if kind in ("tool_call", "tool_result") else None,
-            tool_call_id=f"call-{s}-{seq - (kind == 'tool_result')}" if kind.startswith("tool") else None,
+            tool_call_id=(
+                f"call-{s}-{seq - (kind == 'tool_result')}"
+                if kind.startswith("tool")
+                else None
+            ),
             model="gpt-5-codex" if role == "assistant" else None,
         )
 

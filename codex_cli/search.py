@@ -58,8 +58,12 @@ def search(
         "WHERE events_fts MATCH ?",
     ]
     params: list[Any] = [highlight[0], highlight[1], match]
-    for column, value in (("role", role), ("kind", kind), ("session_id", session),
-                          ("tool_name", tool)):
+    for column, value in (
+        ("role", role),
+        ("kind", kind),
+        ("session_id", session),
+        ("tool_name", tool),
+    ):
         if value is not None:
             sql.append(f"AND e.{column} = ?")
             params.append(value)
@@ -74,7 +78,9 @@ def search(
     try:
         rows = conn.execute("\n".join(sql), params).fetchall()
     except sqlite3.OperationalError as exc:
-        if raw and ("fts5" in str(exc) or "syntax" in str(exc) or "no such column" in str(exc)):
+        if raw and (
+            "fts5" in str(exc) or "syntax" in str(exc) or "no such column" in str(exc)
+        ):
             raise SearchSyntaxError(f"invalid FTS5 query {query!r}: {exc}") from None
         raise
     return [SearchHit(row_to_event(tuple(row)[:14]), row[14], row[15]) for row in rows]

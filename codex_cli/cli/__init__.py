@@ -10,7 +10,8 @@ from ._app import make_typer, setup_logging
 from .log import app as log_app
 
 app = make_typer(
-    "Record, search, publish and learn from the sessions of AI coding agents.", root=True
+    "Record, search, publish and learn from the sessions of AI coding agents.",
+    root=True,
 )
 app.add_typer(log_app, name="log")
 
