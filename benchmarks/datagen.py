@@ -8,6 +8,8 @@ rows into the same schema (FTS triggers included) in one transaction.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 import sqlite3
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ from codex_cli import db as dbm
 from codex_cli.events import Event, format_ts
 from codex_cli.writer import INSERT_SQL, event_row
 
-WORDS = [
+_CODE_WORDS = [
     "fix",
     "test",
     "parser",
@@ -84,7 +86,30 @@ WORDS = [
     "status",
     "code",
 ]
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "po",
+    "ru",
+    "si",
+    "ta",
+    "vo",
+    "ze",
+    "bi",
+    "du",
+    "fa",
+    "gu",
+]
+# A Zipf-like vocabulary: a few words are everywhere, most are rare, as in
+# real transcripts (identifiers, file names, error messages).
+WORDS = _CODE_WORDS + [
+    "".join(_SYLLABLES[(i // 14**k) % 14] for k in range(3)) + str(i)
+    for i in range(20000)
+]
 RARE = [f"zq{i:05d}" for i in range(20000)]  # rare words: selective searches
+_CUM = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(WORDS))))
 ROLES = [
     ("user", "message"),
     ("assistant", "message"),
@@ -98,7 +123,10 @@ def make_content(rng: random.Random, chars: int = 500) -> str:
     words: list[str] = []
     length = 0
     while length < chars:
-        word = rng.choice(RARE) if rng.random() < 0.02 else rng.choice(WORDS)
+        if rng.random() < 0.02:
+            word = rng.choice(RARE)
+        else:
+            word = WORDS[bisect.bisect_left(_CUM, rng.random() * _CUM[-1])]
         words.append(word)
         length += len(word) + 1
     return " ".join(words)[:chars]

@@ -24,7 +24,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ def redact_event(event: Event) -> Event:
     data = redact_value(event.data) if event.data else event.data
     if content is event.content and data == event.data:
         return event
-    return replace(event, content=content, data=data)
+    return event.evolve(content=content, data=data)
 
 
 @dataclass
