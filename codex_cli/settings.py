@@ -39,7 +39,11 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 def validate_session_id(value: str, source: str = "session id") -> str:
     """Return ``value`` if it is a safe session id, else raise naming ``source``."""
-    if not isinstance(value, str) or not SESSION_ID_RE.fullmatch(value) or ".." in value:
+    if (
+        not isinstance(value, str)
+        or not SESSION_ID_RE.fullmatch(value)
+        or ".." in value
+    ):
         shown = repr(value) if isinstance(value, str) else type(value).__name__
         raise InvalidSessionId(
             f"invalid {source} {shown}: use 1-128 characters from A-Z a-z 0-9 . _ : - "
@@ -112,7 +116,9 @@ class Settings:
         """A copy with the non-``None`` values of ``changes`` applied."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
 
-    def resolve_session_id(self, explicit: str | None = None, source: str = "--session") -> str:
+    def resolve_session_id(
+        self, explicit: str | None = None, source: str = "--session"
+    ) -> str:
         """The session to write to: ``explicit``, else the environment, else a new one."""
         if explicit is not None:
             return validate_session_id(explicit, source)

@@ -11,7 +11,8 @@ from .log import app as log_app
 from .serve import serve
 
 app = make_typer(
-    "Record, search, publish and learn from the sessions of AI coding agents.", root=True
+    "Record, search, publish and learn from the sessions of AI coding agents.",
+    root=True,
 )
 app.add_typer(log_app, name="log")
 app.command("serve")(serve)
