@@ -30,7 +30,7 @@ class ClaudeParser(Parser):
                 self.state["title"] = record["summary"].strip()[:200]
             return self.ignore("summary")
         if kind not in TRANSCRIPT_TYPES:
-            if isinstance(kind, str):
+            if isinstance(kind, str) and "payload" not in record:
                 return self.ignore(kind)
             raise Skip("unknown shape", "not a Claude Code transcript line")
         if "sessionId" not in record:

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from ..events import Event
-from .base import CODEX_TYPES, Parser, Skip, count, make_event, safe_session_id, text_of, timestamp
+from .base import Parser, Skip, count, make_event, safe_session_id, text_of, timestamp
 
 ROLES = {"user": "user", "assistant": "assistant", "developer": "system", "system": "system"}
 CALL_TYPES = {"function_call", "custom_tool_call", "local_shell_call", "web_search_call"}
@@ -59,8 +59,6 @@ class CodexParser(Parser):
             return self._meta(lineno, record, record.get("timestamp"))
         if kind in ITEM_TYPES:
             return self._item(lineno, record, record.get("timestamp"))
-        if isinstance(kind, str) and kind not in CODEX_TYPES:
-            return self.ignore(kind)
         raise Skip("unknown shape", "not a Codex rollout line")
 
     # -- metadata lines ---------------------------------------------------
