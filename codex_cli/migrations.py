@@ -117,7 +117,7 @@ def m001_initial(db: Database) -> None:
 
 @migrations()
 def m002_import_state(db: Database) -> None:
-    """Per source file state of ``codex log import``: what was read, up to where."""
+    """Per source file state of `codex log import`: what was read, up to where."""
     db["imports"].create(
         {
             "path": str,

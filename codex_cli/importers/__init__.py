@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -123,6 +123,23 @@ class ImportSummary:
 
 
 @dataclass
+class _FileResult:
+    """What reading one file gave, to be counted and written."""
+
+    status: str  # read, unchanged, older, empty, failed
+    state: FileState | None = None
+    parser: Parser | None = None
+    events: list[Event] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    before_since: int = 0
+
+
+def _failed(path: Path, reason: str, detail: str = "", line: int | None = None) -> _FileResult:
+    return _FileResult("failed", problems=[Problem(str(path), line, reason, detail,
+                                                   file_level=True)])
+
+
+@dataclass
 class _Pending:
     state: FileState
     parser: Parser
@@ -165,16 +182,17 @@ class Importer:
     # -- the run ----------------------------------------------------------
 
     def run(self, paths: Iterable[Path]) -> ImportSummary:
-        files = []
+        files: dict[str, Path] = {}
         for path in paths:
             if not path.exists() and not path.is_symlink():
                 raise UsageError(f"no such file or directory: {path}")
-            files.extend(walk(path))
+            for found in walk(path):
+                files.setdefault(str(found.resolve()), found)
         self.summary.files = len(files)
         self._open()
         try:
-            for path in files:
-                self._import_file(path)
+            for path in files.values():
+                self._apply(self._read_file(path))
             self._flush()
         finally:
             self._close()
@@ -207,65 +225,92 @@ class Importer:
         elif self.conn is not None:
             self.conn.close()
 
-    # -- one file ---------------------------------------------------------
+    def _apply(self, result: _FileResult) -> None:
+        """Count what reading one file found, and queue its events for writing."""
+        s = self.summary
+        if result.status == "unchanged":
+            s.files_unchanged += 1
+        elif result.status == "older":
+            s.files_older += 1
+        elif result.status == "empty":
+            s.files_empty += 1
+        elif result.status == "failed":
+            s.files_failed += 1
+        for problem in result.problems:
+            self._count_problem(problem)
+        if result.state is None or result.parser is None:
+            return
+        s.files_read += 1
+        s.formats[result.state.format] = s.formats.get(result.state.format, 0) + 1
+        s.events_before_since += result.before_since
+        for what, n in result.parser.ignored.items():
+            s.ignored_by_type[what] = s.ignored_by_type.get(what, 0) + n
+        self._buffer.extend(result.events)
+        self.on_progress(len(result.events))
+        self._pending.append(_Pending(result.state, result.parser, save=self.since is None))
+        if len(self._buffer) >= self.batch_size:
+            self._flush()
 
-    def _import_file(self, path: Path) -> None:
+    def _count_problem(self, problem: Problem) -> None:
+        s = self.summary
+        if not problem.file_level:
+            s.lines_skipped += 1
+        s.skipped_by_reason[problem.reason] = s.skipped_by_reason.get(problem.reason, 0) + 1
+        if len(s.problems) < MAX_REPORTED:
+            s.problems.append(str(problem))
+
+    # -- reading one file -------------------------------------------------
+
+    def _read_file(self, path: Path) -> _FileResult:
         key = str(path.resolve())
         try:
             size, mtime_ns = file_mtime_ns(path)
         except OSError as exc:
-            return self._file_failed(path, "cannot read", os_reason(exc))
+            return _failed(path, "cannot read", os_reason(exc))
         if self.since_ns is not None and mtime_ns < self.since_ns:
-            self.summary.files_older += 1
-            return None
+            return _FileResult("older")
         old = self.states.get(key)
         if old is not None and old.size == size and old.mtime_ns == mtime_ns and \
                 self.format in ("auto", old.format):
-            self.summary.files_unchanged += 1
-            return None
+            return _FileResult("unchanged")
         try:
             fmt, resume = self._format_of(path, old, size)
         except OSError as exc:
-            return self._file_failed(path, "cannot read", os_reason(exc))
+            return _failed(path, "cannot read", os_reason(exc))
         except Undetected as exc:
             line, reason, detail = exc.problem_args
-            return self._file_failed(path, reason, detail, line)
+            return _failed(path, reason, detail, line)
         if fmt is None:
-            self.summary.files_empty += 1
-            return None
-        start = resume.state if resume else {}
-        parser = PARSERS[fmt](path, json.loads(json.dumps(start)))
+            return _FileResult("empty")
+        parser = PARSERS[fmt](path, json.loads(json.dumps(resume.state)) if resume else {})
         state = FileState(path=key, format=fmt, size=size, mtime_ns=mtime_ns,
                           offset=resume.offset if resume else 0,
                           lines=resume.lines if resume else 0)
-        before = len(self._buffer)
+        result = _FileResult("read", state=state, parser=parser)
         try:
             if isinstance(parser, LlmParser):
-                self._read_database(parser)
+                items: Iterable[Event | Problem] = parser.read()
             else:
-                self._read_lines(path, parser, state, size)
+                items = self._parse_lines(path, parser, state, size)
                 state.head = file_head(path, min(size, HEAD_BYTES))
+            for item in items:
+                if isinstance(item, Problem):
+                    result.problems.append(item)
+                elif self.since is not None and item.ts < self.since:
+                    result.before_since += 1
+                else:
+                    result.events.append(item)
         except OSError as exc:
-            del self._buffer[before:]
-            return self._file_failed(path, "cannot read", os_reason(exc))
+            return _failed(path, "cannot read", os_reason(exc))
         except Undetected as exc:
-            del self._buffer[before:]
             line, reason, detail = exc.problem_args
-            return self._file_failed(path, reason, detail, line)
+            return _failed(path, reason, detail, line)
         state.session_id = parser.primary_session()
         tokens = parser.tokens()
         if tokens:
             state.input_tokens, state.cached_input_tokens, state.output_tokens = tokens
         state.state = parser.state
-        self.summary.files_read += 1
-        self.summary.formats[fmt] = self.summary.formats.get(fmt, 0) + 1
-        for what, n in parser.ignored.items():
-            self.summary.ignored_by_type[what] = self.summary.ignored_by_type.get(what, 0) + n
-        self.on_progress(len(self._buffer) - before)
-        self._pending.append(_Pending(state, parser, save=self.since is None))
-        if len(self._buffer) >= self.batch_size:
-            self._flush()
-        return None
+        return result
 
     def _format_of(self, path: Path, old: FileState | None, size: int) -> tuple[str | None, FileState | None]:
         """The file's format, and its saved state if the import can resume from it."""
@@ -284,53 +329,23 @@ class Importer:
             raise Undetected(f"--format {fmt} does not fit", None, what)
         return fmt, None
 
-    def _read_lines(self, path: Path, parser: Parser, state: FileState, size: int) -> None:
+    @staticmethod
+    def _parse_lines(path: Path, parser: Parser, state: FileState, size: int) -> Iterator[Event | Problem]:
         name = str(path)
         for line, offset in read_lines(path, state.offset, state.lines, size):
             if offset != state.offset:
                 state.offset, state.lines = offset, line.number
             if line.problem is not None:
-                self._problem(line.problem)
+                yield line.problem
                 continue
             if line.record is None:
                 continue
             try:
-                events = parser.feed(line.number, line.record)
+                yield from parser.feed(line.number, line.record)
             except Skip as exc:
-                self._problem(Problem(name, line.number, exc.reason, exc.detail))
-                continue
+                yield Problem(name, line.number, exc.reason, exc.detail)
             except CodexError as exc:
-                self._problem(Problem(name, line.number, "invalid event", str(exc)))
-                continue
-            self._add(events)
-
-    def _read_database(self, parser: LlmParser) -> None:
-        for item in parser.read():
-            if isinstance(item, Problem):
-                self._problem(item)
-            else:
-                self._add([item])
-
-    def _add(self, events: list[Event]) -> None:
-        for event in events:
-            if self.since is not None and event.ts < self.since:
-                self.summary.events_before_since += 1
-            else:
-                self._buffer.append(event)
-
-    def _problem(self, problem: Problem) -> None:
-        s = self.summary
-        s.lines_skipped += 1
-        s.skipped_by_reason[problem.reason] = s.skipped_by_reason.get(problem.reason, 0) + 1
-        if len(s.problems) < MAX_REPORTED:
-            s.problems.append(str(problem))
-
-    def _file_failed(self, path: Path, reason: str, detail: str = "", line: int | None = None) -> None:
-        s = self.summary
-        s.files_failed += 1
-        s.skipped_by_reason[reason] = s.skipped_by_reason.get(reason, 0) + 1
-        if len(s.problems) < MAX_REPORTED:
-            s.problems.append(str(Problem(str(path), line, reason, detail)))
+                yield Problem(name, line.number, "invalid event", str(exc))
 
     # -- writing ----------------------------------------------------------
 

@@ -44,6 +44,7 @@ class Problem:
     line: int | None
     reason: str
     detail: str = ""
+    file_level: bool = False  # the whole file was skipped, not one line
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
