@@ -118,7 +118,7 @@ def m001_initial(db: Database) -> None:
 @migrations()
 def m002_import_state(db: Database) -> None:
     """Per source file state of `codex log import`: what was read, up to where."""
-    db["imports"].create(
+    db.table("imports").create(
         {
             "path": str,
             "format": str,
@@ -136,7 +136,7 @@ def m002_import_state(db: Database) -> None:
         },
         pk="path",
     )
-    db["imports"].create_index(["session_id"])
+    db.table("imports").create_index(["session_id"])
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

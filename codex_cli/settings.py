@@ -125,8 +125,10 @@ class Settings:
             redact=_flag(env, "CODEX_REDACT", True),
             retention_days=retention_days,
             warnings=tuple(warnings),
-            **{name: Path(env[var]) if env.get(var) else None
-               for name, var in _SOURCE_FIELDS.items()},
+            **{
+                name: Path(env[var]) if env.get(var) else None
+                for name, var in _SOURCE_FIELDS.items()
+            },
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -142,9 +144,13 @@ class Settings:
         return self.session_id or new_session_id()
 
 
-_SOURCE_FIELDS = {"home": "HOME", "codex_home": "CODEX_HOME",
-                  "claude_config_dir": "CLAUDE_CONFIG_DIR", "llm_user_path": "LLM_USER_PATH",
-                  "xdg_config_home": "XDG_CONFIG_HOME"}
+_SOURCE_FIELDS = {
+    "home": "HOME",
+    "codex_home": "CODEX_HOME",
+    "claude_config_dir": "CLAUDE_CONFIG_DIR",
+    "llm_user_path": "LLM_USER_PATH",
+    "xdg_config_home": "XDG_CONFIG_HOME",
+}
 
 
 def emit_warnings(settings: Settings) -> None:

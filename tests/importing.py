@@ -21,7 +21,9 @@ CLAUDE_SID = "5d2c8e41-9b7a-4f3e-8c21-6a0b9d4e7f13"
 EDGE = LOCAL_FIXTURES / "import"
 
 
-def run_import(*paths: Path, settings: Settings | None = None, **options: Any) -> ImportSummary:
+def run_import(
+    *paths: Path, settings: Settings | None = None, **options: Any
+) -> ImportSummary:
     return import_paths(list(paths), settings or Settings.from_env(), **options)
 
 

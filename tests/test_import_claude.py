@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import json
 
-from importing import CLAUDE_SAMPLE, CLAUDE_SID, EDGE, events_of, kinds, run_import, session_row
+from importing import (
+    CLAUDE_SAMPLE,
+    CLAUDE_SID,
+    EDGE,
+    events_of,
+    kinds,
+    run_import,
+    session_row,
+)
 
 from codex_cli.render import pair_results
 
@@ -37,7 +45,8 @@ def test_tool_calls_paired_with_results() -> None:
     assert first_result.data == {"is_error": True}
     assert first_result.tool_name == "Bash"
     assert json.loads(pairs[1][0].content) == {
-        "file_path": "/home/dev/csvkit-lite/src/csvkit_lite/parser.py"}
+        "file_path": "/home/dev/csvkit-lite/src/csvkit_lite/parser.py"
+    }
 
 
 def test_tokens_counted_once_per_response() -> None:
@@ -66,12 +75,21 @@ def test_bad_lines_reported_rest_imported() -> None:
     path = EDGE / "claude_bad_lines.jsonl"  # BOM, CRLF, junk, truncated last line
     summary = run_import(path)
     assert summary.exit_code == 1
-    assert summary.skipped_by_reason == {"not JSON": 1, "unknown shape": 1,
-                                         "truncated last line": 1}
-    assert [p.split(": ")[0] for p in summary.problems] == [f"{path}:4", f"{path}:5", f"{path}:8"]
+    assert summary.skipped_by_reason == {
+        "not JSON": 1,
+        "unknown shape": 1,
+        "truncated last line": 1,
+    }
+    assert [p.split(": ")[0] for p in summary.problems] == [
+        f"{path}:4",
+        f"{path}:5",
+        f"{path}:8",
+    ]
     events = events_of(EDGE_SID)
     assert [(e.role, e.content) for e in events] == [
-        ("user", "hello there"), ("assistant", "hi"), ("assistant", "sidechain work"),
+        ("user", "hello there"),
+        ("assistant", "hi"),
+        ("assistant", "sidechain work"),
         ("assistant", "No response requested."),
     ]
     assert events[2].data == {"sidechain": True}
@@ -79,6 +97,9 @@ def test_bad_lines_reported_rest_imported() -> None:
     assert events[3].model is None and events[3].data == {"synthetic": True}
     session = session_row(EDGE_SID)
     assert session.model == "claude-haiku-4-5"
-    assert (session.input_tokens, session.cached_input_tokens, session.output_tokens) == (
-        61, 30, 7)
+    assert (
+        session.input_tokens,
+        session.cached_input_tokens,
+        session.output_tokens,
+    ) == (61, 30, 7)
     assert summary.ignored_by_type == {"file-history-snapshot": 1}

@@ -6,8 +6,17 @@ import json
 import shutil
 from pathlib import Path
 
-from importing import (CLAUDE_SAMPLE, CLAUDE_SID, CODEX_SAMPLE, CODEX_SID, EDGE, event_count,
-                       events_of, run_import, session_row)
+from importing import (
+    CLAUDE_SAMPLE,
+    CLAUDE_SID,
+    CODEX_SAMPLE,
+    CODEX_SID,
+    EDGE,
+    event_count,
+    events_of,
+    run_import,
+    session_row,
+)
 
 from codex_cli.settings import Settings
 
@@ -16,7 +25,11 @@ def test_reimport_adds_nothing(cli, codex_home: Path) -> None:
     first = cli("log", "import", "--json", str(CODEX_SAMPLE), str(CLAUDE_SAMPLE))
     assert first.exit_code == 0, first.output
     data = json.loads(first.stdout)
-    assert (data["events_added"], data["sessions_new"], data["files_read"]) == (23, 2, 2)
+    assert (data["events_added"], data["sessions_new"], data["files_read"]) == (
+        23,
+        2,
+        2,
+    )
     ndjson = {p.name: p.read_bytes() for p in (codex_home / "sessions").iterdir()}
     assert set(ndjson) == {f"{CODEX_SID}.ndjson", f"{CLAUDE_SID}.ndjson"}
     second = cli("log", "import", str(CODEX_SAMPLE), str(CLAUDE_SAMPLE))
@@ -24,7 +37,9 @@ def test_reimport_adds_nothing(cli, codex_home: Path) -> None:
     assert "2 read" not in second.stdout and "2 unchanged" in second.stdout
     assert "Added 0 event(s) in 0 new and 0 updated session(s)" in second.stdout
     assert event_count(codex_home / "session_logs.db") == 23
-    assert {p.name: p.read_bytes() for p in (codex_home / "sessions").iterdir()} == ndjson
+    assert {
+        p.name: p.read_bytes() for p in (codex_home / "sessions").iterdir()
+    } == ndjson
 
 
 def test_grown_file_adds_only_new_lines(tmp_path: Path) -> None:
@@ -52,7 +67,9 @@ def test_grown_file_adds_only_new_lines(tmp_path: Path) -> None:
     from codex_cli.queries import open_log, session_events
 
     conn = open_log(whole)
-    assert grown == [(e.id, e.seq, e.kind, e.content) for e in session_events(conn, CODEX_SID)]
+    assert grown == [
+        (e.id, e.seq, e.kind, e.content) for e in session_events(conn, CODEX_SID)
+    ]
     conn.close()
 
 
@@ -60,7 +77,9 @@ def test_rewritten_file_is_read_again_without_duplicates(tmp_path: Path) -> None
     path = tmp_path / "t.jsonl"
     shutil.copy(CLAUDE_SAMPLE, path)
     run_import(path)
-    path.write_bytes(b"\n" + CLAUDE_SAMPLE.read_bytes())  # same size + 1, different head
+    path.write_bytes(
+        b"\n" + CLAUDE_SAMPLE.read_bytes()
+    )  # same size + 1, different head
     again = run_import(path)
     assert (again.files_read, again.events_added, again.events_present) == (1, 0, 11)
 
@@ -78,7 +97,9 @@ def test_bad_files_reported_rest_imported(cli, tmp_path: Path) -> None:
     assert f"{box}/binary.bin: binary file (not JSON lines)" in errors
     assert f"{box}/plain.txt:1: not JSON lines (plain text?)" in errors
     assert f"{box}/gone.jsonl: cannot read (No such file or directory)" in errors
-    assert any(e.startswith(f"{box}/claude_bad_lines.jsonl:4: not JSON") for e in errors)
+    assert any(
+        e.startswith(f"{box}/claude_bad_lines.jsonl:4: not JSON") for e in errors
+    )
     assert "6 file(s): 2 read, 0 unchanged, 1 empty, 3 skipped" in result.stdout
     assert "Added 16 event(s) in 2 new" in result.stdout
     assert events_of(CODEX_SID)  # the good file went in whole
@@ -87,10 +108,19 @@ def test_bad_files_reported_rest_imported(cli, tmp_path: Path) -> None:
 def test_five_megabyte_line(tmp_path: Path) -> None:
     big = "x" * (5 * 1024 * 1024)
     lines = CODEX_SAMPLE.read_text().splitlines()
-    item = {"timestamp": "2025-11-03T14:22:34.400Z", "type": "response_item",
-            "payload": {"type": "function_call_output", "call_id": "call_big", "output": big}}
+    item = {
+        "timestamp": "2025-11-03T14:22:34.400Z",
+        "type": "response_item",
+        "payload": {
+            "type": "function_call_output",
+            "call_id": "call_big",
+            "output": big,
+        },
+    }
     path = tmp_path / "big.jsonl"
-    path.write_text("\n".join([*lines[:2], json.dumps(item), "{" + big, *lines[2:]]) + "\n")
+    path.write_text(
+        "\n".join([*lines[:2], json.dumps(item), "{" + big, *lines[2:]]) + "\n"
+    )
     summary = run_import(path)
     assert summary.events_added == 13
     assert summary.skipped_by_reason == {"not JSON": 1}
@@ -100,28 +130,49 @@ def test_five_megabyte_line(tmp_path: Path) -> None:
 def test_usage_errors_exit_2(cli, tmp_path: Path) -> None:
     bad_format = cli("log", "import", "--format", "jsonl", str(CODEX_SAMPLE))
     assert bad_format.exit_code == 2
-    assert "invalid --format 'jsonl': expected one of auto, codex, claude, llm, ndjson" in bad_format.stderr
-    assert cli("log", "import", "--since", "yesterday", str(CODEX_SAMPLE)).exit_code == 2
+    assert (
+        "invalid --format 'jsonl': expected one of auto, codex, claude, llm, ndjson"
+        in bad_format.stderr
+    )
+    assert (
+        cli("log", "import", "--since", "yesterday", str(CODEX_SAMPLE)).exit_code == 2
+    )
     missing = cli("log", "import", str(tmp_path / "nope"))
     assert missing.exit_code == 2 and "no such file or directory" in missing.stderr
 
 
 def test_forced_format_mismatch(tmp_path: Path) -> None:
     summary = run_import(CODEX_SAMPLE, format="llm")
-    assert summary.problems == [f"{CODEX_SAMPLE}: --format llm does not fit (not a SQLite database)"]
+    assert summary.problems == [
+        f"{CODEX_SAMPLE}: --format llm does not fit (not a SQLite database)"
+    ]
     wrong = run_import(CLAUDE_SAMPLE, format="codex")
     assert wrong.events_added == 0 and wrong.skipped_by_reason == {"unknown shape": 12}
 
 
 def test_dry_run_writes_nothing(cli, codex_home: Path) -> None:
-    result = cli("log", "import", "--dry-run", "--json", str(CODEX_SAMPLE), str(CLAUDE_SAMPLE))
+    result = cli(
+        "log", "import", "--dry-run", "--json", str(CODEX_SAMPLE), str(CLAUDE_SAMPLE)
+    )
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert (data["dry_run"], data["events_added"], data["sessions_new"]) == (True, 23, 2)
+    assert (data["dry_run"], data["events_added"], data["sessions_new"]) == (
+        True,
+        23,
+        2,
+    )
     assert not (codex_home / "session_logs.db").exists()
     cli("log", "import", str(CODEX_SAMPLE))
-    again = json.loads(cli("log", "import", "--dry-run", "--json", str(CODEX_SAMPLE),
-                           str(CLAUDE_SAMPLE)).stdout)
+    again = json.loads(
+        cli(
+            "log",
+            "import",
+            "--dry-run",
+            "--json",
+            str(CODEX_SAMPLE),
+            str(CLAUDE_SAMPLE),
+        ).stdout
+    )
     assert (again["events_added"], again["files_unchanged"]) == (11, 1)
     assert event_count(codex_home / "session_logs.db") == 12
 

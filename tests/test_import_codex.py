@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import json
 
-from importing import CODEX_SAMPLE, CODEX_SID, EDGE, events_of, kinds, run_import, session_row
+from importing import (
+    CODEX_SAMPLE,
+    CODEX_SID,
+    EDGE,
+    events_of,
+    kinds,
+    run_import,
+    session_row,
+)
 
 from codex_cli.importers.codex import parse_output
 from codex_cli.render import pair_results
@@ -32,7 +40,11 @@ def test_sample_counts_per_kind() -> None:
 def test_tool_calls_paired_with_results() -> None:
     run_import(CODEX_SAMPLE)
     events = events_of(CODEX_SID)
-    pairs = [(call, result) for call, result in pair_results(events) if call.kind == "tool_call"]
+    pairs = [
+        (call, result)
+        for call, result in pair_results(events)
+        if call.kind == "tool_call"
+    ]
     assert [(c.tool_name, c.tool_call_id) for c, _ in pairs] == [
         ("shell", "call_Q1w2E3r4T5y6U7i8O9p0Asdf"),
         ("apply_patch", "call_Zx9Cv8Bn7Mm6Lk5Jh4Gf3Dsa"),
@@ -47,21 +59,29 @@ def test_tool_calls_paired_with_results() -> None:
     ]
     assert results[0] is not None and results[0].content.startswith("F.\nFAILED")
     assert results[0].tool_name == "shell"
-    assert json.loads(pairs[0][0].content)["command"][-1] == "pytest -q tests/test_parser.py"
+    assert (
+        json.loads(pairs[0][0].content)["command"][-1]
+        == "pytest -q tests/test_parser.py"
+    )
 
 
 def test_session_metadata_and_tokens() -> None:
     run_import(CODEX_SAMPLE)
     session = session_row(CODEX_SID)
     # the last token_count total; cached input is part of input, reasoning part of output
-    assert (session.input_tokens, session.cached_input_tokens, session.output_tokens) == (
-        17533, 12160, 610)
+    assert (
+        session.input_tokens,
+        session.cached_input_tokens,
+        session.output_tokens,
+    ) == (17533, 12160, 610)
     assert session.cwd == "/home/dev/csvkit-lite"
     assert session.git_branch == "main"
     assert session.model == "gpt-5-codex"
     assert session.source == "codex"
     assert session.source_path == str(CODEX_SAMPLE.resolve())
-    assert session.title == "tests/test_parser.py::test_strip_fields fails, please fix it"
+    assert (
+        session.title == "tests/test_parser.py::test_strip_fields fails, please fix it"
+    )
     meta = events_of(CODEX_SID)[0]
     assert meta.kind == "meta"
     assert meta.data["cli_version"] == "0.58.0"
@@ -74,8 +94,12 @@ def test_old_layout_without_envelope() -> None:
     assert summary.ignored_by_type == {"record_type state": 3}
     events = events_of("0b4d2c1a-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
     assert [(e.role, e.kind) for e in events] == [
-        ("system", "meta"), ("user", "message"), ("assistant", "reasoning"),
-        ("assistant", "tool_call"), ("tool", "tool_result"), ("assistant", "message"),
+        ("system", "meta"),
+        ("user", "message"),
+        ("assistant", "reasoning"),
+        ("assistant", "tool_call"),
+        ("tool", "tool_result"),
+        ("assistant", "message"),
     ]
     # bare items have no timestamp of their own: they take the session's
     assert {e.ts for e in events} == {"2025-05-02T09:15:00.000Z"}
@@ -89,10 +113,26 @@ def test_old_layout_without_envelope() -> None:
 def test_unknown_types_are_skipped_quietly(tmp_path) -> None:
     path = tmp_path / "rollout.jsonl"
     lines = CODEX_SAMPLE.read_text().splitlines()
-    lines.insert(3, json.dumps({"timestamp": "2025-11-03T14:22:19.500Z", "type": "ghost_snapshot",
-                                "payload": {"x": 1}}))
-    lines.insert(4, json.dumps({"timestamp": "2025-11-03T14:22:19.600Z", "type": "response_item",
-                                "payload": {"type": "future_item", "x": 1}}))
+    lines.insert(
+        3,
+        json.dumps(
+            {
+                "timestamp": "2025-11-03T14:22:19.500Z",
+                "type": "ghost_snapshot",
+                "payload": {"x": 1},
+            }
+        ),
+    )
+    lines.insert(
+        4,
+        json.dumps(
+            {
+                "timestamp": "2025-11-03T14:22:19.600Z",
+                "type": "response_item",
+                "payload": {"type": "future_item", "x": 1},
+            }
+        ),
+    )
     path.write_text("\n".join(lines) + "\n")
     summary = run_import(path)
     assert summary.exit_code == 0
@@ -103,7 +143,12 @@ def test_unknown_types_are_skipped_quietly(tmp_path) -> None:
 
 def test_parse_output_forms() -> None:
     assert parse_output("Exit code: 2\nWall time: 0.5 seconds\nOutput:\nboom\n") == (
-        "boom\n", {"exit_code": 2, "duration_seconds": 0.5})
-    assert parse_output('{"output":"ok","metadata":{"exit_code":0}}') == ("ok", {"exit_code": 0})
+        "boom\n",
+        {"exit_code": 2, "duration_seconds": 0.5},
+    )
+    assert parse_output('{"output":"ok","metadata":{"exit_code":0}}') == (
+        "ok",
+        {"exit_code": 0},
+    )
     assert parse_output("just text") == ("just text", {})
     assert parse_output("{not json") == ("{not json", {})

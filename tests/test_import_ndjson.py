@@ -12,18 +12,35 @@ from codex_cli.writer import SessionLogger
 
 
 def machine(tmp_path: Path, name: str) -> Settings:
-    return Settings(log_dir=tmp_path / name / "sessions", db_path=tmp_path / name / "log.db")
+    return Settings(
+        log_dir=tmp_path / name / "sessions", db_path=tmp_path / name / "log.db"
+    )
 
 
 def record_session(settings: Settings, session_id: str) -> None:
     with SessionLogger(session_id, settings=settings) as logger:
         logger.log("user", "run the tests")
-        logger.log("assistant", "pytest -q", kind="tool_call", tool_name="shell",
-                   tool_call_id="c1", model="gpt-5-codex", input_tokens=100,
-                   cached_input_tokens=40, output_tokens=7)
-        logger.log("tool", "2 passed", kind="tool_result", tool_call_id="c1",
-                   data={"exit_code": 0})
-        logger.log("assistant", "All green; my key is sk-abcdefghijklmnopqrstuvwxyz123456")
+        logger.log(
+            "assistant",
+            "pytest -q",
+            kind="tool_call",
+            tool_name="shell",
+            tool_call_id="c1",
+            model="gpt-5-codex",
+            input_tokens=100,
+            cached_input_tokens=40,
+            output_tokens=7,
+        )
+        logger.log(
+            "tool",
+            "2 passed",
+            kind="tool_result",
+            tool_call_id="c1",
+            data={"exit_code": 0},
+        )
+        logger.log(
+            "assistant", "All green; my key is sk-abcdefghijklmnopqrstuvwxyz123456"
+        )
 
 
 def all_events(settings: Settings) -> list:
@@ -44,16 +61,23 @@ def test_round_trip_gives_the_same_events(tmp_path: Path) -> None:
     assert all_events(target) == all_events(source)
     # written through the one write path: the target's NDJSON file too
     assert (target.log_dir / "sess-a.ndjson").read_bytes() == (
-        source.log_dir / "sess-a.ndjson").read_bytes()
+        source.log_dir / "sess-a.ndjson"
+    ).read_bytes()
     conn = open_log(target)
-    row = conn.execute("SELECT input_tokens, cached_input_tokens, output_tokens, source "
-                       "FROM sessions WHERE id = 'sess-a'").fetchone()
+    row = conn.execute(
+        "SELECT input_tokens, cached_input_tokens, output_tokens, source "
+        "FROM sessions WHERE id = 'sess-a'"
+    ).fetchone()
     conn.close()
     assert tuple(row) == (100, 40, 7, "ndjson")
 
 
 def test_machines_merge_by_event_id(tmp_path: Path) -> None:
-    a, b, merged = machine(tmp_path, "a"), machine(tmp_path, "b"), machine(tmp_path, "m")
+    a, b, merged = (
+        machine(tmp_path, "a"),
+        machine(tmp_path, "b"),
+        machine(tmp_path, "m"),
+    )
     record_session(a, "sess-a")
     record_session(b, "sess-b")
     first = run_import(a.log_dir, b.log_dir, settings=merged)
@@ -77,5 +101,7 @@ def test_invalid_event_lines_reported(tmp_path: Path) -> None:
     summary = run_import(path)
     assert summary.events_added == 1
     assert summary.exit_code == 1
-    assert summary.problems == [f"{path}:2: invalid event (invalid role 'wizard': expected "
-                                "one of system, user, assistant, tool)"]
+    assert summary.problems == [
+        f"{path}:2: invalid event (invalid role 'wizard': expected "
+        "one of system, user, assistant, tool)"
+    ]

@@ -15,11 +15,34 @@ FORMAT_CHOICES = ("auto", "codex", "claude", "llm", "ndjson")
 
 @app.command("import")
 def import_(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or directories (walked recursively). Default: the places Codex CLI, Claude Code and llm keep their logs.", show_default=False)] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMAT_CHOICES)} (auto: detect each file from its content).")] = "auto",
-    since: Annotated[str | None, typer.Option("--since", help="Only events at or after this date (2026-01-31, 2026-01-31T12:00Z) or age (7d).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and count, write nothing.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files or directories (walked recursively). Default: the places Codex CLI, Claude Code and llm keep their logs.",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help=f"One of: {', '.join(FORMAT_CHOICES)} (auto: detect each file from its content).",
+        ),
+    ] = "auto",
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only events at or after this date (2026-01-31, 2026-01-31T12:00Z) or age (7d).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Read and count, write nothing.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON.")
+    ] = False,
 ) -> None:
     """Import Codex CLI rollouts, Claude Code transcripts, llm's logs.db and codex NDJSON.
 
@@ -45,8 +68,13 @@ def import_(
             typer.echo(f"{source.label}: {source.path} ({state})", err=True)
         paths = [s.path for s in sources if s.found]
     with progress("Importing", unit="events") as advance:
-        importer = Importer(settings, format=format, since=since_ts, dry_run=dry_run,
-                            on_progress=advance)
+        importer = Importer(
+            settings,
+            format=format,
+            since=since_ts,
+            dry_run=dry_run,
+            on_progress=advance,
+        )
         summary = importer.run(paths)
     if as_json:
         print_json(summary.to_dict())
@@ -54,8 +82,10 @@ def import_(
         for problem in summary.problems:
             typer.echo(problem, err=True)
         if summary.lines_skipped + summary.files_failed > len(summary.problems):
-            typer.echo(f"... and {summary.lines_skipped + summary.files_failed - len(summary.problems)} "
-                       "more", err=True)
+            typer.echo(
+                f"... and {summary.lines_skipped + summary.files_failed - len(summary.problems)} "
+                "more",
+                err=True,
+            )
         typer.echo(summary.text())
     raise typer.Exit(summary.exit_code)
-

@@ -28,19 +28,42 @@ from .. import db as dbm
 from ..errors import CodexError, UsageError
 from ..events import Event, utc_now
 from ..settings import Settings
-from .base import (FORMATS, HEAD_BYTES, SQLITE_HEADER, FileState, Parser, Problem, Skip,
-                   Undetected, detect_format, file_head, file_mtime_ns, os_reason, read_lines,
-                   walk)
+from .base import (
+    FORMATS,
+    HEAD_BYTES,
+    SQLITE_HEADER,
+    FileState,
+    Parser,
+    Problem,
+    Skip,
+    Undetected,
+    detect_format,
+    file_head,
+    file_mtime_ns,
+    os_reason,
+    read_lines,
+    walk,
+)
 from .claude import ClaudeParser
 from .codex import CodexParser
 from .llm import LlmParser
 from .ndjson import NdjsonParser
 
-__all__ = ["FORMATS", "ImportSummary", "Importer", "default_sources", "detect_format",
-           "import_paths"]
+__all__ = [
+    "FORMATS",
+    "ImportSummary",
+    "Importer",
+    "default_sources",
+    "detect_format",
+    "import_paths",
+]
 
-PARSERS: dict[str, type[Parser]] = {"codex": CodexParser, "claude": ClaudeParser,
-                                    "llm": LlmParser, "ndjson": NdjsonParser}
+PARSERS: dict[str, type[Parser]] = {
+    "codex": CodexParser,
+    "claude": ClaudeParser,
+    "llm": LlmParser,
+    "ndjson": NdjsonParser,
+}
 MAX_REPORTED = 1000  # problems kept for the report; all are counted
 
 
@@ -59,7 +82,11 @@ class DefaultSource:
 def default_sources(settings: Settings) -> list[DefaultSource]:
     """Where Codex CLI, Claude Code and ``llm`` keep their logs on this machine."""
     home = settings.home or Path.home()
-    sources = [DefaultSource("Codex CLI", (settings.codex_home or home / ".codex") / "sessions")]
+    sources = [
+        DefaultSource(
+            "Codex CLI", (settings.codex_home or home / ".codex") / "sessions"
+        )
+    ]
     claude_dirs = [home / ".claude"]
     if settings.claude_config_dir and settings.claude_config_dir not in claude_dirs:
         claude_dirs.append(settings.claude_config_dir)
@@ -113,12 +140,20 @@ class ImportSummary:
             + (f", {self.files_older} older than --since" if self.files_older else ""),
             f"{verb} {self.events_added} event(s) in {self.sessions_new} new and "
             f"{self.sessions_updated} updated session(s); {self.events_present} already present"
-            + (f", {self.events_before_since} before --since" if self.events_before_since else ""),
+            + (
+                f", {self.events_before_since} before --since"
+                if self.events_before_since
+                else ""
+            ),
         ]
         if self.skipped_by_reason:
-            reasons = ", ".join(f"{r}: {n}" for r, n in sorted(self.skipped_by_reason.items()))
-            lines.append(f"Skipped {self.lines_skipped} line(s) and {self.files_failed} "
-                         f"file(s): {reasons}")
+            reasons = ", ".join(
+                f"{r}: {n}" for r, n in sorted(self.skipped_by_reason.items())
+            )
+            lines.append(
+                f"Skipped {self.lines_skipped} line(s) and {self.files_failed} "
+                f"file(s): {reasons}"
+            )
         return "\n".join(lines)
 
 
@@ -134,9 +169,12 @@ class _FileResult:
     before_since: int = 0
 
 
-def _failed(path: Path, reason: str, detail: str = "", line: int | None = None) -> _FileResult:
-    return _FileResult("failed", problems=[Problem(str(path), line, reason, detail,
-                                                   file_level=True)])
+def _failed(
+    path: Path, reason: str, detail: str = "", line: int | None = None
+) -> _FileResult:
+    return _FileResult(
+        "failed", problems=[Problem(str(path), line, reason, detail, file_level=True)]
+    )
 
 
 @dataclass
@@ -161,7 +199,8 @@ class Importer:
     ) -> None:
         if format != "auto" and format not in FORMATS:
             raise UsageError(
-                f"invalid --format {format!r}: expected one of auto, {', '.join(FORMATS)}")
+                f"invalid --format {format!r}: expected one of auto, {', '.join(FORMATS)}"
+            )
         self.settings = settings or Settings.from_env()
         self.format = format
         self.since = since
@@ -204,7 +243,9 @@ class Importer:
         db_path = self.settings.db_path
         if self.dry_run:
             if db_path.exists():
-                self.conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+                self.conn = sqlite3.connect(
+                    f"{db_path.resolve().as_uri()}?mode=ro", uri=True
+                )
         else:
             from ..writer import SessionLogger
 
@@ -247,7 +288,9 @@ class Importer:
             s.ignored_by_type[what] = s.ignored_by_type.get(what, 0) + n
         self._buffer.extend(result.events)
         self.on_progress(len(result.events))
-        self._pending.append(_Pending(result.state, result.parser, save=self.since is None))
+        self._pending.append(
+            _Pending(result.state, result.parser, save=self.since is None)
+        )
         if len(self._buffer) >= self.batch_size:
             self._flush()
 
@@ -255,7 +298,9 @@ class Importer:
         s = self.summary
         if not problem.file_level:
             s.lines_skipped += 1
-        s.skipped_by_reason[problem.reason] = s.skipped_by_reason.get(problem.reason, 0) + 1
+        s.skipped_by_reason[problem.reason] = (
+            s.skipped_by_reason.get(problem.reason, 0) + 1
+        )
         if len(s.problems) < MAX_REPORTED:
             s.problems.append(str(problem))
 
@@ -270,8 +315,12 @@ class Importer:
         if self.since_ns is not None and mtime_ns < self.since_ns:
             return _FileResult("older")
         old = self.states.get(key)
-        if old is not None and old.size == size and old.mtime_ns == mtime_ns and \
-                self.format in ("auto", old.format):
+        if (
+            old is not None
+            and old.size == size
+            and old.mtime_ns == mtime_ns
+            and self.format in ("auto", old.format)
+        ):
             return _FileResult("unchanged")
         try:
             fmt, resume = self._format_of(path, old, size)
@@ -282,10 +331,17 @@ class Importer:
             return _failed(path, reason, detail, line)
         if fmt is None:
             return _FileResult("empty")
-        parser = PARSERS[fmt](path, json.loads(json.dumps(resume.state)) if resume else {})
-        state = FileState(path=key, format=fmt, size=size, mtime_ns=mtime_ns,
-                          offset=resume.offset if resume else 0,
-                          lines=resume.lines if resume else 0)
+        parser = PARSERS[fmt](
+            path, json.loads(json.dumps(resume.state)) if resume else {}
+        )
+        state = FileState(
+            path=key,
+            format=fmt,
+            size=size,
+            mtime_ns=mtime_ns,
+            offset=resume.offset if resume else 0,
+            lines=resume.lines if resume else 0,
+        )
         result = _FileResult("read", state=state, parser=parser)
         try:
             if isinstance(parser, LlmParser):
@@ -312,13 +368,17 @@ class Importer:
         state.state = parser.state
         return result
 
-    def _format_of(self, path: Path, old: FileState | None, size: int) -> tuple[str | None, FileState | None]:
+    def _format_of(
+        self, path: Path, old: FileState | None, size: int
+    ) -> tuple[str | None, FileState | None]:
         """The file's format, and its saved state if the import can resume from it."""
         fmt = self.format if self.format != "auto" else None
         if old is not None and fmt in (None, old.format):
             if old.format == "llm":
                 return "llm", old
-            if size >= old.size and old.head == file_head(path, min(old.size, HEAD_BYTES)):
+            if size >= old.size and old.head == file_head(
+                path, min(old.size, HEAD_BYTES)
+            ):
                 return old.format, old
         if fmt is None:
             return detect_format(path), None
@@ -330,7 +390,9 @@ class Importer:
         return fmt, None
 
     @staticmethod
-    def _parse_lines(path: Path, parser: Parser, state: FileState, size: int) -> Iterator[Event | Problem]:
+    def _parse_lines(
+        path: Path, parser: Parser, state: FileState, size: int
+    ) -> Iterator[Event | Problem]:
         name = str(path)
         for line, offset in read_lines(path, state.offset, state.lines, size):
             if offset != state.offset:
@@ -378,18 +440,26 @@ class Importer:
         if self.conn is None or not sids:
             return set()
         try:
-            return {row[0] for row in self.conn.execute(
-                "SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?))",
-                (json.dumps(sorted(sids)),))}
+            return {
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(sorted(sids)),),
+                )
+            }
         except sqlite3.OperationalError:
             return set()
 
     def _would_add(self, events: list[Event]) -> list[Event]:
         existing: set[str] = set()
         if self.conn is not None and events:
-            existing = {row[0] for row in self.conn.execute(
-                "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))",
-                (json.dumps([e.id for e in events]),))}
+            existing = {
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps([e.id for e in events]),),
+                )
+            }
         added = []
         for event in events:
             if event.id in existing or event.id in self._seen:
@@ -425,20 +495,29 @@ class Importer:
                 merged.update(values, source=fmt, source_path=item.state.path)
                 tokens = item.parser.tokens()
                 if tokens is not None and sid == item.state.session_id:
-                    merged.update(zip(("input_tokens", "cached_input_tokens", "output_tokens"),
-                                      self._session_tokens(sid, item, tokens), strict=True))
+                    merged.update(
+                        zip(
+                            ("input_tokens", "cached_input_tokens", "output_tokens"),
+                            self._session_tokens(sid, item, tokens),
+                            strict=True,
+                        )
+                    )
         present = self._existing_sessions(set(updates))
         for sid, values in updates.items():
             if sid in present:
                 self.logger.update_session(sid, **values)
 
-    def _session_tokens(self, sid: str, item: _Pending, tokens: tuple[int, int, int]) -> tuple[int, ...]:
+    def _session_tokens(
+        self, sid: str, item: _Pending, tokens: tuple[int, int, int]
+    ) -> tuple[int, ...]:
         """A session's totals: the sum over every file of it that states them."""
         assert self.conn is not None
         others = self.conn.execute(
             "SELECT coalesce(sum(input_tokens), 0), coalesce(sum(cached_input_tokens), 0), "
             "coalesce(sum(output_tokens), 0) FROM imports WHERE session_id = ? AND path != ? "
-            "AND input_tokens IS NOT NULL", (sid, item.state.path)).fetchone()
+            "AND input_tokens IS NOT NULL",
+            (sid, item.state.path),
+        ).fetchone()
         return tuple(a + b for a, b in zip(others, tokens, strict=True))
 
 

@@ -89,9 +89,21 @@ class FileState:
         return cls(**values, state=json.loads(row["state"] or "{}"))
 
     def row(self, imported_at: str) -> tuple[Any, ...]:
-        return (self.path, self.format, self.size, self.mtime_ns, self.head, self.offset,
-                self.lines, self.session_id, self.input_tokens, self.cached_input_tokens,
-                self.output_tokens, json.dumps(self.state, separators=(",", ":")), imported_at)
+        return (
+            self.path,
+            self.format,
+            self.size,
+            self.mtime_ns,
+            self.head,
+            self.offset,
+            self.lines,
+            self.session_id,
+            self.input_tokens,
+            self.cached_input_tokens,
+            self.output_tokens,
+            json.dumps(self.state, separators=(",", ":")),
+            imported_at,
+        )
 
 
 class Parser:
@@ -115,8 +127,10 @@ class Parser:
 
     def session_updates(self) -> dict[str, dict[str, Any]]:
         """Metadata learned for each session: title, cwd, git_branch, model."""
-        return {sid: {k: v for k, v in vars(info).items() if v}
-                for sid, info in self.sessions.items()}
+        return {
+            sid: {k: v for k, v in vars(info).items() if v}
+            for sid, info in self.sessions.items()
+        }
 
     def primary_session(self) -> str | None:
         return self.state.get("sid")
@@ -133,10 +147,18 @@ class Parser:
         return info
 
 
-def make_event(session_id: str, key: str, ts: str, role: str, content: str, **fields: Any) -> Event:
+def make_event(
+    session_id: str, key: str, ts: str, role: str, content: str, **fields: Any
+) -> Event:
     """An imported event with its id derived from ``session_id`` and the source ``key``."""
-    return Event(session_id=session_id, role=role, content=content,
-                 id=derived_event_id(f"{session_id}:{key}", ts), ts=ts, **fields)
+    return Event(
+        session_id=session_id,
+        role=role,
+        content=content,
+        id=derived_event_id(f"{session_id}:{key}", ts),
+        ts=ts,
+        **fields,
+    )
 
 
 def timestamp(value: Any, fallback: str | None = None) -> str:
@@ -162,7 +184,11 @@ def safe_session_id(value: Any, prefix: str) -> str:
 
 def count(value: Any) -> int:
     """A token count from a source: a whole number >= 0, anything else as 0."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+    return (
+        value
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        else 0
+    )
 
 
 def text_of(value: Any) -> str:
@@ -203,7 +229,9 @@ def file_head(path: Path, size: int) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
-def read_lines(path: Path, start: int, first_line: int, end: int) -> Iterator[tuple[Line, int]]:
+def read_lines(
+    path: Path, start: int, first_line: int, end: int
+) -> Iterator[tuple[Line, int]]:
     """``(line, offset after it)`` for the non-blank lines in bytes ``start..end``.
 
     The offset after a line is the resume point: the end of the last line
@@ -235,18 +263,35 @@ def read_lines(path: Path, start: int, first_line: int, end: int) -> Iterator[tu
             try:
                 record = json.loads(raw)
             except UnicodeDecodeError as exc:
-                line = Line(lineno, problem=Problem(name, lineno, "not UTF-8",
-                                                    f"{exc.reason} at byte {exc.start}"))
+                line = Line(
+                    lineno,
+                    problem=Problem(
+                        name, lineno, "not UTF-8", f"{exc.reason} at byte {exc.start}"
+                    ),
+                )
             except ValueError as exc:
                 if not complete:
-                    line = Line(lineno, problem=Problem(
-                        name, lineno, "truncated last line",
-                        f"{len(raw)} bytes without a newline; read again when the file grows"))
+                    line = Line(
+                        lineno,
+                        problem=Problem(
+                            name,
+                            lineno,
+                            "truncated last line",
+                            f"{len(raw)} bytes without a newline; read again when the file grows",
+                        ),
+                    )
                 else:
                     msg = getattr(exc, "msg", str(exc))
                     col = getattr(exc, "colno", None)
-                    line = Line(lineno, problem=Problem(
-                        name, lineno, "not JSON", f"{msg} at column {col}" if col else msg))
+                    line = Line(
+                        lineno,
+                        problem=Problem(
+                            name,
+                            lineno,
+                            "not JSON",
+                            f"{msg} at column {col}" if col else msg,
+                        ),
+                    )
             else:
                 line = Line(lineno, record)
             yield line, offset
@@ -258,9 +303,21 @@ def line_count_hint(size: int) -> int:
 
 # -- detection --------------------------------------------------------------
 
-CODEX_TYPES = {"session_meta", "response_item", "event_msg", "turn_context", "compacted"}
-CLAUDE_TYPES = {"user", "assistant", "system", "summary", "file-history-snapshot",
-                "queue-operation"}
+CODEX_TYPES = {
+    "session_meta",
+    "response_item",
+    "event_msg",
+    "turn_context",
+    "compacted",
+}
+CLAUDE_TYPES = {
+    "user",
+    "assistant",
+    "system",
+    "summary",
+    "file-history-snapshot",
+    "queue-operation",
+}
 
 
 def classify_record(record: Any) -> str | None:
@@ -278,8 +335,11 @@ def classify_record(record: Any) -> str | None:
         return "claude"
     if "record_type" in record:
         return "codex"  # the old rollout layout's state lines
-    if "id" in record and "timestamp" in record and "type" not in record and (
-        "instructions" in record or "git" in record
+    if (
+        "id" in record
+        and "timestamp" in record
+        and "type" not in record
+        and ("instructions" in record or "git" in record)
     ):
         return "codex"  # the old rollout layout's first line (the session meta)
     return None
@@ -334,8 +394,11 @@ def detect_format(path: Path) -> str | None:
     if sniffed == 0:
         return None
     if saw_json:
-        raise Undetected("unknown format", None,
-                         "JSON lines, but not Codex, Claude Code or codex NDJSON")
+        raise Undetected(
+            "unknown format",
+            None,
+            "JSON lines, but not Codex, Claude Code or codex NDJSON",
+        )
     raise Undetected("not JSON lines", 1)
 
 

@@ -23,7 +23,9 @@ class ClaudeParser(Parser):
 
     def feed(self, lineno: int, record: Any) -> list[Event]:
         if not isinstance(record, dict):
-            raise Skip("unknown shape", f"a JSON {type(record).__name__}, not an object")
+            raise Skip(
+                "unknown shape", f"a JSON {type(record).__name__}, not an object"
+            )
         kind = record.get("type")
         if kind == "summary":
             if isinstance(record.get("summary"), str) and record["summary"].strip():
@@ -40,7 +42,8 @@ class ClaudeParser(Parser):
         info = self.session(sid)
         info.merge({"cwd": record.get("cwd"), "git_branch": record.get("gitBranch")})
         ts = timestamp(record.get("timestamp"))
-        key = record.get("uuid") if isinstance(record.get("uuid"), str) else f"line{lineno}"
+        uuid = record.get("uuid")
+        key = uuid if isinstance(uuid, str) else f"line{lineno}"
         base: dict[str, Any] = {}
         if record.get("isSidechain"):
             base["sidechain"] = True
@@ -48,8 +51,15 @@ class ClaudeParser(Parser):
             content = text_of(record.get("content"))
             if not content:
                 return self.ignore("system without content")
-            data = {**base, **({"subtype": record["subtype"]} if record.get("subtype") else {})}
-            return [make_event(sid, f"{key}:0", ts, "system", content, kind="meta", data=data)]
+            data = {
+                **base,
+                **({"subtype": record["subtype"]} if record.get("subtype") else {}),
+            }
+            return [
+                make_event(
+                    sid, f"{key}:0", ts, "system", content, kind="meta", data=data
+                )
+            ]
         message = record.get("message")
         if not isinstance(message, dict):
             raise Skip("unknown shape", f"a {kind} line without a message object")
@@ -57,8 +67,9 @@ class ClaudeParser(Parser):
             return self._user(sid, key, ts, message, base)
         return self._assistant(sid, key, ts, record, message, base, info)
 
-    def _user(self, sid: str, key: str, ts: str, message: dict[str, Any],
-              base: dict[str, Any]) -> list[Event]:
+    def _user(
+        self, sid: str, key: str, ts: str, message: dict[str, Any], base: dict[str, Any]
+    ) -> list[Event]:
         content = message.get("content")
         if isinstance(content, str):
             return [make_event(sid, f"{key}:0", ts, "user", content, data=dict(base))]
@@ -72,22 +83,45 @@ class ClaudeParser(Parser):
             if btype == "tool_result":
                 call_id = block.get("tool_use_id")
                 call_id = call_id if isinstance(call_id, str) else None
-                name = self.state.get("calls", {}).pop(call_id, None) if call_id else None
+                name = (
+                    self.state.get("calls", {}).pop(call_id, None) if call_id else None
+                )
                 data = dict(base)
                 if "is_error" in block:
                     data["is_error"] = bool(block["is_error"])
-                events.append(make_event(sid, f"{key}:{i}", ts, "tool", text_of(block.get("content")),
-                                         kind="tool_result", tool_name=name,
-                                         tool_call_id=call_id, data=data))
+                events.append(
+                    make_event(
+                        sid,
+                        f"{key}:{i}",
+                        ts,
+                        "tool",
+                        text_of(block.get("content")),
+                        kind="tool_result",
+                        tool_name=name,
+                        tool_call_id=call_id,
+                        data=data,
+                    )
+                )
             elif btype in ("text", "image"):
-                events.append(make_event(sid, f"{key}:{i}", ts, "user", text_of([block]),
-                                         data=dict(base)))
+                events.append(
+                    make_event(
+                        sid, f"{key}:{i}", ts, "user", text_of([block]), data=dict(base)
+                    )
+                )
             else:
                 self.ignore(f"user block {btype}")
         return events
 
-    def _assistant(self, sid: str, key: str, ts: str, record: dict[str, Any],
-                   message: dict[str, Any], base: dict[str, Any], info: Any) -> list[Event]:
+    def _assistant(
+        self,
+        sid: str,
+        key: str,
+        ts: str,
+        record: dict[str, Any],
+        message: dict[str, Any],
+        base: dict[str, Any],
+        info: Any,
+    ) -> list[Event]:
         model = message.get("model") if isinstance(message.get("model"), str) else None
         if model == SYNTHETIC_MODEL:
             model = None
@@ -123,8 +157,20 @@ class ClaudeParser(Parser):
                 continue
             if not isinstance(text, str):
                 text = text_of(text)
-            events.append(make_event(sid, f"{key}:{i}", ts, "assistant", text, kind=kind,
-                                     model=model, data=dict(base), **fields, **tokens))
+            events.append(
+                make_event(
+                    sid,
+                    f"{key}:{i}",
+                    ts,
+                    "assistant",
+                    text,
+                    kind=kind,
+                    model=model,
+                    data=dict(base),
+                    **fields,
+                    **tokens,
+                )
+            )
             tokens = {}  # a response's usage goes on its first event only
         return events
 
@@ -137,11 +183,20 @@ class ClaudeParser(Parser):
         if counted_key in counted:
             return {}
         counted[counted_key] = 1
-        fresh, created, read, out = (count(usage.get(name)) for name in (
-            "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
-            "output_tokens"))
-        return {"input_tokens": fresh + created + read, "cached_input_tokens": read,
-                "output_tokens": out}
+        fresh, created, read, out = (
+            count(usage.get(name))
+            for name in (
+                "input_tokens",
+                "cache_creation_input_tokens",
+                "cache_read_input_tokens",
+                "output_tokens",
+            )
+        )
+        return {
+            "input_tokens": fresh + created + read,
+            "cached_input_tokens": read,
+            "output_tokens": out,
+        }
 
     def session_updates(self) -> dict[str, dict[str, Any]]:
         updates = super().session_updates()

@@ -17,16 +17,39 @@ from typing import Any
 from ..events import Event
 from .base import Parser, Skip, count, make_event, safe_session_id, text_of, timestamp
 
-ROLES = {"user": "user", "assistant": "assistant", "developer": "system", "system": "system"}
-CALL_TYPES = {"function_call", "custom_tool_call", "local_shell_call", "web_search_call"}
-OUTPUT_TYPES = {"function_call_output", "custom_tool_call_output", "local_shell_call_output"}
+ROLES = {
+    "user": "user",
+    "assistant": "assistant",
+    "developer": "system",
+    "system": "system",
+}
+CALL_TYPES = {
+    "function_call",
+    "custom_tool_call",
+    "local_shell_call",
+    "web_search_call",
+}
+OUTPUT_TYPES = {
+    "function_call_output",
+    "custom_tool_call_output",
+    "local_shell_call_output",
+}
 ITEM_TYPES = {"message", "reasoning", *CALL_TYPES, *OUTPUT_TYPES}
 # Messages the CLI injects before the user's prompt: not a title.
-CONTEXT_PREFIXES = ("<environment_context>", "<user_instructions>", "# AGENTS.md", "<INSTRUCTIONS>")
+CONTEXT_PREFIXES = (
+    "<environment_context>",
+    "<user_instructions>",
+    "# AGENTS.md",
+    "<INSTRUCTIONS>",
+)
 PLAIN_OUTPUT = re.compile(
     r"Exit code: (?P<code>-?\d+)\s*\nWall time: (?P<secs>[\d.]+) seconds?\s*\n"
-    r"(?:Total output lines: \d+\s*\n)?Output:\n(?P<out>.*)", re.DOTALL)
-UUID_IN_NAME = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    r"(?:Total output lines: \d+\s*\n)?Output:\n(?P<out>.*)",
+    re.DOTALL,
+)
+UUID_IN_NAME = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
 
 
 class CodexParser(Parser):
@@ -34,7 +57,9 @@ class CodexParser(Parser):
 
     def feed(self, lineno: int, record: Any) -> list[Event]:
         if not isinstance(record, dict):
-            raise Skip("unknown shape", f"a JSON {type(record).__name__}, not an object")
+            raise Skip(
+                "unknown shape", f"a JSON {type(record).__name__}, not an object"
+            )
         kind = record.get("type")
         if "payload" in record and isinstance(kind, str):
             payload = record["payload"]
@@ -50,8 +75,16 @@ class CodexParser(Parser):
             if kind == "event_msg":
                 return self._event_msg(lineno, payload, ts)
             if kind == "compacted":
-                return [self._event(lineno, ts, "system", text_of(payload.get("message")),
-                                    kind="meta", data={"type": "compacted"})]
+                return [
+                    self._event(
+                        lineno,
+                        ts,
+                        "system",
+                        text_of(payload.get("message")),
+                        kind="meta",
+                        data={"type": "compacted"},
+                    )
+                ]
             return self.ignore(kind)
         if "record_type" in record:
             return self.ignore(f"record_type {record['record_type']}")
@@ -68,12 +101,21 @@ class CodexParser(Parser):
             self.state["sid"] = safe_session_id(meta.get("id"), "codex")
         start = timestamp(meta.get("timestamp") or ts, self.state.get("ts0"))
         self.state.setdefault("ts0", start)
-        git = meta.get("git") if isinstance(meta.get("git"), dict) else {}
+        git: dict[str, Any] = meta["git"] if isinstance(meta.get("git"), dict) else {}
         for key, value in (("cwd", meta.get("cwd")), ("branch", git.get("branch"))):
             if isinstance(value, str) and value:
                 self.state[key] = value
-        data = {key: meta[key] for key in ("cli_version", "originator", "source", "model_provider",
-                                           "forked_from_id") if meta.get(key) is not None}
+        data = {
+            key: meta[key]
+            for key in (
+                "cli_version",
+                "originator",
+                "source",
+                "model_provider",
+                "forked_from_id",
+            )
+            if meta.get(key) is not None
+        }
         if git:
             data["git"] = git
         version = meta.get("cli_version")
@@ -96,15 +138,24 @@ class CodexParser(Parser):
             info = payload.get("info")
             total = info.get("total_token_usage") if isinstance(info, dict) else None
             if isinstance(total, dict):
-                self.state["tokens"] = [count(total.get("input_tokens")),
-                                        count(total.get("cached_input_tokens")),
-                                        count(total.get("output_tokens"))]
+                self.state["tokens"] = [
+                    count(total.get("input_tokens")),
+                    count(total.get("cached_input_tokens")),
+                    count(total.get("output_tokens")),
+                ]
             return self.ignore("event_msg token_count")
         if kind == "turn_aborted":
             reason = payload.get("reason")
-            return [self._event(lineno, ts, "system",
-                                f"Turn aborted: {reason}" if reason else "Turn aborted",
-                                kind="meta", data={"type": "turn_aborted"})]
+            return [
+                self._event(
+                    lineno,
+                    ts,
+                    "system",
+                    f"Turn aborted: {reason}" if reason else "Turn aborted",
+                    kind="meta",
+                    data={"type": "turn_aborted"},
+                )
+            ]
         # user_message / agent_message / agent_reasoning repeat the response items.
         return self.ignore(f"event_msg {kind}")
 
@@ -117,20 +168,33 @@ class CodexParser(Parser):
             if role is None:
                 raise Skip("unknown role", repr(item.get("role")))
             content = text_of(item.get("content"))
-            if role == "user" and "title" not in self.state and content.strip() and \
-                    not content.lstrip().startswith(CONTEXT_PREFIXES):
+            if (
+                role == "user"
+                and "title" not in self.state
+                and content.strip()
+                and not content.lstrip().startswith(CONTEXT_PREFIXES)
+            ):
                 self.state["title"] = content.strip()[:200]
             model = self.state.get("model") if role == "assistant" else None
             return [self._event(lineno, ts, role, content, model=model)]
         if kind == "reasoning":
             summary = "\n\n".join(
-                part.get("text", "") for part in item.get("summary") or []
+                part.get("text", "")
+                for part in item.get("summary") or []
                 if isinstance(part, dict)
             ) or text_of(item.get("content"))
             if not summary:
                 return self.ignore("reasoning without summary")
-            return [self._event(lineno, ts, "assistant", summary, kind="reasoning",
-                                model=self.state.get("model"))]
+            return [
+                self._event(
+                    lineno,
+                    ts,
+                    "assistant",
+                    summary,
+                    kind="reasoning",
+                    model=self.state.get("model"),
+                )
+            ]
         if kind in CALL_TYPES:
             return [self._call(lineno, item, ts)]
         if kind in OUTPUT_TYPES:
@@ -151,23 +215,47 @@ class CodexParser(Parser):
             query = action.get("query") if isinstance(action, dict) else None
             name, content = "web_search", query or action
         if not isinstance(content, str):
-            content = json.dumps(content, ensure_ascii=False) if content is not None else ""
+            content = (
+                json.dumps(content, ensure_ascii=False) if content is not None else ""
+            )
         name = name if isinstance(name, str) else kind
         if isinstance(call_id, str):
             self.state.setdefault("calls", {})[call_id] = name
         data = {"status": item["status"]} if isinstance(item.get("status"), str) else {}
-        return self._event(lineno, ts, "assistant", content, kind="tool_call", tool_name=name,
-                           tool_call_id=call_id if isinstance(call_id, str) else None,
-                           model=self.state.get("model"), data=data)
+        return self._event(
+            lineno,
+            ts,
+            "assistant",
+            content,
+            kind="tool_call",
+            tool_name=name,
+            tool_call_id=call_id if isinstance(call_id, str) else None,
+            model=self.state.get("model"),
+            data=data,
+        )
 
     def _output(self, lineno: int, item: dict[str, Any], ts: Any) -> Event:
         call_id = item.get("call_id")
-        name = self.state.get("calls", {}).pop(call_id, None) if isinstance(call_id, str) else None
+        name = (
+            self.state.get("calls", {}).pop(call_id, None)
+            if isinstance(call_id, str)
+            else None
+        )
         content, data = parse_output(item.get("output"))
-        return self._event(lineno, ts, "tool", content, kind="tool_result", tool_name=name,
-                           tool_call_id=call_id if isinstance(call_id, str) else None, data=data)
+        return self._event(
+            lineno,
+            ts,
+            "tool",
+            content,
+            kind="tool_result",
+            tool_name=name,
+            tool_call_id=call_id if isinstance(call_id, str) else None,
+            data=data,
+        )
 
-    def _event(self, lineno: int, ts: Any, role: str, content: str, **fields: Any) -> Event:
+    def _event(
+        self, lineno: int, ts: Any, role: str, content: str, **fields: Any
+    ) -> Event:
         sid = self.state.get("sid")
         if sid is None:
             sid = self.state["sid"] = _fallback_id(self.path.name)
@@ -185,8 +273,12 @@ class CodexParser(Parser):
         sid = self.state.get("sid")
         if sid is None:
             return {}
-        values = {"title": self.state.get("title"), "cwd": self.state.get("cwd"),
-                  "git_branch": self.state.get("branch"), "model": self.state.get("model")}
+        values = {
+            "title": self.state.get("title"),
+            "cwd": self.state.get("cwd"),
+            "git_branch": self.state.get("branch"),
+            "model": self.state.get("model"),
+        }
         return {sid: {k: v for k, v in values.items() if v}}
 
 
@@ -201,7 +293,9 @@ def parse_output(output: Any) -> tuple[str, dict[str, Any]]:
         if isinstance(decoded, dict) and "output" in decoded:
             output = decoded
     if isinstance(output, dict):
-        meta = output.get("metadata") if isinstance(output.get("metadata"), dict) else {}
+        meta: dict[str, Any] = (
+            output["metadata"] if isinstance(output.get("metadata"), dict) else {}
+        )
         for key in ("exit_code", "duration_seconds"):
             if meta.get(key) is not None:
                 data[key] = meta[key]

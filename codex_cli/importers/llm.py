@@ -13,11 +13,19 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
 
 from ..errors import CodexError
 from ..events import Event
-from .base import Parser, Problem, Skip, Undetected, count, make_event, safe_session_id, timestamp
+from .base import (
+    Parser,
+    Problem,
+    Skip,
+    Undetected,
+    count,
+    make_event,
+    safe_session_id,
+    timestamp,
+)
 
 
 class LlmParser(Parser):
@@ -38,19 +46,29 @@ class LlmParser(Parser):
             conn.close()
 
     def _read(self, conn: sqlite3.Connection) -> Iterator[Event | Problem]:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = {
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        }
         if "responses" not in tables:
             raise Undetected("not an llm logs database", None, "no responses table")
         after = int(self.state.get("rowid", 0))
         conversations = {}
         if "conversations" in tables:
-            conversations = {row["id"]: row for row in conn.execute("SELECT * FROM conversations")}
+            conversations = {
+                row["id"]: row for row in conn.execute("SELECT * FROM conversations")
+            }
         calls = self._by_response(conn, tables, "tool_calls", after)
         results = self._by_response(conn, tables, "tool_results", after)
         systems: dict[str, str] = self.state.setdefault("system", {})
         name = str(self.path)
-        for row in conn.execute("SELECT rowid AS _rowid, * FROM responses WHERE rowid > ? "
-                                "ORDER BY rowid", (after,)):
+        for row in conn.execute(
+            "SELECT rowid AS _rowid, * FROM responses WHERE rowid > ? "
+            "ORDER BY rowid",
+            (after,),
+        ):
             try:
                 events = self._response(row, conversations, calls, results, systems)
             except Skip as exc:
@@ -62,20 +80,27 @@ class LlmParser(Parser):
             self.state["rowid"] = row["_rowid"]
 
     @staticmethod
-    def _by_response(conn: sqlite3.Connection, tables: set[str], table: str,
-                     after: int) -> dict[str, list[sqlite3.Row]]:
+    def _by_response(
+        conn: sqlite3.Connection, tables: set[str], table: str, after: int
+    ) -> dict[str, list[sqlite3.Row]]:
         grouped: dict[str, list[sqlite3.Row]] = defaultdict(list)
         if table in tables:
             for row in conn.execute(
                 f"SELECT * FROM {table} WHERE response_id IN "
-                "(SELECT id FROM responses WHERE rowid > ?) ORDER BY id", (after,)
+                "(SELECT id FROM responses WHERE rowid > ?) ORDER BY id",
+                (after,),
             ):
                 grouped[row["response_id"]].append(row)
         return grouped
 
-    def _response(self, row: sqlite3.Row, conversations: dict[str, sqlite3.Row],
-                  calls: dict[str, list[sqlite3.Row]], results: dict[str, list[sqlite3.Row]],
-                  systems: dict[str, str]) -> list[Event]:
+    def _response(
+        self,
+        row: sqlite3.Row,
+        conversations: dict[str, sqlite3.Row],
+        calls: dict[str, list[sqlite3.Row]],
+        results: dict[str, list[sqlite3.Row]],
+        systems: dict[str, str],
+    ) -> list[Event]:
         keys = row.keys()
         rid = row["id"]
         if not rid:
@@ -97,22 +122,58 @@ class LlmParser(Parser):
             events.append(make_event(sid, f"{rid}:system", ts, "system", system))
         for result in results.get(rid, []):
             data = {}
-            if "exception" in result.keys() and result["exception"]:
-                data["exception"] = result["exception"]
-            events.append(make_event(sid, f"{rid}:result:{result['id']}", ts, "tool",
-                                     result["output"] or "", kind="tool_result",
-                                     tool_name=result["name"], tool_call_id=result["tool_call_id"],
-                                     data=data))
+            exception = dict(result).get("exception")  # absent before llm 0.27
+            if exception:
+                data["exception"] = exception
+            events.append(
+                make_event(
+                    sid,
+                    f"{rid}:result:{result['id']}",
+                    ts,
+                    "tool",
+                    result["output"] or "",
+                    kind="tool_result",
+                    tool_name=result["name"],
+                    tool_call_id=result["tool_call_id"],
+                    data=data,
+                )
+            )
         if row["prompt"]:
             events.append(make_event(sid, f"{rid}:prompt", ts, "user", row["prompt"]))
-        tokens = {name: count(row[name]) for name in ("input_tokens", "output_tokens")
-                  if name in keys and row[name] is not None}
-        data = {"duration_ms": row["duration_ms"]} if row["duration_ms"] is not None else {}
-        events.append(make_event(sid, f"{rid}:response", ts, "assistant", row["response"] or "",
-                                 model=model, data=data, **tokens))
+        tokens = {
+            name: count(row[name])
+            for name in ("input_tokens", "output_tokens")
+            if name in keys and row[name] is not None
+        }
+        data = (
+            {"duration_ms": row["duration_ms"]}
+            if row["duration_ms"] is not None
+            else {}
+        )
+        events.append(
+            make_event(
+                sid,
+                f"{rid}:response",
+                ts,
+                "assistant",
+                row["response"] or "",
+                model=model,
+                data=data,
+                **tokens,
+            )
+        )
         for call in calls.get(rid, []):
-            events.append(make_event(sid, f"{rid}:call:{call['id']}", ts, "assistant",
-                                     call["arguments"] or "", kind="tool_call",
-                                     tool_name=call["name"], tool_call_id=call["tool_call_id"],
-                                     model=model))
+            events.append(
+                make_event(
+                    sid,
+                    f"{rid}:call:{call['id']}",
+                    ts,
+                    "assistant",
+                    call["arguments"] or "",
+                    kind="tool_call",
+                    tool_name=call["name"],
+                    tool_call_id=call["tool_call_id"],
+                    model=model,
+                )
+            )
         return events
