@@ -222,12 +222,15 @@ class Importer:
 
     def run(self, paths: Iterable[Path]) -> ImportSummary:
         files: dict[str, Path] = {}
+        unlisted: list[tuple[Path, OSError]] = []
         for path in paths:
             if not path.exists() and not path.is_symlink():
                 raise UsageError(f"no such file or directory: {path}")
-            for found in walk(path):
+            for found in walk(path, unlisted):
                 files.setdefault(str(found.resolve()), found)
-        self.summary.files = len(files)
+        self.summary.files = len(files) + len(unlisted)
+        for directory, exc in unlisted:
+            self._apply(_failed(directory, "cannot read", os_reason(exc)))
         self._open()
         try:
             for path in files.values():

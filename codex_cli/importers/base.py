@@ -121,6 +121,15 @@ class Parser:
         """The events of one parsed line; raise :class:`Skip` for an unusable one."""
         raise NotImplementedError
 
+    @staticmethod
+    def require_object(record: Any) -> dict[str, Any]:
+        """``record`` if it is a JSON object; :class:`Skip` otherwise."""
+        if not isinstance(record, dict):
+            raise Skip(
+                "unknown shape", f"a JSON {type(record).__name__}, not an object"
+            )
+        return record
+
     def tokens(self) -> tuple[int, int, int] | None:
         """Session token totals (input, cached input, output) if the source states them."""
         return None
@@ -417,12 +426,19 @@ def os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-def walk(path: Path) -> Iterator[Path]:
-    """``path`` itself, or every regular file under it (hidden and SQLite side files left out)."""
+def walk(path: Path, errors: list[tuple[Path, OSError]]) -> Iterator[Path]:
+    """``path`` itself, or every regular file under it (hidden and SQLite side files left out).
+
+    Directories that cannot be listed are added to ``errors``.
+    """
     if not path.is_dir():
         yield path
         return
-    for root, dirs, files in os.walk(path):
+
+    def unreadable(exc: OSError) -> None:
+        errors.append((Path(exc.filename or path), exc))
+
+    for root, dirs, files in os.walk(path, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.startswith(".") or name.endswith(("-wal", "-shm", "-journal")):

@@ -9,6 +9,7 @@ once, on the first event of the response.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from ..events import Event
@@ -22,10 +23,7 @@ class ClaudeParser(Parser):
     format = "claude"
 
     def feed(self, lineno: int, record: Any) -> list[Event]:
-        if not isinstance(record, dict):
-            raise Skip(
-                "unknown shape", f"a JSON {type(record).__name__}, not an object"
-            )
+        record = self.require_object(record)
         kind = record.get("type")
         if kind == "summary":
             if isinstance(record.get("summary"), str) and record["summary"].strip():
@@ -73,13 +71,8 @@ class ClaudeParser(Parser):
         content = message.get("content")
         if isinstance(content, str):
             return [make_event(sid, f"{key}:0", ts, "user", content, data=dict(base))]
-        if not isinstance(content, list):
-            raise Skip("unknown shape", "message.content is neither text nor a list")
         events = []
-        for i, block in enumerate(content):
-            if not isinstance(block, dict):
-                continue
-            btype = block.get("type")
+        for i, btype, block in _blocks(content):
             if btype == "tool_result":
                 call_id = block.get("tool_use_id")
                 call_id = call_id if isinstance(call_id, str) else None
@@ -132,13 +125,8 @@ class ClaudeParser(Parser):
         content = message.get("content")
         if isinstance(content, str):
             content = [{"type": "text", "text": content}]
-        if not isinstance(content, list):
-            raise Skip("unknown shape", "message.content is neither text nor a list")
         events = []
-        for i, block in enumerate(content):
-            if not isinstance(block, dict):
-                continue
-            btype = block.get("type")
+        for i, btype, block in _blocks(content):
             fields: dict[str, Any] = {}
             if btype == "text":
                 kind, text = "message", text_of([block])
@@ -204,3 +192,12 @@ class ClaudeParser(Parser):
         if sid and title:
             updates.setdefault(sid, {})["title"] = title
         return updates
+
+
+def _blocks(content: Any) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+    """``(index, type, block)`` of a message's content blocks."""
+    if not isinstance(content, list):
+        raise Skip("unknown shape", "message.content is neither text nor a list")
+    for i, block in enumerate(content):
+        if isinstance(block, dict):
+            yield i, block.get("type"), block

@@ -56,10 +56,7 @@ class CodexParser(Parser):
     format = "codex"
 
     def feed(self, lineno: int, record: Any) -> list[Event]:
-        if not isinstance(record, dict):
-            raise Skip(
-                "unknown shape", f"a JSON {type(record).__name__}, not an object"
-            )
+        record = self.require_object(record)
         kind = record.get("type")
         if "payload" in record and isinstance(kind, str):
             payload = record["payload"]
