@@ -67,25 +67,17 @@ def import_(
             state = "found" if source.found else "not found"
             typer.echo(f"{source.label}: {source.path} ({state})", err=True)
         paths = [s.path for s in sources if s.found]
-    with progress("Importing", unit="events") as advance:
-        importer = Importer(
-            settings,
-            format=format,
-            since=since_ts,
-            dry_run=dry_run,
-            on_progress=advance,
-        )
-        summary = importer.run(paths)
+    importer = Importer(settings, format=format, since=since_ts, dry_run=dry_run)
+    files = importer.collect(paths)
+    with progress(f"Importing {len(files):,} file(s)", unit="events") as advance:
+        importer.on_progress = advance
+        summary = importer.run_files(files)
     if as_json:
         print_json(summary.to_dict())
     else:
         for problem in summary.problems:
             typer.echo(problem, err=True)
-        if summary.lines_skipped + summary.files_failed > len(summary.problems):
-            typer.echo(
-                f"... and {summary.lines_skipped + summary.files_failed - len(summary.problems)} "
-                "more",
-                err=True,
-            )
+        if summary.problems_omitted:
+            typer.echo(f"... and {summary.problems_omitted} more", err=True)
         typer.echo(summary.text())
     raise typer.Exit(summary.exit_code)

@@ -128,6 +128,11 @@ class ImportSummary:
         """0 when every file was read whole, 1 when a line or a file was skipped."""
         return 1 if self.lines_skipped or self.files_failed else 0
 
+    @property
+    def problems_omitted(self) -> int:
+        """Problems counted but not kept in ``problems`` (past the first 1,000)."""
+        return self.lines_skipped + self.files_failed - len(self.problems)
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "exit_code": self.exit_code}
 
@@ -221,6 +226,11 @@ class Importer:
     # -- the run ----------------------------------------------------------
 
     def run(self, paths: Iterable[Path]) -> ImportSummary:
+        """Import every file under ``paths``."""
+        return self.run_files(self.collect(paths))
+
+    def collect(self, paths: Iterable[Path]) -> list[Path]:
+        """The files under ``paths``, each once; directories that cannot be listed are reported."""
         files: dict[str, Path] = {}
         unlisted: list[tuple[Path, OSError]] = []
         for path in paths:
@@ -228,12 +238,17 @@ class Importer:
                 raise UsageError(f"no such file or directory: {path}")
             for found in walk(path, unlisted):
                 files.setdefault(str(found.resolve()), found)
-        self.summary.files = len(files) + len(unlisted)
+        self.summary.files += len(unlisted)
         for directory, exc in unlisted:
             self._apply(_failed(directory, "cannot read", os_reason(exc)))
+        return list(files.values())
+
+    def run_files(self, files: list[Path]) -> ImportSummary:
+        """Import ``files`` (from :meth:`collect`)."""
+        self.summary.files += len(files)
         self._open()
         try:
-            for path in files.values():
+            for path in files:
                 self._apply(self._read_file(path))
             self._flush()
         finally:
