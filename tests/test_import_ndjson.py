@@ -105,3 +105,15 @@ def test_invalid_event_lines_reported(tmp_path: Path) -> None:
         f"{path}:2: invalid event (invalid role 'wizard': expected "
         "one of system, user, assistant, tool)"
     ]
+
+
+def test_round_trip_through_view_export(cli, tmp_path: Path) -> None:
+    record_session(Settings.from_env(), "sess-x")
+    exported = cli("log", "view", "sess-x", "--format", "ndjson")
+    assert exported.exit_code == 0
+    path = tmp_path / "export.ndjson"
+    path.write_text(exported.stdout)
+    target = machine(tmp_path, "fresh")
+    summary = run_import(path, settings=target)
+    assert (summary.exit_code, summary.events_added) == (0, 4)
+    assert all_events(target) == all_events(Settings.from_env())
