@@ -204,3 +204,25 @@ def test_default_locations(cli, tmp_path: Path, monkeypatch) -> None:
     assert f"Claude Code: {home}/claude-config/projects (found)" in result.stderr
     assert f"llm: {home}/llm/logs.db (not found)" in result.stderr
     assert "Added 23 event(s) in 2 new" in result.stdout
+
+
+def test_unlistable_directory_named_with_os_reason(tmp_path: Path, monkeypatch) -> None:
+    import codex_cli.importers.base as base
+
+    real_walk = base.os.walk
+    locked = tmp_path / "box" / "locked"
+    locked.mkdir(parents=True)
+    shutil.copy(CODEX_SAMPLE, tmp_path / "box" / "rollout.jsonl")
+
+    def walk(top, onerror=None):  # what os.walk does for a directory it may not list
+        for root, dirs, files in real_walk(top):
+            if Path(root) == locked:
+                onerror(PermissionError(13, "Permission denied", str(locked)))
+                continue
+            yield root, dirs, files
+
+    monkeypatch.setattr(base.os, "walk", walk)
+    summary = run_import(tmp_path / "box")
+    assert summary.problems == [f"{locked}: cannot read (Permission denied)"]
+    assert (summary.files, summary.files_failed, summary.events_added) == (2, 1, 12)
+    assert summary.exit_code == 1
