@@ -115,6 +115,30 @@ def m001_initial(db: Database) -> None:
         """))
 
 
+@migrations()
+def m002_import_state(db: Database) -> None:
+    """Per source file state of `codex log import`: what was read, up to where."""
+    db.table("imports").create(
+        {
+            "path": str,
+            "format": str,
+            "size": int,
+            "mtime_ns": int,
+            "head": str,
+            "offset": int,
+            "lines": int,
+            "session_id": str,
+            "input_tokens": int,
+            "cached_input_tokens": int,
+            "output_tokens": int,
+            "state": str,
+            "imported_at": str,
+        },
+        pk="path",
+    )
+    db.table("imports").create_index(["session_id"])
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in one write transaction; return their names."""
     db = Database(conn)

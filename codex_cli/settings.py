@@ -33,6 +33,15 @@ ENVIRONMENT: dict[str, str] = {
     "CODEX_RETENTION_DAYS": f"Default age for `codex log purge` (default {DEFAULT_RETENTION_DAYS}).",
 }
 
+# Read only to find other agents' transcripts for `codex log import`.
+SOURCE_ENVIRONMENT: dict[str, str] = {
+    "CODEX_HOME": "OpenAI Codex CLI home; its `sessions/` is imported (default `~/.codex`).",
+    "CLAUDE_CONFIG_DIR": "Claude Code config directory; its `projects/` is imported too.",
+    "LLM_USER_PATH": "The `llm` CLI's directory holding `logs.db`.",
+    "XDG_CONFIG_HOME": "Where `llm` keeps `io.datasette.llm/` when `LLM_USER_PATH` is unset.",
+    "HOME": "Home directory (`~`).",
+}
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -79,6 +88,12 @@ class Settings:
     redact: bool = True
     retention_days: int = DEFAULT_RETENTION_DAYS
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # Other agents' homes, for `codex log import` (see SOURCE_ENVIRONMENT).
+    home: Path | None = None
+    codex_home: Path | None = None
+    claude_config_dir: Path | None = None
+    llm_user_path: Path | None = None
+    xdg_config_home: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +125,10 @@ class Settings:
             redact=_flag(env, "CODEX_REDACT", True),
             retention_days=retention_days,
             warnings=tuple(warnings),
+            **{
+                name: Path(env[var]) if env.get(var) else None
+                for name, var in _SOURCE_FIELDS.items()
+            },
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -123,6 +142,15 @@ class Settings:
         if explicit is not None:
             return validate_session_id(explicit, source)
         return self.session_id or new_session_id()
+
+
+_SOURCE_FIELDS = {
+    "home": "HOME",
+    "codex_home": "CODEX_HOME",
+    "claude_config_dir": "CLAUDE_CONFIG_DIR",
+    "llm_user_path": "LLM_USER_PATH",
+    "xdg_config_home": "XDG_CONFIG_HOME",
+}
 
 
 def emit_warnings(settings: Settings) -> None:

@@ -6,6 +6,7 @@ call one library function, print.
 
 from __future__ import annotations
 
+from . import log_import  # noqa: F401  (registers `codex log import`)
 from ._app import make_typer, setup_logging
 from .log import app as log_app
 from .serve import serve
