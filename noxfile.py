@@ -31,8 +31,24 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Black, Ruff (with isort rules) and mypy."""
     install(session)
-    session.run("black", "--check", "codex_cli", "datasette_plugins", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "check", "codex_cli", "datasette_plugins", "tests", "benchmarks", "noxfile.py")
+    session.run(
+        "black",
+        "--check",
+        "codex_cli",
+        "datasette_plugins",
+        "tests",
+        "benchmarks",
+        "noxfile.py",
+    )
+    session.run(
+        "ruff",
+        "check",
+        "codex_cli",
+        "datasette_plugins",
+        "tests",
+        "benchmarks",
+        "noxfile.py",
+    )
     session.run("mypy")
 
 
@@ -46,4 +62,6 @@ def docs(session: nox.Session) -> None:
 def _cogged_docs() -> list[str]:
     from pathlib import Path
 
-    return sorted(str(p) for p in Path("docs").glob("*.md") if "[[[cog" in p.read_text())
+    return sorted(
+        str(p) for p in Path("docs").glob("*.md") if "[[[cog" in p.read_text()
+    )

@@ -8,44 +8,142 @@ rows into the same schema (FTS triggers included) in one transaction.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from codex_cli import db as dbm
 from codex_cli.events import Event, format_ts
 from codex_cli.writer import INSERT_SQL, event_row
 
-WORDS = (
-    "fix test parser module function error import config database session "
-    "build install lint format docs retry timeout cache index query schema "
-    "migration event token model assistant user tool shell patch diff commit "
-    "branch merge review refactor rename variable class method return value "
-    "string list dict json yaml file path directory read write open close "
-    "stream buffer socket server client request response header status code"
-).split()
+_CODE_WORDS = [
+    "fix",
+    "test",
+    "parser",
+    "module",
+    "function",
+    "error",
+    "import",
+    "config",
+    "database",
+    "session",
+    "build",
+    "install",
+    "lint",
+    "format",
+    "docs",
+    "retry",
+    "timeout",
+    "cache",
+    "index",
+    "query",
+    "schema",
+    "migration",
+    "event",
+    "token",
+    "model",
+    "assistant",
+    "user",
+    "tool",
+    "shell",
+    "patch",
+    "diff",
+    "commit",
+    "branch",
+    "merge",
+    "review",
+    "refactor",
+    "rename",
+    "variable",
+    "class",
+    "method",
+    "return",
+    "value",
+    "string",
+    "list",
+    "dict",
+    "json",
+    "yaml",
+    "file",
+    "path",
+    "directory",
+    "read",
+    "write",
+    "open",
+    "close",
+    "stream",
+    "buffer",
+    "socket",
+    "server",
+    "client",
+    "request",
+    "response",
+    "header",
+    "status",
+    "code",
+]
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "po",
+    "ru",
+    "si",
+    "ta",
+    "vo",
+    "ze",
+    "bi",
+    "du",
+    "fa",
+    "gu",
+]
+# A Zipf-like vocabulary: a few words are everywhere, most are rare, as in
+# real transcripts (identifiers, file names, error messages).
+WORDS = _CODE_WORDS + [
+    "".join(_SYLLABLES[(i // 14**k) % 14] for k in range(3)) + str(i)
+    for i in range(20000)
+]
 RARE = [f"zq{i:05d}" for i in range(20000)]  # rare words: selective searches
-ROLES = [("user", "message"), ("assistant", "message"), ("assistant", "tool_call"),
-         ("tool", "tool_result"), ("assistant", "reasoning")]
+_CUM = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(WORDS))))
+ROLES = [
+    ("user", "message"),
+    ("assistant", "message"),
+    ("assistant", "tool_call"),
+    ("tool", "tool_result"),
+    ("assistant", "reasoning"),
+]
 
 
 def make_content(rng: random.Random, chars: int = 500) -> str:
     words: list[str] = []
     length = 0
     while length < chars:
-        word = rng.choice(RARE) if rng.random() < 0.02 else rng.choice(WORDS)
+        if rng.random() < 0.02:
+            word = rng.choice(RARE)
+        else:
+            word = WORDS[bisect.bisect_left(_CUM, rng.random() * _CUM[-1])]
         words.append(word)
         length += len(word) + 1
     return " ".join(words)[:chars]
 
 
-def make_events(n: int, *, per_session: int = 200, seed: int = 1, chars: int = 500,
-                start: datetime | None = None, days: int = 60) -> Iterator[Event]:
+def make_events(
+    n: int,
+    *,
+    per_session: int = 200,
+    seed: int = 1,
+    chars: int = 500,
+    start: datetime | None = None,
+    days: int = 60,
+) -> Iterator[Event]:
     """``n`` events in sessions of ``per_session``, timestamps spread over ``days``."""
     rng = random.Random(seed)
-    start = start or datetime(2026, 9, 1, tzinfo=timezone.utc)
+    start = start or datetime(2026, 9, 1, tzinfo=UTC)
     sessions = max(1, n // per_session)
     span = timedelta(days=days).total_seconds()
     for i in range(n):
@@ -54,10 +152,18 @@ def make_events(n: int, *, per_session: int = 200, seed: int = 1, chars: int = 5
         role, kind = ROLES[seq % len(ROLES)]
         ts = start + timedelta(seconds=span * s / sessions + seq * 5)
         yield Event(
-            session_id=f"bench-{seed}-{s:06d}", role=role, kind=kind, seq=seq,
-            ts=format_ts(ts), content=make_content(rng, chars),
+            session_id=f"bench-{seed}-{s:06d}",
+            role=role,
+            kind=kind,
+            seq=seq,
+            ts=format_ts(ts),
+            content=make_content(rng, chars),
             tool_name="shell" if kind in ("tool_call", "tool_result") else None,
-            tool_call_id=f"call-{s}-{seq - (kind == 'tool_result')}" if kind.startswith("tool") else None,
+            tool_call_id=(
+                f"call-{s}-{seq - (kind == 'tool_result')}"
+                if kind.startswith("tool")
+                else None
+            ),
             model="gpt-5-codex" if role == "assistant" else None,
         )
 

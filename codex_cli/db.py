@@ -26,7 +26,7 @@ LOCK_RETRIES = 5
 
 # Bumped by the last migration (see migrations.py); kept here so that the
 # check on open needs no import of sqlite-utils.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def connect(
@@ -44,7 +44,9 @@ def connect(
         raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
     try:
         conn = sqlite3.connect(
-            path, isolation_level=None, timeout=busy_timeout_ms / 1000,
+            path,
+            isolation_level=None,
+            timeout=busy_timeout_ms / 1000,
             check_same_thread=check_same_thread,
         )
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -97,7 +99,9 @@ def with_retries(
 
 
 @contextmanager
-def immediate_transaction(conn: sqlite3.Connection, path: Path | str, retries: int = LOCK_RETRIES) -> Iterator[None]:
+def immediate_transaction(
+    conn: sqlite3.Connection, path: Path | str, retries: int = LOCK_RETRIES
+) -> Iterator[None]:
     """``BEGIN IMMEDIATE`` (taking the write lock, with retries) ... ``COMMIT``."""
     with_retries(lambda: conn.execute("BEGIN IMMEDIATE"), path, retries)
     try:
@@ -118,14 +122,20 @@ class ConnectionPool:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str, str], tuple[sqlite3.Connection, threading.RLock]] = {}
+        self._entries: dict[
+            tuple[str, str], tuple[sqlite3.Connection, threading.RLock]
+        ] = {}
 
-    def get(self, path: Path, key: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> tuple[sqlite3.Connection, threading.RLock]:
+    def get(
+        self, path: Path, key: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    ) -> tuple[sqlite3.Connection, threading.RLock]:
         ident = (str(path.resolve()), key)
         with self._lock:
             entry = self._entries.get(ident)
             if entry is None:
-                conn = connect(path, busy_timeout_ms=busy_timeout_ms, check_same_thread=False)
+                conn = connect(
+                    path, busy_timeout_ms=busy_timeout_ms, check_same_thread=False
+                )
                 entry = (conn, threading.RLock())
                 self._entries[ident] = entry
             return entry

@@ -11,10 +11,9 @@ import hashlib
 import json
 import os
 import time
-import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import InvalidEvent
@@ -28,14 +27,14 @@ OPTIONAL_TEXT_FIELDS = ("tool_name", "tool_call_id", "model")
 
 
 def utc_now() -> str:
-    return format_ts(datetime.now(timezone.utc))
+    return format_ts(datetime.now(UTC))
 
 
 def format_ts(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and ``Z``: fixed width, so text order is time order."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -44,14 +43,16 @@ def normalize_ts(value: object) -> str:
     if isinstance(value, datetime):
         return format_ts(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return format_ts(datetime.fromtimestamp(value, timezone.utc))
+        return format_ts(datetime.fromtimestamp(value, UTC))
     if not isinstance(value, str):
         raise InvalidEvent(f"invalid ts {value!r}: expected an ISO-8601 timestamp")
     text = value.strip()
     if len(text) == 24 and text.endswith("Z") and text[10] == "T" and text[19] == ".":
         return text  # already ours: the common case on bulk paths
     try:
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        parsed = datetime.fromisoformat(
+            text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+        )
     except ValueError:
         raise InvalidEvent(
             f"invalid ts {value!r}: expected ISO-8601 such as 2026-01-31T12:00:00Z"
@@ -76,8 +77,11 @@ def derived_event_id(key: str, ts: str) -> str:
 def _uuid7(ms: int, rand80: int) -> str:
     rand_a = (rand80 >> 62) & 0xFFF
     rand_b = rand80 & ((1 << 62) - 1)
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
-    return str(uuid.UUID(int=value))
+    value = (
+        (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
+    )
+    h = f"{value:032x}"  # formatted by hand: uuid.UUID() costs more than the rest
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _ts_ms(ts: str) -> int:
@@ -106,11 +110,17 @@ class Event:
     def __post_init__(self) -> None:
         validate_session_id(self.session_id, "session_id")
         if self.role not in ROLES:
-            raise InvalidEvent(f"invalid role {self.role!r}: expected one of {', '.join(ROLES)}")
+            raise InvalidEvent(
+                f"invalid role {self.role!r}: expected one of {', '.join(ROLES)}"
+            )
         if self.kind not in KINDS:
-            raise InvalidEvent(f"invalid kind {self.kind!r}: expected one of {', '.join(KINDS)}")
+            raise InvalidEvent(
+                f"invalid kind {self.kind!r}: expected one of {', '.join(KINDS)}"
+            )
         if not isinstance(self.content, str):
-            raise InvalidEvent(f"invalid content: expected text, got {type(self.content).__name__}")
+            raise InvalidEvent(
+                f"invalid content: expected text, got {type(self.content).__name__}"
+            )
         _check_text(self.content, "content")
         for name in OPTIONAL_TEXT_FIELDS:
             value = getattr(self, name)
@@ -121,32 +131,58 @@ class Event:
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 0
             ):
-                raise InvalidEvent(f"invalid {name} {value!r}: expected a whole number >= 0")
+                raise InvalidEvent(
+                    f"invalid {name} {value!r}: expected a whole number >= 0"
+                )
         if self.seq is not None and (
             isinstance(self.seq, bool) or not isinstance(self.seq, int) or self.seq < 1
         ):
-            raise InvalidEvent(f"invalid seq {self.seq!r}: expected a whole number >= 1")
+            raise InvalidEvent(
+                f"invalid seq {self.seq!r}: expected a whole number >= 1"
+            )
         if not isinstance(self.data, dict):
-            raise InvalidEvent(f"invalid data: expected a JSON object, got {type(self.data).__name__}")
+            raise InvalidEvent(
+                f"invalid data: expected a JSON object, got {type(self.data).__name__}"
+            )
         if not self.id:
             object.__setattr__(self, "id", new_event_id())
         elif not isinstance(self.id, str) or not 1 <= len(self.id) <= 128:
-            raise InvalidEvent(f"invalid id {self.id!r}: expected text of 1-128 characters")
+            raise InvalidEvent(
+                f"invalid id {self.id!r}: expected text of 1-128 characters"
+            )
         object.__setattr__(self, "ts", normalize_ts(self.ts) if self.ts else utc_now())
 
     def with_seq(self, seq: int) -> Event:
-        return replace(self, seq=seq)
+        return self.evolve(seq=seq)
+
+    def evolve(self, **changes: Any) -> Event:
+        """A copy with ``changes`` applied, for values already validated (the write path)."""
+        clone = object.__new__(Event)
+        clone.__dict__.update(self.__dict__)
+        clone.__dict__.update(changes)
+        return clone
 
     def to_record(self) -> dict[str, Any]:
         """The NDJSON form: every field plus ``schema_version``, ``None`` dropped."""
-        record: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
-        for key, value in asdict(self).items():
-            if value is not None and not (key == "data" and not value):
-                record[key] = value
+        record = self._record()
+        if "data" in record:
+            record["data"] = json.loads(json.dumps(record["data"]))  # a deep copy
         return record
 
     def to_json_line(self) -> str:
-        return json.dumps(self.to_record(), ensure_ascii=False, separators=(",", ":")) + "\n"
+        return (
+            json.dumps(self._record(), ensure_ascii=False, separators=(",", ":")) + "\n"
+        )
+
+    def _record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+        for key in _FIELD_ORDER:
+            value = getattr(self, key)
+            if value is not None:
+                record[key] = value
+        if self.data:
+            record["data"] = self.data
+        return record
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], **defaults: Any) -> Event:
@@ -161,7 +197,10 @@ class Event:
         unknown = set(record) - _FIELD_NAMES - {"schema_version"}
         if unknown:
             raise InvalidEvent(f"unknown field(s): {', '.join(sorted(unknown))}")
-        values = {**defaults, **{k: v for k, v in record.items() if k != "schema_version"}}
+        values = {
+            **defaults,
+            **{k: v for k, v in record.items() if k != "schema_version"},
+        }
         for required in ("session_id", "role", "content"):
             if values.get(required) is None:
                 raise InvalidEvent(f"missing required field {required!r}")
@@ -174,6 +213,22 @@ class Event:
 
 
 _FIELD_NAMES = {f.name for f in fields(Event)}
+# NDJSON key order: identity first, then content, then the optional extras.
+_FIELD_ORDER = (
+    "id",
+    "session_id",
+    "seq",
+    "ts",
+    "role",
+    "kind",
+    "content",
+    "tool_name",
+    "tool_call_id",
+    "model",
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+)
 
 
 def upgrade_record(record: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -197,4 +252,6 @@ def _check_text(value: str, name: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidEvent(f"invalid {name}: not valid Unicode text (lone surrogate)") from None
+        raise InvalidEvent(
+            f"invalid {name}: not UTF-8 text (undecodable bytes or a lone surrogate)"
+        ) from None

@@ -11,6 +11,7 @@ database costs one pragma read (see :func:`codex_cli.db.connect`).
 from __future__ import annotations
 
 import sqlite3
+from textwrap import dedent
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -24,7 +25,7 @@ migrations = Migrations(MIGRATION_SET)
 @migrations()
 def m001_initial(db: Database) -> None:
     """Sessions, events, the FTS5 index and the triggers that keep both current."""
-    db["sessions"].create(
+    db.table("sessions").create(
         {
             "id": str,
             "started_at": str,
@@ -44,15 +45,26 @@ def m001_initial(db: Database) -> None:
             "ndjson_bytes": int,
         },
         pk="id",
-        not_null={"event_count", "input_tokens", "cached_input_tokens", "output_tokens",
-                  "unredacted_events", "ndjson_bytes"},
-        defaults={"event_count": 0, "input_tokens": 0, "cached_input_tokens": 0,
-                  "output_tokens": 0, "unredacted_events": 0, "ndjson_bytes": 0},
+        not_null={
+            "event_count",
+            "input_tokens",
+            "cached_input_tokens",
+            "output_tokens",
+            "unredacted_events",
+            "ndjson_bytes",
+        },
+        defaults={
+            "event_count": 0,
+            "input_tokens": 0,
+            "cached_input_tokens": 0,
+            "output_tokens": 0,
+            "unredacted_events": 0,
+            "ndjson_bytes": 0,
+        },
     )
     # Written as SQL rather than ``Table.create`` for the declared foreign key
     # and the stable INTEGER PRIMARY KEY that the external-content FTS needs.
-    db.execute(
-        """
+    db.execute(dedent("""
         CREATE TABLE events (
           pk INTEGER PRIMARY KEY,
           id TEXT NOT NULL,
@@ -70,20 +82,18 @@ def m001_initial(db: Database) -> None:
           output_tokens INTEGER,
           data TEXT
         )
-        """
-    )
-    events = db["events"]
+        """))
+    events = db.table("events")
     events.create_index(["id"], unique=True)
     events.create_index(["session_id", "seq"])
     for column in ("role", "kind", "ts", "tool_name", "model", "tool_call_id"):
         events.create_index([column])
-    db["sessions"].create_index(["started_at"])
-    db["sessions"].create_index(["ended_at"])
+    db.table("sessions").create_index(["started_at"])
+    db.table("sessions").create_index(["ended_at"])
     events.enable_fts(["content"], create_triggers=True)
     # A session row exists for every event and its aggregates follow every
     # insert, whatever writes it: live logging, bulk ingest, import, rebuild.
-    db.execute(
-        """
+    db.execute(dedent("""
         CREATE TRIGGER events_session_ai AFTER INSERT ON events BEGIN
           INSERT INTO sessions (id, started_at, ended_at, event_count, input_tokens,
                                 cached_input_tokens, output_tokens, title, model)
@@ -102,8 +112,31 @@ def m001_initial(db: Database) -> None:
             title = coalesce(title, excluded.title),
             model = coalesce(excluded.model, model);
         END
-        """
+        """))
+
+
+@migrations()
+def m002_import_state(db: Database) -> None:
+    """Per source file state of `codex log import`: what was read, up to where."""
+    db.table("imports").create(
+        {
+            "path": str,
+            "format": str,
+            "size": int,
+            "mtime_ns": int,
+            "head": str,
+            "offset": int,
+            "lines": int,
+            "session_id": str,
+            "input_tokens": int,
+            "cached_input_tokens": int,
+            "output_tokens": int,
+            "state": str,
+            "imported_at": str,
+        },
+        pk="path",
     )
+    db.table("imports").create_index(["session_id"])
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:

@@ -31,7 +31,9 @@ class BadLine:
         return f"{self.path}:{self.line}: {self.reason}"
 
 
-def parse_line(raw: bytes | str, path: str, lineno: int, **defaults: object) -> Event | BadLine:
+def parse_line(
+    raw: bytes | str, path: str, lineno: int, **defaults: object
+) -> Event | BadLine:
     """Parse one NDJSON line into an event, or say why it is not one."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw

@@ -19,12 +19,26 @@ EVENT_COLUMNS = (
     "input_tokens, cached_input_tokens, output_tokens, data"
 )
 SESSION_COLUMNS = (
-    "id", "started_at", "ended_at", "event_count", "input_tokens", "cached_input_tokens",
-    "output_tokens", "title", "source", "source_path", "cwd", "git_branch", "model", "tags",
+    "id",
+    "started_at",
+    "ended_at",
+    "event_count",
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "title",
+    "source",
+    "source_path",
+    "cwd",
+    "git_branch",
+    "model",
+    "tags",
 )
 
 
-def open_log(settings: Settings | None = None, db_path: Path | str | None = None) -> sqlite3.Connection:
+def open_log(
+    settings: Settings | None = None, db_path: Path | str | None = None
+) -> sqlite3.Connection:
     """Open the configured log database for reading (and migrate it if needed)."""
     settings = settings or Settings.from_env()
     conn = dbm.connect(db_path or settings.db_path)
@@ -33,13 +47,37 @@ def open_log(settings: Settings | None = None, db_path: Path | str | None = None
 
 
 def row_to_event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
-    (id_, session_id, seq, ts, role, kind, content, tool_name, tool_call_id, model,
-     input_tokens, cached_input_tokens, output_tokens, data) = tuple(row)
+    (
+        id_,
+        session_id,
+        seq,
+        ts,
+        role,
+        kind,
+        content,
+        tool_name,
+        tool_call_id,
+        model,
+        input_tokens,
+        cached_input_tokens,
+        output_tokens,
+        data,
+    ) = tuple(row)
     return Event(
-        id=id_, session_id=session_id, seq=seq, ts=ts, role=role, kind=kind, content=content,
-        tool_name=tool_name, tool_call_id=tool_call_id, model=model,
-        input_tokens=input_tokens, cached_input_tokens=cached_input_tokens,
-        output_tokens=output_tokens, data=json.loads(data) if data else {},
+        id=id_,
+        session_id=session_id,
+        seq=seq,
+        ts=ts,
+        role=role,
+        kind=kind,
+        content=content,
+        tool_name=tool_name,
+        tool_call_id=tool_call_id,
+        model=model,
+        input_tokens=input_tokens,
+        cached_input_tokens=cached_input_tokens,
+        output_tokens=output_tokens,
+        data=json.loads(data) if data else {},
     )
 
 
@@ -70,8 +108,9 @@ def _summary(row: sqlite3.Row) -> SessionSummary:
     return SessionSummary(**values)
 
 
-def list_sessions(conn: sqlite3.Connection, *, limit: int | None = 20,
-                  since: str | None = None) -> list[SessionSummary]:
+def list_sessions(
+    conn: sqlite3.Connection, *, limit: int | None = 20, since: str | None = None
+) -> list[SessionSummary]:
     """Sessions newest first (by their last event); ``since`` filters on that time."""
     sql = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE event_count > 0"
     params: list[Any] = []
@@ -90,11 +129,15 @@ def get_session(conn: sqlite3.Connection, session_id: str) -> SessionSummary:
         f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE id = ?", (session_id,)
     ).fetchone()
     if row is None:
-        raise SessionNotFound(f"no session {session_id!r} in the log (see `codex log sessions`)")
+        raise SessionNotFound(
+            f"no session {session_id!r} in the log (see `codex log sessions`)"
+        )
     return _summary(row)
 
 
-def session_events(conn: sqlite3.Connection, session_id: str, *, after_seq: int = 0) -> list[Event]:
+def session_events(
+    conn: sqlite3.Connection, session_id: str, *, after_seq: int = 0
+) -> list[Event]:
     """A session's events in order, optionally only those after ``after_seq``."""
     rows = conn.execute(
         f"SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ? AND seq > ? ORDER BY seq, pk",
@@ -103,7 +146,9 @@ def session_events(conn: sqlite3.Connection, session_id: str, *, after_seq: int 
     return [row_to_event(row) for row in rows]
 
 
-def iter_events(conn: sqlite3.Connection, *, since: str | None = None) -> Iterator[Event]:
+def iter_events(
+    conn: sqlite3.Connection, *, since: str | None = None
+) -> Iterator[Event]:
     """Every event in the log, session by session, in order."""
     sql = f"SELECT {EVENT_COLUMNS} FROM events"
     params: list[Any] = []

@@ -9,7 +9,12 @@ from .events import Event
 
 Style = Callable[[str, str], str]  # (text, role) -> styled text
 
-ROLE_COLOURS = {"system": "magenta", "user": "green", "assistant": "cyan", "tool": "yellow"}
+ROLE_COLOURS = {
+    "system": "magenta",
+    "user": "green",
+    "assistant": "cyan",
+    "tool": "yellow",
+}
 
 
 def plain(text: str, role: str) -> str:
@@ -42,7 +47,9 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 def pair_results(events: Sequence[Event]) -> Iterator[tuple[Event, Event | None]]:
     """Each event with, for a tool call, its result (which is then not yielded alone)."""
-    results = {e.tool_call_id: e for e in events if e.kind == "tool_result" and e.tool_call_id}
+    results = {
+        e.tool_call_id: e for e in events if e.kind == "tool_result" and e.tool_call_id
+    }
     calls = {e.tool_call_id for e in events if e.kind == "tool_call" and e.tool_call_id}
     for event in events:
         if event.kind == "tool_result" and event.tool_call_id in calls:
@@ -74,7 +81,12 @@ def render_markdown(events: Iterable[Event], title: str | None = None) -> str:
         else:
             lines += [event.content, ""]
         if result is not None:
-            lines += [f"**Result**{_result_status(result)}", "", _fence(result.content), ""]
+            lines += [
+                f"**Result**{_result_status(result)}",
+                "",
+                _fence(result.content),
+                "",
+            ]
     return "\n".join(lines)
 
 

@@ -51,30 +51,46 @@ def search(
         raise UsageError("empty search query: give at least one word")
     if limit < 1:
         raise UsageError(f"invalid limit {limit}: expected 1 or more")
-    columns = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
-    sql = [
-        f"SELECT {columns}, snippet(events_fts, 0, ?, ?, '…', 16), bm25(events_fts) AS rank",
-        "FROM events_fts JOIN events e ON e.pk = events_fts.rowid",
-        "WHERE events_fts MATCH ?",
-    ]
-    params: list[Any] = [highlight[0], highlight[1], match]
-    for column, value in (("role", role), ("kind", kind), ("session_id", session),
-                          ("tool_name", tool)):
+    # Rank first, over rowids only; then fetch rows and build snippets for the
+    # few winners (snippet() over every match is the slow part of a common word).
+    filters: list[str] = []
+    params: list[Any] = [match]
+    for column, value in (
+        ("role", role),
+        ("kind", kind),
+        ("session_id", session),
+        ("tool_name", tool),
+    ):
         if value is not None:
-            sql.append(f"AND e.{column} = ?")
+            filters.append(f"AND e.{column} = ?")
             params.append(value)
     if since:
-        sql.append("AND e.ts >= ?")
+        filters.append("AND e.ts >= ?")
         params.append(since)
     if until:
-        sql.append("AND e.ts < ?")
+        filters.append("AND e.ts < ?")
         params.append(until)
-    sql.append("ORDER BY rank LIMIT ?")
+    join = "JOIN events e ON e.pk = events_fts.rowid" if filters else ""
+    ranked = (
+        f"SELECT events_fts.rowid AS pk, events_fts.rank AS rank FROM events_fts {join} "
+        f"WHERE events_fts MATCH ? {' '.join(filters)} ORDER BY events_fts.rank LIMIT ?"
+    )
     params.append(limit)
+    columns = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
+    sql = (
+        f"WITH top AS ({ranked}) "
+        f"SELECT {columns}, snippet(events_fts, 0, ?, ?, '…', 16), top.rank "
+        "FROM top JOIN events_fts ON events_fts.rowid = top.pk "
+        "JOIN events e ON e.pk = top.pk "
+        "WHERE events_fts MATCH ? ORDER BY top.rank"
+    )
+    params += [highlight[0], highlight[1], match]
     try:
-        rows = conn.execute("\n".join(sql), params).fetchall()
+        rows = conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError as exc:
-        if raw and ("fts5" in str(exc) or "syntax" in str(exc) or "no such column" in str(exc)):
+        if raw and (
+            "fts5" in str(exc) or "syntax" in str(exc) or "no such column" in str(exc)
+        ):
             raise SearchSyntaxError(f"invalid FTS5 query {query!r}: {exc}") from None
         raise
     return [SearchHit(row_to_event(tuple(row)[:14]), row[14], row[15]) for row in rows]

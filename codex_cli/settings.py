@@ -34,13 +34,26 @@ ENVIRONMENT: dict[str, str] = {
     "MLFLOW_TRACKING_URI": "Where `codex train` tracks runs (default `sqlite:///` + `mlflow.db` beside the log database).",
 }
 
+# Read only to find other agents' transcripts for `codex log import`.
+SOURCE_ENVIRONMENT: dict[str, str] = {
+    "CODEX_HOME": "OpenAI Codex CLI home; its `sessions/` is imported (default `~/.codex`).",
+    "CLAUDE_CONFIG_DIR": "Claude Code config directory; its `projects/` is imported too.",
+    "LLM_USER_PATH": "The `llm` CLI's directory holding `logs.db`.",
+    "XDG_CONFIG_HOME": "Where `llm` keeps `io.datasette.llm/` when `LLM_USER_PATH` is unset.",
+    "HOME": "Home directory (`~`).",
+}
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
 def validate_session_id(value: str, source: str = "session id") -> str:
     """Return ``value`` if it is a safe session id, else raise naming ``source``."""
-    if not isinstance(value, str) or not SESSION_ID_RE.fullmatch(value) or ".." in value:
+    if (
+        not isinstance(value, str)
+        or not SESSION_ID_RE.fullmatch(value)
+        or ".." in value
+    ):
         shown = repr(value) if isinstance(value, str) else type(value).__name__
         raise InvalidSessionId(
             f"invalid {source} {shown}: use 1-128 characters from A-Z a-z 0-9 . _ : - "
@@ -77,6 +90,12 @@ class Settings:
     retention_days: int = DEFAULT_RETENTION_DAYS
     mlflow_tracking_uri: str | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # Other agents' homes, for `codex log import` (see SOURCE_ENVIRONMENT).
+    home: Path | None = None
+    codex_home: Path | None = None
+    claude_config_dir: Path | None = None
+    llm_user_path: Path | None = None
+    xdg_config_home: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -109,17 +128,32 @@ class Settings:
             retention_days=retention_days,
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
             warnings=tuple(warnings),
+            **{
+                name: Path(env[var]) if env.get(var) else None
+                for name, var in _SOURCE_FIELDS.items()
+            },
         )
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the non-``None`` values of ``changes`` applied."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
 
-    def resolve_session_id(self, explicit: str | None = None, source: str = "--session") -> str:
+    def resolve_session_id(
+        self, explicit: str | None = None, source: str = "--session"
+    ) -> str:
         """The session to write to: ``explicit``, else the environment, else a new one."""
         if explicit is not None:
             return validate_session_id(explicit, source)
         return self.session_id or new_session_id()
+
+
+_SOURCE_FIELDS = {
+    "home": "HOME",
+    "codex_home": "CODEX_HOME",
+    "claude_config_dir": "CLAUDE_CONFIG_DIR",
+    "llm_user_path": "LLM_USER_PATH",
+    "xdg_config_home": "XDG_CONFIG_HOME",
+}
 
 
 def emit_warnings(settings: Settings) -> None:

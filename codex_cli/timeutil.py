@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .errors import InvalidDate
 from .events import format_ts
@@ -32,11 +32,15 @@ def parse_when(value: str, option: str = "date", now: datetime | None = None) ->
     a duration meaning "that long ago" (``7d``).
     """
     text = value.strip()
-    now = now or datetime.now(timezone.utc)
-    if _DURATION.fullmatch(text.lower()) or re.fullmatch(rf"(?:{_DURATION.pattern})+", text.lower()):
+    now = now or datetime.now(UTC)
+    if _DURATION.fullmatch(text.lower()) or re.fullmatch(
+        rf"(?:{_DURATION.pattern})+", text.lower()
+    ):
         return format_ts(now - parse_duration(text, option))
     try:
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        parsed = datetime.fromisoformat(
+            text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+        )
     except ValueError:
         raise InvalidDate(
             f"invalid {option} {value!r}: expected a date such as 2026-01-31, "

@@ -17,13 +17,14 @@ neither.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,19 @@ INSERT_SQL = (
 
 def event_row(event: Event) -> tuple[Any, ...]:
     return (
-        event.id, event.session_id, event.seq, event.ts, event.role, event.kind,
-        event.content, event.tool_name, event.tool_call_id, event.model,
-        event.input_tokens, event.cached_input_tokens, event.output_tokens,
+        event.id,
+        event.session_id,
+        event.seq,
+        event.ts,
+        event.role,
+        event.kind,
+        event.content,
+        event.tool_name,
+        event.tool_call_id,
+        event.model,
+        event.input_tokens,
+        event.cached_input_tokens,
+        event.output_tokens,
         json.dumps(event.data, ensure_ascii=False) if event.data else None,
     )
 
@@ -59,7 +70,7 @@ def redact_event(event: Event) -> Event:
     data = redact_value(event.data) if event.data else event.data
     if content is event.content and data == event.data:
         return event
-    return replace(event, content=content, data=data)
+    return event.evolve(content=content, data=data)
 
 
 @dataclass
@@ -110,7 +121,9 @@ class NdjsonFiles:
             while written < len(data):  # a short write on a full disk, say
                 written += os.write(fd, data[written:])
         except OSError as exc:
-            raise StorageError(f"cannot write {self.path(session_id)}: {exc.strerror}") from None
+            raise StorageError(
+                f"cannot write {self.path(session_id)}: {exc.strerror}"
+            ) from None
 
     def truncate(self, session_id: str, size: int) -> None:
         os.ftruncate(self.fd(session_id), size)
@@ -140,7 +153,9 @@ def write_events(
     """
     result = WriteResult()
     for batch in _batches(events, batch_size):
-        _write_batch(conn, db_path, files, batch, redact, skip_existing, retries, result)
+        _write_batch(
+            conn, db_path, files, batch, redact, skip_existing, retries, result
+        )
         if on_batch is not None:
             on_batch(len(batch))
     return result
@@ -205,15 +220,15 @@ def _write_batch(
                 )
     except BaseException:
         for sid, size in old_sizes.items():
-            try:
+            with contextlib.suppress(OSError):  # the file is gone: nothing to undo
                 files.truncate(sid, size)
-            except OSError:  # pragma: no cover - the file is gone; nothing to undo
-                pass
         raise
     result.written.extend(written)
 
 
-def _drop_existing(conn: sqlite3.Connection, batch: Sequence[Event], result: WriteResult) -> list[Event]:
+def _drop_existing(
+    conn: sqlite3.Connection, batch: Sequence[Event], result: WriteResult
+) -> list[Event]:
     ids = json.dumps([e.id for e in batch])
     existing = {
         row[0]
@@ -242,25 +257,41 @@ def _session_state(conn: sqlite3.Connection, session_id: str) -> tuple[int, int]
     return row[0] or 0, row[1] or 0
 
 
-def _reconcile(conn: sqlite3.Connection, files: NdjsonFiles, session_id: str, recorded: int, size: int) -> int:
+def _reconcile(
+    conn: sqlite3.Connection,
+    files: NdjsonFiles,
+    session_id: str,
+    recorded: int,
+    size: int,
+) -> int:
     """Bring the database in line with lines a crashed writer left behind."""
     path = files.path(session_id)
     if size < recorded:
-        log.warning("%s is shorter than the database recorded (%d < %d bytes): "
-                    "run `codex db check`", path, size, recorded)
-        conn.execute("UPDATE sessions SET ndjson_bytes = ? WHERE id = ?", (size, session_id))
+        log.warning(
+            "%s is shorter than the database recorded (%d < %d bytes): "
+            "run `codex db check`",
+            path,
+            size,
+            recorded,
+        )
+        conn.execute(
+            "UPDATE sessions SET ndjson_bytes = ? WHERE id = ?", (size, session_id)
+        )
         return 0
     with open(path, "rb") as handle:
         handle.seek(recorded)
         tail = handle.read()
     complete_end = tail.rfind(b"\n") + 1
     if complete_end < len(tail):
-        log.warning("%s: cutting off a torn last line (%d bytes) left by an interrupted writer",
-                    path, len(tail) - complete_end)
+        log.warning(
+            "%s: cutting off a torn last line (%d bytes) left by an interrupted writer",
+            path,
+            len(tail) - complete_end,
+        )
         files.truncate(session_id, recorded + complete_end)
     recovered: list[Event] = []
     start_line = 1
-    for lineno, raw in enumerate(tail[:complete_end].splitlines(), start_line):
+    for lineno, raw in enumerate(tail[:complete_end].split(b"\n"), start_line):
         if not raw.strip():
             continue
         parsed = parse_line(raw, str(path), lineno)
@@ -271,10 +302,15 @@ def _reconcile(conn: sqlite3.Connection, files: NdjsonFiles, session_id: str, re
     if recovered:
         rows = [event_row(e if e.seq is not None else e.with_seq(1)) for e in recovered]
         conn.executemany(INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1), rows)
-        log.warning("%s: loaded %d event(s) an interrupted writer had not committed",
-                    path, len(recovered))
-    conn.execute("UPDATE sessions SET ndjson_bytes = ? WHERE id = ?",
-                 (recorded + complete_end, session_id))
+        log.warning(
+            "%s: loaded %d event(s) an interrupted writer had not committed",
+            path,
+            len(recovered),
+        )
+    conn.execute(
+        "UPDATE sessions SET ndjson_bytes = ? WHERE id = ?",
+        (recorded + complete_end, session_id),
+    )
     return len(recovered)
 
 
@@ -302,7 +338,8 @@ class SessionLogger:
         settings = settings.with_overrides(
             db_path=Path(db_path) if db_path is not None else None,
             log_dir=Path(log_dir) if log_dir is not None else None,
-            redact=redact, pool=pool,
+            redact=redact,
+            pool=pool,
         )
         self.settings = settings
         self.session_id = settings.resolve_session_id(session_id, "session_id")
@@ -311,10 +348,13 @@ class SessionLogger:
         self.files = NdjsonFiles(settings.log_dir)
         self._pooled = settings.pool
         if self._pooled:
-            self.conn, self._lock = dbm.POOL.get(self.db_path, self.session_id, busy_timeout_ms)
+            self.conn, self._lock = dbm.POOL.get(
+                self.db_path, self.session_id, busy_timeout_ms
+            )
         else:
-            self.conn = dbm.connect(self.db_path, busy_timeout_ms=busy_timeout_ms,
-                                    check_same_thread=False)
+            self.conn = dbm.connect(
+                self.db_path, busy_timeout_ms=busy_timeout_ms, check_same_thread=False
+            )
             self._lock = threading.RLock()
         self._closed = False
 
@@ -332,31 +372,60 @@ class SessionLogger:
         **fields: Any,
     ) -> Event:
         """Validate, redact and write one event; return it as stored."""
-        event = Event(session_id=self.session_id, role=role, content=content, kind=kind, **fields)
+        event = Event(
+            session_id=self.session_id, role=role, content=content, kind=kind, **fields
+        )
         return self.write([event], redact=redact)[0]
 
-    def write(self, events: Iterable[Event], *, redact: bool | None = None,
-              skip_existing: bool = False, on_batch: Callable[[int], None] | None = None) -> list[Event]:
+    def write(
+        self,
+        events: Iterable[Event],
+        *,
+        redact: bool | None = None,
+        skip_existing: bool = False,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> list[Event]:
         """Write ready-made events (any session) through the same path."""
-        return self.write_result(events, redact=redact, skip_existing=skip_existing,
-                                 on_batch=on_batch).written
+        return self.write_result(
+            events, redact=redact, skip_existing=skip_existing, on_batch=on_batch
+        ).written
 
-    def write_result(self, events: Iterable[Event], *, redact: bool | None = None,
-                     skip_existing: bool = False,
-                     on_batch: Callable[[int], None] | None = None) -> WriteResult:
+    def write_result(
+        self,
+        events: Iterable[Event],
+        *,
+        redact: bool | None = None,
+        skip_existing: bool = False,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> WriteResult:
         if self._closed:
             raise ValueError("SessionLogger is closed")
         with self._lock:
             return write_events(
-                self.conn, self.db_path, self.files, events,
+                self.conn,
+                self.db_path,
+                self.files,
+                events,
                 redact=self.settings.redact if redact is None else redact,
-                skip_existing=skip_existing, retries=self.retries, on_batch=on_batch,
+                skip_existing=skip_existing,
+                retries=self.retries,
+                on_batch=on_batch,
             )
 
     def update_session(self, session_id: str | None = None, **values: Any) -> None:
         """Set session metadata (title, source, source_path, cwd, git_branch, model, tags)."""
-        allowed = {"title", "source", "source_path", "cwd", "git_branch", "model", "tags",
-                   "input_tokens", "cached_input_tokens", "output_tokens"}
+        allowed = {
+            "title",
+            "source",
+            "source_path",
+            "cwd",
+            "git_branch",
+            "model",
+            "tags",
+            "input_tokens",
+            "cached_input_tokens",
+            "output_tokens",
+        }
         unknown = set(values) - allowed
         if unknown:
             raise ValueError(f"unknown session field(s): {', '.join(sorted(unknown))}")
@@ -366,10 +435,15 @@ class SessionLogger:
             values["tags"] = json.dumps(list(values["tags"]))
         sid = session_id or self.session_id
         assignments = ", ".join(f"{name} = ?" for name in values)
-        with self._lock, dbm.immediate_transaction(self.conn, self.db_path, self.retries):
+        with (
+            self._lock,
+            dbm.immediate_transaction(self.conn, self.db_path, self.retries),
+        ):
             self.conn.execute("INSERT OR IGNORE INTO sessions (id) VALUES (?)", (sid,))
-            self.conn.execute(f"UPDATE sessions SET {assignments} WHERE id = ?",
-                              (*values.values(), sid))
+            self.conn.execute(
+                f"UPDATE sessions SET {assignments} WHERE id = ?",
+                (*values.values(), sid),
+            )
 
     def close(self) -> None:
         if self._closed:
@@ -386,8 +460,14 @@ class SessionLogger:
         self.close()
 
 
-def log_event(role: str, content: str, *, session_id: str | None = None,
-              settings: Settings | None = None, **fields: Any) -> Event:
+def log_event(
+    role: str,
+    content: str,
+    *,
+    session_id: str | None = None,
+    settings: Settings | None = None,
+    **fields: Any,
+) -> Event:
     """Log one event with settings from the environment (pooled if ``CODEX_SQLITE_POOL=1``)."""
     with SessionLogger(session_id, settings=settings) as logger:
         return logger.log(role, content, **fields)

@@ -21,8 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "agent-transcripts"
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-CODEX_VARS = ("CODEX_SESSION_ID", "CODEX_SESSION_LOG_DIR", "CODEX_LOG_DB_PATH",
-              "CODEX_DB_PATH", "CODEX_SQLITE_POOL", "CODEX_REDACT", "CODEX_RETENTION_DAYS")
+CODEX_VARS = (
+    "CODEX_SESSION_ID",
+    "CODEX_SESSION_LOG_DIR",
+    "CODEX_LOG_DB_PATH",
+    "CODEX_DB_PATH",
+    "CODEX_SQLITE_POOL",
+    "CODEX_REDACT",
+    "CODEX_RETENTION_DAYS",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -48,8 +55,12 @@ def cli() -> Callable[..., Any]:
     """Run the real CLI in process: ``cli("log", "add", ..., input=...)``."""
     runner = CliRunner()
 
-    def run(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Any:
-        return runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+    def run(
+        *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
+    ) -> Any:
+        return runner.invoke(
+            app, list(args), input=input, env=env, catch_exceptions=False
+        )
 
     return run
 
@@ -58,14 +69,29 @@ def cli() -> Callable[..., Any]:
 def cli_process() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run ``python -m codex_cli`` as a separate process with this test's environment."""
 
-    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, **(env or {})}
-        return subprocess.run([sys.executable, "-m", "codex_cli", *args], input=input,
-                              capture_output=True, text=True, env=full_env, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "codex_cli", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
+        )
 
     return run
 
 
 def ndjson_records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    # split on "\n" only: str.splitlines() also splits on U+2028, U+0085, ...
+    return [
+        json.loads(line)
+        for line in path.read_text(encoding="utf-8").split("\n")
+        if line
+    ]

@@ -6,14 +6,18 @@ call one library function, print.
 
 from __future__ import annotations
 
+from . import log_import  # noqa: F401  (registers `codex log import`)
 from ._app import make_typer, setup_logging
 from .log import app as log_app
+from .serve import serve
 from .train import app as train_app
 
 app = make_typer(
-    "Record, search, publish and learn from the sessions of AI coding agents.", root=True
+    "Record, search, publish and learn from the sessions of AI coding agents.",
+    root=True,
 )
 app.add_typer(log_app, name="log")
+app.command("serve")(serve)
 app.add_typer(train_app, name="train")
 
 

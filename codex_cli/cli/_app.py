@@ -74,19 +74,31 @@ def is_tty(stream: Any = None) -> bool:
 
 
 @contextmanager
-def progress(label: str, total: int | None = None, unit: str = "events") -> Iterator[Callable[[int], None]]:
+def progress(
+    label: str, total: int | None = None, unit: str = "events"
+) -> Iterator[Callable[[int], None]]:
     """A progress bar (count, rate) on a terminal's stderr; silent otherwise."""
     if not is_tty(sys.stderr):
         yield lambda n: None
         return
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
-                               TaskProgressColumn, TextColumn, TimeElapsedColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     columns = [SpinnerColumn(), TextColumn("{task.description}")]
     if total is not None:
         columns += [BarColumn(), TaskProgressColumn()]
-    columns += [MofNCompleteColumn() if total else TextColumn("{task.completed:,} " + unit),
-                _RateColumn(unit), TimeElapsedColumn()]
+    columns += [
+        MofNCompleteColumn() if total else TextColumn("{task.completed:,} " + unit),
+        _RateColumn(unit),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, transient=True, console=_stderr_console()) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)

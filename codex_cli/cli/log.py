@@ -35,22 +35,71 @@ def _read_stdin_text() -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"standard input is not UTF-8 text (invalid byte at offset {exc.start})") from None
+        raise UsageError(
+            f"standard input is not UTF-8 text (invalid byte at offset {exc.start})"
+        ) from None
 
 
 @app.command()
 def add(
-    text: Annotated[str | None, typer.Argument(help="The event's content, or - to read it from standard input.")] = None,
-    role: Annotated[str | None, typer.Option("--role", "-r", help=f"One of: {', '.join(ROLES)}.")] = None,
-    kind: Annotated[str, typer.Option("--kind", "-k", help=f"One of: {', '.join(KINDS)}.")] = "message",
-    session: Annotated[str | None, typer.Option("--session", "-s", help="Session id (default: $CODEX_SESSION_ID, else a new one).")] = None,
-    tool: Annotated[str | None, typer.Option("--tool", help="Tool name, for tool calls and results.")] = None,
-    tool_call_id: Annotated[str | None, typer.Option("--tool-call-id", help="Pairs a tool call with its result.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model that produced the event.")] = None,
-    meta: Annotated[list[str] | None, typer.Option("--meta", "-m", help="KEY=VALUE stored in the event's data; repeatable.")] = None,
-    ndjson: Annotated[str | None, typer.Option("--ndjson", help="Ingest a stream of events from FILE (or - for stdin), one JSON object per line.")] = None,
-    no_redact: Annotated[bool, typer.Option("--no-redact", help="Store secrets as given (redaction is on by default).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON (includes session_id, to export).")] = False,
+    text: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="TEXT|-",
+            help="The event's content, or - to read it from standard input.",
+        ),
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", "-r", help=f"One of: {', '.join(ROLES)}.")
+    ] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", "-k", help=f"One of: {', '.join(KINDS)}.")
+    ] = "message",
+    session: Annotated[
+        str | None,
+        typer.Option(
+            "--session",
+            "-s",
+            help="Session id (default: $CODEX_SESSION_ID, else a new one).",
+        ),
+    ] = None,
+    tool: Annotated[
+        str | None,
+        typer.Option("--tool", help="Tool name, for tool calls and results."),
+    ] = None,
+    tool_call_id: Annotated[
+        str | None,
+        typer.Option("--tool-call-id", help="Pairs a tool call with its result."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model that produced the event.")
+    ] = None,
+    meta: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--meta", "-m", help="KEY=VALUE stored in the event's data; repeatable."
+        ),
+    ] = None,
+    ndjson: Annotated[
+        str | None,
+        typer.Option(
+            "--ndjson",
+            help="Ingest a stream of events from FILE (or - for stdin), one JSON object per line.",
+        ),
+    ] = None,
+    no_redact: Annotated[
+        bool,
+        typer.Option(
+            "--no-redact", help="Store secrets as given (redaction is on by default)."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print what was written as JSON (includes session_id, to export).",
+        ),
+    ] = False,
 ) -> None:
     """Append an event to a session, or a stream of events with --ndjson.
 
@@ -74,18 +123,42 @@ def add(
         raise UsageError("missing TEXT: give the content, or - to read standard input")
     content = _read_stdin_text() if text == "-" else text
     fresh = session is None and settings.session_id is None
-    with SessionLogger(session, settings=settings) as logger:
-        event = logger.log(role, content, kind=kind, tool_name=tool, tool_call_id=tool_call_id,
-                           model=model, data=_parse_meta(meta or []), redact=redact)
+    session_id = settings.resolve_session_id(session, "--session")
+    with SessionLogger(session_id, settings=settings) as logger:
+        event = logger.log(
+            role,
+            content,
+            kind=kind,
+            tool_name=tool,
+            tool_call_id=tool_call_id,
+            model=model,
+            data=_parse_meta(meta or []),
+            redact=redact,
+        )
     if as_json:
-        print_json({"id": event.id, "session_id": event.session_id, "seq": event.seq, "ts": event.ts})
+        print_json(
+            {
+                "id": event.id,
+                "session_id": event.session_id,
+                "seq": event.seq,
+                "ts": event.ts,
+            }
+        )
     elif fresh:
-        typer.echo(f"New session {event.session_id}: export CODEX_SESSION_ID={event.session_id} "
-                   "to add to it", err=True)
+        typer.echo(
+            f"New session {event.session_id}: export CODEX_SESSION_ID={event.session_id} "
+            "to add to it",
+            err=True,
+        )
 
 
-def _add_ndjson(source: str, settings: Settings, session: str | None, redact: bool | None,
-                as_json: bool) -> None:
+def _add_ndjson(
+    source: str,
+    settings: Settings,
+    session: str | None,
+    redact: bool | None,
+    as_json: bool,
+) -> None:
     from ..ndjson import BadLine, parse_line
     from ..settings import validate_session_id
     from ..writer import SessionLogger
@@ -101,11 +174,10 @@ def _add_ndjson(source: str, settings: Settings, session: str | None, redact: bo
             yield from enumerate(sys.stdin.buffer, 1)
             return
         try:
-            handle = open(source, "rb")
+            with open(source, "rb") as handle:
+                yield from enumerate(handle, 1)
         except OSError as exc:
             raise UsageError(f"cannot read {source}: {exc.strerror}") from None
-        with handle:
-            yield from enumerate(handle, 1)
 
     def events() -> Iterator[Event]:
         for lineno, raw in lines():
@@ -119,23 +191,38 @@ def _add_ndjson(source: str, settings: Settings, session: str | None, redact: bo
                 yield parsed
 
     placeholder = session or settings.session_id or "ndjson-ingest"
-    with SessionLogger(placeholder, settings=settings) as logger, progress("Ingesting") as advance:
+    with (
+        SessionLogger(placeholder, settings=settings) as logger,
+        progress("Ingesting") as advance,
+    ):
         result = logger.write_result(events(), redact=redact, on_batch=advance)
     sessions = sorted({e.session_id for e in result.written})
     if as_json:
         print_json({"written": result.count, "skipped": len(bad), "sessions": sessions})
     else:
-        typer.echo(f"Wrote {result.count} event(s) to {len(sessions)} session(s); "
-                   f"skipped {len(bad)} line(s).", err=True)
+        typer.echo(
+            f"Wrote {result.count} event(s) to {len(sessions)} session(s); "
+            f"skipped {len(bad)} line(s).",
+            err=True,
+        )
     if bad:
         raise typer.Exit(1)
 
 
 @app.command()
 def sessions(
-    limit: Annotated[int, typer.Option("-n", "--limit", help="How many sessions to show (0: all).")] = 20,
-    since: Annotated[str | None, typer.Option("--since", help="Only sessions active since DATE (2026-01-31, 7d, ...).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the sessions as a JSON array.")] = False,
+    limit: Annotated[
+        int, typer.Option("-n", "--limit", help="How many sessions to show (0: all).")
+    ] = 20,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="Only sessions active since DATE (2026-01-31, 7d, ...)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the sessions as a JSON array.")
+    ] = False,
 ) -> None:
     """List sessions, newest first, with event counts, tokens and titles."""
     from ..queries import list_sessions, open_log
@@ -150,35 +237,63 @@ def sessions(
         print_json([row.to_dict() for row in rows])
         return
     if not rows:
-        typer.echo("No sessions logged yet. Record one with: codex log add --role user \"...\"", err=True)
+        typer.echo(
+            'No sessions logged yet. Record one with: codex log add --role user "..."',
+            err=True,
+        )
         return
     for row in rows:
         tokens = row.input_tokens + row.output_tokens
         title = (row.title or "").replace("\n", " ")[:60]
-        typer.echo(f"{row.id}  {(row.ended_at or '')[:16].replace('T', ' ')}  "
-                   f"{row.event_count:>5} events  {tokens:>8} tokens  {title}")
+        typer.echo(
+            f"{row.id}  {(row.ended_at or '')[:16].replace('T', ' ')}  "
+            f"{row.event_count:>5} events  {tokens:>8} tokens  {title}"
+        )
 
 
 @app.command()
 def view(
-    session: Annotated[str, typer.Argument(help="Session id (see `codex log sessions`).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")] = "text",
-    follow: Annotated[bool, typer.Option("--follow", "-F", help="Keep printing new events as they arrive (Ctrl-C to stop).")] = False,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between checks with --follow.")] = 0.5,
+    session: Annotated[
+        str, typer.Argument(help="Session id (see `codex log sessions`).")
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
+    ] = "text",
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-F",
+            help="Keep printing new events as they arrive (Ctrl-C to stop).",
+        ),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds between checks with --follow.")
+    ] = 0.5,
 ) -> None:
     """Print a session's transcript; tool calls are shown with their results."""
     from ..queries import get_session, open_log, session_events
-    from ..render import ROLE_COLOURS, render_json, render_markdown, render_ndjson, render_text
+    from ..render import (
+        ROLE_COLOURS,
+        render_json,
+        render_markdown,
+        render_ndjson,
+        render_text,
+    )
 
     if fmt not in FORMATS:
-        raise UsageError(f"invalid --format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        raise UsageError(
+            f"invalid --format {fmt!r}: expected one of {', '.join(FORMATS)}"
+        )
     conn = open_log(load_settings())
     summary = get_session(conn, session)
     events = session_events(conn, session)
     colour = is_tty()
 
     def style(text: str, role: str) -> str:
-        return typer.style(text, fg=ROLE_COLOURS.get(role), bold=True) if colour else text
+        return (
+            typer.style(text, fg=ROLE_COLOURS.get(role), bold=True) if colour else text
+        )
 
     def emit(batch: list[Event]) -> None:
         if fmt == "text":
@@ -214,16 +329,40 @@ def view(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words to find (quoted for you; see --raw).")],
-    role: Annotated[str | None, typer.Option("--role", help="Only events of this role.")] = None,
-    kind: Annotated[str | None, typer.Option("--kind", help="Only events of this kind.")] = None,
-    session: Annotated[str | None, typer.Option("--session", "-s", help="Only this session.")] = None,
-    tool: Annotated[str | None, typer.Option("--tool", help="Only events of this tool.")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Only events at or after DATE (2026-01-31, 7d, ...).")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Only events before DATE.")] = None,
+    query: Annotated[
+        str, typer.Argument(help="Words to find (quoted for you; see --raw).")
+    ],
+    role: Annotated[
+        str | None, typer.Option("--role", help="Only events of this role.")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Only events of this kind.")
+    ] = None,
+    session: Annotated[
+        str | None, typer.Option("--session", "-s", help="Only this session.")
+    ] = None,
+    tool: Annotated[
+        str | None, typer.Option("--tool", help="Only events of this tool.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="Only events at or after DATE (2026-01-31, 7d, ...)."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Only events before DATE.")
+    ] = None,
     limit: Annotated[int, typer.Option("-n", "--limit", help="How many results.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print results as a JSON array.")] = False,
-    raw: Annotated[bool, typer.Option("--raw", help="Pass QUERY to SQLite FTS5 as is (AND, OR, NEAR, prefix*).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print results as a JSON array.")
+    ] = False,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw", help="Pass QUERY to SQLite FTS5 as is (AND, OR, NEAR, prefix*)."
+        ),
+    ] = False,
 ) -> None:
     """Full-text search across every session, best matches first (bm25)."""
     from ..queries import open_log
@@ -238,9 +377,19 @@ def search(
     until_ts = parse_when(until, "--until") if until else None
     colour = is_tty() and not as_json
     marks = ("\x1b[1;33m", "\x1b[0m") if colour else ("[", "]")
-    hits = run_search(open_log(load_settings()), query, role=role, kind=kind, session=session,
-                      tool=tool, since=since_ts, until=until_ts, limit=limit, raw=raw,
-                      highlight=marks)
+    hits = run_search(
+        open_log(load_settings()),
+        query,
+        role=role,
+        kind=kind,
+        session=session,
+        tool=tool,
+        since=since_ts,
+        until=until_ts,
+        limit=limit,
+        raw=raw,
+        highlight=marks,
+    )
     if as_json:
         print_json([hit.to_dict() for hit in hits])
         return
@@ -249,19 +398,25 @@ def search(
         return
     for hit in hits:
         e = hit.event
-        typer.echo(f"{e.session_id} #{e.seq} {e.ts[:19].replace('T', ' ')} {e.role}/{e.kind}"
-                   + (f" {e.tool_name}" if e.tool_name else ""))
+        typer.echo(
+            f"{e.session_id} #{e.seq} {e.ts[:19].replace('T', ' ')} {e.role}/{e.kind}"
+            + (f" {e.tool_name}" if e.tool_name else "")
+        )
         typer.echo("    " + hit.snippet.replace("\n", " "))
 
 
 @app.command()
 def path(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the paths as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the paths as JSON.")
+    ] = False,
 ) -> None:
     """Show where the NDJSON session files and the database are."""
     settings = load_settings()
-    paths = {"sessions": str(Path(settings.log_dir).resolve()),
-             "database": str(Path(settings.db_path).resolve())}
+    paths = {
+        "sessions": str(Path(settings.log_dir).resolve()),
+        "database": str(Path(settings.db_path).resolve()),
+    }
     if as_json:
         print_json(paths)
     else:

@@ -1,0 +1,209 @@
+"""Issue 2 speed goals, each measured against a baseline in the same run.
+
+    python benchmarks/bench_log.py [--quick]
+
+1. `codex log add` of one event, whole process: median wall (goal <= 0.15 s),
+   next to a bare `python -c pass` in the same run.
+2. Python API: events/s of 500-character content, each in both stores before
+   `log()` returns (goal >= 3,000/s).
+3. `codex log add --ndjson` of 200,000 events vs a plain `sqlite3.executemany`
+   of the same rows into the same schema with FTS, one transaction (goal >= 0.7).
+4. `codex log search` over 1,000,000 events: top-20 p50 in process (goal <= 20 ms),
+   and a whole-process search vs `grep -r` over the same NDJSON files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from datagen import WORDS, make_content, make_events, raw_load  # noqa: E402
+
+from codex_cli import SessionLogger, Settings  # noqa: E402
+from codex_cli.queries import open_log  # noqa: E402
+from codex_cli.search import search  # noqa: E402
+from codex_cli.writer import NdjsonFiles, write_events  # noqa: E402
+
+PY = sys.executable
+
+
+def env_for(root: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CODEX_SESSION_LOG_DIR": str(root / "sessions"),
+        "CODEX_LOG_DB_PATH": str(root / "log.db"),
+        "CODEX_SESSION_ID": "bench",
+    }
+
+
+def wall(cmd: list[str], env: dict[str, str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_add(root: Path, runs: int) -> None:
+    env = env_for(root)
+    subprocess.run(
+        [PY, "-m", "codex_cli", "log", "add", "-r", "user", "warm"], env=env, check=True
+    )
+    script = str(Path(PY).with_name("codex"))
+    base = wall([PY, "-c", "pass"], env, runs)
+    ours = wall(
+        [script, "log", "add", "-r", "user", "one event " + "x" * 200], env, runs
+    )
+    print(
+        f"[1] codex log add, whole process: median {ours * 1000:.0f} ms over {runs} runs "
+        f"(goal <= 150 ms: {'PASS' if ours <= 0.15 else 'FAIL'}); "
+        f"python -c pass: {base * 1000:.0f} ms; ratio {ours / base:.1f}x interpreter start"
+    )
+
+
+def bench_api(root: Path, n: int) -> None:
+    rng = random.Random(2)
+    texts = [make_content(rng, 500) for _ in range(n)]
+    settings = Settings(log_dir=root / "sessions", db_path=root / "log.db")
+    with SessionLogger("api", settings=settings) as logger:
+        logger.log("user", "warm up")
+        start = time.perf_counter()
+        for text in texts:
+            logger.log("assistant", text)
+        elapsed = time.perf_counter() - start
+    rate = n / elapsed
+    print(
+        f"[2] Python API: {rate:,.0f} events/s of 500 chars, {n:,} events, each in both stores "
+        f"before log() returns (goal >= 3,000/s: {'PASS' if rate >= 3000 else 'FAIL'})"
+    )
+
+
+def bench_ndjson(root: Path, n: int) -> None:
+    events = list(make_events(n, seed=3))
+    root.mkdir(parents=True, exist_ok=True)
+    stream = root / "stream.ndjson"
+    with open(stream, "w") as out:
+        for e in events:
+            record = e.to_record()
+            for key in ("id", "seq", "schema_version"):
+                record.pop(key)
+            out.write(json.dumps(record) + "\n")
+    start = time.perf_counter()
+    raw_load(root / "raw.db", events)
+    raw = time.perf_counter() - start
+    env = env_for(root / "ours")
+    start = time.perf_counter()
+    subprocess.run(
+        [PY, "-m", "codex_cli", "log", "add", "--ndjson", str(stream)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    ours = time.perf_counter() - start
+    ratio = raw / ours
+    print(
+        f"[3] codex log add --ndjson, {n:,} events: {n / ours:,.0f} events/s (whole process, both "
+        f"stores); executemany ceiling {n / raw:,.0f} events/s; ratio {ratio:.2f} "
+        f"(goal >= 0.70: {'PASS' if ratio >= 0.7 else 'FAIL'})"
+    )
+
+
+def build_big(path: Path, n: int) -> Path:
+    """A log of ``n`` events written through the real write path (cached)."""
+    marker = path / f"done-{n}"
+    if marker.exists():
+        return path
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    from codex_cli import db as dbm
+
+    conn = dbm.connect(path / "log.db")
+    files = NdjsonFiles(path / "sessions")
+    start = time.perf_counter()
+    write_events(conn, path / "log.db", files, make_events(n, seed=4), batch_size=5000)
+    files.close()
+    conn.close()
+    print(
+        f"    (built {n:,} events through the write path in {time.perf_counter() - start:.0f} s)"
+    )
+    marker.touch()
+    return path
+
+
+def bench_search(n: int, queries: int) -> None:
+    data = build_big(HERE / ".data" / f"log-{n}", n)
+    conn = open_log(db_path=data / "log.db")
+    rng = random.Random(5)
+    # Typical queries: a word of the vocabulary picked by rank (identifiers,
+    # names: mostly rare), or a common word plus such a word.
+    words = [rng.choice(WORDS) for _ in range(queries // 2)]
+    words += [
+        f"{rng.choice(WORDS[:10])} {rng.choice(WORDS)}" for _ in range(queries // 2)
+    ]
+    times = []
+    for word in words:
+        start = time.perf_counter()
+        hits = search(conn, word, limit=20)
+        times.append(time.perf_counter() - start)
+        assert hits is not None
+    p50 = statistics.median(times) * 1000
+    common = []
+    for word in ["fix", "test", "error import"]:
+        start = time.perf_counter()
+        search(conn, word, limit=20)
+        common.append((word, (time.perf_counter() - start) * 1000))
+    print(
+        f"[4] search over {n:,} events: top-20 p50 {p50:.1f} ms, p95 "
+        f"{sorted(times)[int(len(times) * 0.95)] * 1000:.1f} ms over {len(words)} queries "
+        f"(goal <= 20 ms: {'PASS' if p50 <= 20 else 'FAIL'}); very common words: "
+        + ", ".join(f"{w!r} {t:.0f} ms" for w, t in common)
+    )
+    env = {
+        **os.environ,
+        "CODEX_SESSION_LOG_DIR": str(data / "sessions"),
+        "CODEX_LOG_DB_PATH": str(data / "log.db"),
+    }
+    word = words[0]
+    ours = wall([str(Path(PY).with_name("codex")), "log", "search", word], env, 5)
+    grep = wall(["grep", "-r", word, str(data / "sessions")], env, 3)
+    print(
+        f"    whole process `codex log search {word}`: {ours * 1000:.0f} ms; "
+        f"`grep -r` over the same NDJSON: {grep * 1000:.0f} ms; grep/codex = {grep / ours:.1f}x "
+        f"(goal > 1: {'PASS' if grep > ours else 'FAIL'})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, for a smoke run"
+    )
+    args = parser.parse_args()
+    scale = 0.05 if args.quick else 1
+    print(
+        f"bench_log: python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
+        f"load {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        bench_add(root / "add", 21)
+        bench_api(root / "api", int(6000 * max(scale, 0.5)))
+        bench_ndjson(root / "ndjson", int(200_000 * scale))
+    bench_search(int(1_000_000 * scale), 200)
+
+
+if __name__ == "__main__":
+    main()

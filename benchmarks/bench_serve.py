@@ -1,0 +1,222 @@
+"""``codex serve`` on a big log: page latency in process, JSON search under load.
+
+    python benchmarks/bench_serve.py [--events 1000000] [--rounds 30] [--concurrency 200]
+
+The database (``make_events(n)`` from ``datagen.py``, loaded with plain
+``executemany`` into the migrated schema) is built once and cached under
+``benchmarks/.data/``. Targets (issue 4): the session page and a filtered
+search page render in at most 100 ms p50 in process; 200 concurrent requests
+to the JSON search endpoint of a real ``codex serve`` complete without error.
+Ratios compare each page with the bare SQLite queries behind it, run in the
+same process on the same database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from itertools import islice
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from datagen import fresh_db, make_events  # noqa: E402
+
+from codex_cli.queries import get_session, session_events  # noqa: E402
+from codex_cli.search import search  # noqa: E402
+from codex_cli.writer import INSERT_SQL, event_row  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / ".data"
+WAVES = 5
+WORD = "zq00123"  # a rare word of datagen's vocabulary: a selective search
+
+
+def build(n: int) -> Path:
+    """The cached database of ``n`` events (built on first use)."""
+    path = DATA / f"serve-{n}.db"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    conn = fresh_db(partial)
+    events = make_events(n)
+    started = time.perf_counter()
+    done = 0
+    while chunk := [event_row(e) for e in islice(events, 50_000)]:
+        conn.execute("BEGIN")
+        conn.executemany(INSERT_SQL, chunk)
+        conn.execute("COMMIT")
+        done += len(chunk)
+        print(
+            f"  built {done:,}/{n:,} events ({time.perf_counter() - started:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("ANALYZE")
+    conn.close()
+    partial.rename(path)
+    return path
+
+
+def timed(fn: Callable[[], object], rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+async def timed_async(fn: Callable[[], Awaitable[object]], rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await fn()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def ms(times: list[float]) -> str:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return f"p50 {statistics.median(times) * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms"
+
+
+async def in_process(path: Path, session_id: str, rounds: int) -> list[str]:
+    from codex_cli.publish import build_datasette
+
+    datasette = build_datasette(path)
+    await datasette.invoke_startup()
+    pages = {
+        "session page": f"/-/sessions/{session_id}",
+        "filtered search page": f"/log/events?_search={WORD}&role=assistant",
+        "JSON search": f"/log/events.json?_search={WORD}&_shape=array",
+    }
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    baselines = {
+        "session page": lambda: (
+            get_session(conn, session_id),
+            session_events(conn, session_id),
+        ),
+        "filtered search page": lambda: search(conn, WORD, role="assistant", limit=50),
+        "JSON search": lambda: search(conn, WORD, limit=100),
+    }
+    lines = []
+    for name, url in pages.items():
+        response = await datasette.client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        page = await timed_async(lambda url=url: datasette.client.get(url), rounds)
+        base = timed(baselines[name], rounds)
+        ratio = statistics.median(page) / statistics.median(base)
+        lines.append(
+            f"{name:22} {url}\n  {'page':9} {ms(page)}\n  {'raw SQL':9} {ms(base)}"
+            f"\n  ratio page / raw SQL: {ratio:.1f}x  "
+            f"(target p50 <= 100 ms: {'met' if statistics.median(page) <= 0.1 else 'MISSED'})"
+        )
+    return lines
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def load(
+    base: str, url: str, concurrency: int, waves: int
+) -> tuple[int, int, float]:
+    """``waves`` rounds of ``concurrency`` simultaneous requests, each on its own connection."""
+    import httpx
+
+    errors = ok = 0
+    started = time.perf_counter()
+    for _ in range(waves):
+        # A fresh client per wave: reusing connections that sat idle past the
+        # server's keep-alive timeout would measure that race, not the server.
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(
+            base_url=base, limits=limits, timeout=120
+        ) as client:
+            results = await asyncio.gather(
+                *(client.get(url) for _ in range(concurrency)), return_exceptions=True
+            )
+        for r in results:
+            if isinstance(r, BaseException) or r.status_code != 200:
+                errors += 1
+            else:
+                ok += 1
+    return ok, errors, time.perf_counter() - started
+
+
+def loopback(path: Path, concurrency: int) -> list[str]:
+    import httpx
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "codex_cli", "serve", "--port", str(port), str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/-/versions.json", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit(f"codex serve did not start: {server.stderr.read()!r}")
+            time.sleep(0.1)
+        lines = []
+        for name, url in (
+            ("JSON search", f"/log/events.json?_search={WORD}&_shape=array"),
+            ("baseline /-/versions.json", "/-/versions.json"),
+        ):
+            ok, errors, seconds = asyncio.run(load(base, url, concurrency, WAVES))
+            lines.append(
+                f"{name:26} {ok + errors} requests in {WAVES} waves of {concurrency} "
+                f"concurrent: {errors} errors, {ok / seconds:,.0f} requests/s"
+            )
+        return lines
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--build-only", action="store_true")
+    args = parser.parse_args()
+    path = build(args.events)
+    if args.build_only:
+        return
+    session_id = f"bench-1-{args.events // 200 // 2:06d}"
+    print(
+        f"codex serve benchmark: {args.events:,} events, {args.events // 200:,} sessions, "
+        f"{path.stat().st_size / 1e9:.2f} GB database; {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f} (a shared machine)"
+    )
+    print(f"in process (datasette.client), {args.rounds} rounds each:")
+    for line in asyncio.run(in_process(path, session_id, args.rounds)):
+        print(line)
+    print(f"loopback (real `codex serve`, httpx, {args.concurrency} concurrent):")
+    for line in loopback(path, args.concurrency):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

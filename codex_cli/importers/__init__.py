@@ -1,0 +1,552 @@
+"""Import the transcripts other agents already write: ``codex log import``.
+
+>>> from codex_cli.importers import import_paths            # doctest: +SKIP
+>>> summary = import_paths([Path("~/.codex/sessions").expanduser()])
+>>> summary.events_added, summary.exit_code
+
+Each source file is detected from its content (:func:`detect_format`),
+parsed by the module for its format (``codex``, ``claude``, ``llm``,
+``ndjson``) into :class:`~codex_cli.events.Event` values with ids derived
+from the source, and written in batches through the one write path
+(:meth:`SessionLogger.write_result` with ``skip_existing=True``). How far
+each file was read is kept in the ``imports`` table, so an unchanged file is
+not read again and a grown one is read on from its last complete line.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .. import db as dbm
+from ..errors import CodexError, UsageError
+from ..events import Event, utc_now
+from ..settings import Settings
+from .base import (
+    FORMATS,
+    HEAD_BYTES,
+    SQLITE_HEADER,
+    FileState,
+    Parser,
+    Problem,
+    Skip,
+    Undetected,
+    detect_format,
+    file_head,
+    file_mtime_ns,
+    os_reason,
+    read_lines,
+    walk,
+)
+from .claude import ClaudeParser
+from .codex import CodexParser
+from .llm import LlmParser
+from .ndjson import NdjsonParser
+
+__all__ = [
+    "FORMATS",
+    "ImportSummary",
+    "Importer",
+    "default_sources",
+    "detect_format",
+    "import_paths",
+]
+
+PARSERS: dict[str, type[Parser]] = {
+    "codex": CodexParser,
+    "claude": ClaudeParser,
+    "llm": LlmParser,
+    "ndjson": NdjsonParser,
+}
+MAX_REPORTED = 1000  # problems kept for the report; all are counted
+
+
+@dataclass(frozen=True)
+class DefaultSource:
+    """A place ``codex log import`` looks when given no path."""
+
+    label: str
+    path: Path
+
+    @property
+    def found(self) -> bool:
+        return self.path.exists()
+
+
+def default_sources(settings: Settings) -> list[DefaultSource]:
+    """Where Codex CLI, Claude Code and ``llm`` keep their logs on this machine."""
+    home = settings.home or Path.home()
+    sources = [
+        DefaultSource(
+            "Codex CLI", (settings.codex_home or home / ".codex") / "sessions"
+        )
+    ]
+    claude_dirs = [home / ".claude"]
+    if settings.claude_config_dir and settings.claude_config_dir not in claude_dirs:
+        claude_dirs.append(settings.claude_config_dir)
+    sources += [DefaultSource("Claude Code", d / "projects") for d in claude_dirs]
+    if settings.llm_user_path:
+        llm_dir = settings.llm_user_path
+    elif sys.platform == "darwin":
+        llm_dir = home / "Library" / "Application Support" / "io.datasette.llm"
+    else:
+        llm_dir = (settings.xdg_config_home or home / ".config") / "io.datasette.llm"
+    sources.append(DefaultSource("llm", llm_dir / "logs.db"))
+    return sources
+
+
+@dataclass
+class ImportSummary:
+    """What an import did (or, with ``dry_run``, would do)."""
+
+    dry_run: bool = False
+    files: int = 0
+    files_read: int = 0
+    files_unchanged: int = 0
+    files_empty: int = 0
+    files_older: int = 0
+    files_failed: int = 0
+    formats: dict[str, int] = field(default_factory=dict)
+    sessions_new: int = 0
+    sessions_updated: int = 0
+    events_added: int = 0
+    events_present: int = 0
+    events_before_since: int = 0
+    lines_skipped: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    ignored_by_type: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file was read whole, 1 when a line or a file was skipped."""
+        return 1 if self.lines_skipped or self.files_failed else 0
+
+    @property
+    def problems_omitted(self) -> int:
+        """Problems counted but not kept in ``problems`` (past the first 1,000)."""
+        return self.lines_skipped + self.files_failed - len(self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exit_code": self.exit_code}
+
+    def text(self) -> str:
+        """The summary for people: files, events, sessions, skipped lines by reason."""
+        verb = "Would add" if self.dry_run else "Added"
+        lines = [
+            f"{self.files} file(s): {self.files_read} read, {self.files_unchanged} unchanged, "
+            f"{self.files_empty} empty, {self.files_failed} skipped"
+            + (f", {self.files_older} older than --since" if self.files_older else ""),
+            f"{verb} {self.events_added} event(s) in {self.sessions_new} new and "
+            f"{self.sessions_updated} updated session(s); {self.events_present} already present"
+            + (
+                f", {self.events_before_since} before --since"
+                if self.events_before_since
+                else ""
+            ),
+        ]
+        if self.skipped_by_reason:
+            reasons = ", ".join(
+                f"{r}: {n}" for r, n in sorted(self.skipped_by_reason.items())
+            )
+            lines.append(
+                f"Skipped {self.lines_skipped} line(s) and {self.files_failed} "
+                f"file(s): {reasons}"
+            )
+        return "\n".join(lines)
+
+
+@dataclass
+class _FileResult:
+    """What reading one file gave, to be counted and written."""
+
+    status: str  # read, unchanged, older, empty, failed
+    state: FileState | None = None
+    parser: Parser | None = None
+    events: list[Event] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    before_since: int = 0
+
+
+def _failed(
+    path: Path, reason: str, detail: str = "", line: int | None = None
+) -> _FileResult:
+    return _FileResult(
+        "failed", problems=[Problem(str(path), line, reason, detail, file_level=True)]
+    )
+
+
+@dataclass
+class _Pending:
+    state: FileState
+    parser: Parser
+    save: bool
+
+
+class Importer:
+    """One import run: files in, batches through the write path, state saved."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        format: str = "auto",
+        since: str | None = None,
+        dry_run: bool = False,
+        batch_size: int = 2000,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        if format != "auto" and format not in FORMATS:
+            raise UsageError(
+                f"invalid --format {format!r}: expected one of auto, {', '.join(FORMATS)}"
+            )
+        self.settings = settings or Settings.from_env()
+        self.format = format
+        self.since = since
+        self.since_ns = _ts_ns(since) if since else None
+        self.dry_run = dry_run
+        self.batch_size = batch_size
+        self.on_progress = on_progress or (lambda n: None)
+        self.summary = ImportSummary(dry_run=dry_run)
+        self._buffer: list[Event] = []
+        self._pending: list[_Pending] = []
+        self._touched: set[str] = set()
+        self._new: set[str] = set()
+        self._seen: set[str] = set()  # dry run: ids this run would add
+        self.logger: Any = None
+        self.conn: sqlite3.Connection | None = None
+        self.states: dict[str, FileState] = {}
+
+    # -- the run ----------------------------------------------------------
+
+    def run(self, paths: Iterable[Path]) -> ImportSummary:
+        """Import every file under ``paths``."""
+        return self.run_files(self.collect(paths))
+
+    def collect(self, paths: Iterable[Path]) -> list[Path]:
+        """The files under ``paths``, each once; directories that cannot be listed are reported."""
+        files: dict[str, Path] = {}
+        unlisted: list[tuple[Path, OSError]] = []
+        for path in paths:
+            if not path.exists() and not path.is_symlink():
+                raise UsageError(f"no such file or directory: {path}")
+            for found in walk(path, unlisted):
+                files.setdefault(str(found.resolve()), found)
+        self.summary.files += len(unlisted)
+        for directory, exc in unlisted:
+            self._apply(_failed(directory, "cannot read", os_reason(exc)))
+        return list(files.values())
+
+    def run_files(self, files: list[Path]) -> ImportSummary:
+        """Import ``files`` (from :meth:`collect`)."""
+        self.summary.files += len(files)
+        self._open()
+        try:
+            for path in files:
+                self._apply(self._read_file(path))
+            self._flush()
+        finally:
+            self._close()
+        self.summary.sessions_new = len(self._new)
+        self.summary.sessions_updated = len(self._touched - self._new)
+        return self.summary
+
+    def _open(self) -> None:
+        db_path = self.settings.db_path
+        if self.dry_run:
+            if db_path.exists():
+                self.conn = sqlite3.connect(
+                    f"{db_path.resolve().as_uri()}?mode=ro", uri=True
+                )
+        else:
+            from ..writer import SessionLogger
+
+            self.logger = SessionLogger(settings=self.settings)
+            self.conn = self.logger.conn
+        if self.conn is not None:
+            self.conn.row_factory = sqlite3.Row
+            try:
+                rows = self.conn.execute("SELECT * FROM imports").fetchall()
+            except sqlite3.OperationalError:  # dry run on a database older than imports
+                rows = []
+            self.conn.row_factory = None
+            self.states = {row["path"]: FileState.from_row(dict(row)) for row in rows}
+
+    def _close(self) -> None:
+        if self.logger is not None:
+            self.logger.close()
+        elif self.conn is not None:
+            self.conn.close()
+
+    def _apply(self, result: _FileResult) -> None:
+        """Count what reading one file found, and queue its events for writing."""
+        s = self.summary
+        if result.status == "unchanged":
+            s.files_unchanged += 1
+        elif result.status == "older":
+            s.files_older += 1
+        elif result.status == "empty":
+            s.files_empty += 1
+        elif result.status == "failed":
+            s.files_failed += 1
+        for problem in result.problems:
+            self._count_problem(problem)
+        if result.state is None or result.parser is None:
+            return
+        s.files_read += 1
+        s.formats[result.state.format] = s.formats.get(result.state.format, 0) + 1
+        s.events_before_since += result.before_since
+        for what, n in result.parser.ignored.items():
+            s.ignored_by_type[what] = s.ignored_by_type.get(what, 0) + n
+        self._buffer.extend(result.events)
+        self.on_progress(len(result.events))
+        self._pending.append(
+            _Pending(result.state, result.parser, save=self.since is None)
+        )
+        if len(self._buffer) >= self.batch_size:
+            self._flush()
+
+    def _count_problem(self, problem: Problem) -> None:
+        s = self.summary
+        if not problem.file_level:
+            s.lines_skipped += 1
+        s.skipped_by_reason[problem.reason] = (
+            s.skipped_by_reason.get(problem.reason, 0) + 1
+        )
+        if len(s.problems) < MAX_REPORTED:
+            s.problems.append(str(problem))
+
+    # -- reading one file -------------------------------------------------
+
+    def _read_file(self, path: Path) -> _FileResult:
+        key = str(path.resolve())
+        try:
+            size, mtime_ns = file_mtime_ns(path)
+        except OSError as exc:
+            return _failed(path, "cannot read", os_reason(exc))
+        if self.since_ns is not None and mtime_ns < self.since_ns:
+            return _FileResult("older")
+        old = self.states.get(key)
+        if (
+            old is not None
+            and old.size == size
+            and old.mtime_ns == mtime_ns
+            and self.format in ("auto", old.format)
+        ):
+            return _FileResult("unchanged")
+        try:
+            fmt, resume = self._format_of(path, old, size)
+        except OSError as exc:
+            return _failed(path, "cannot read", os_reason(exc))
+        except Undetected as exc:
+            line, reason, detail = exc.problem_args
+            return _failed(path, reason, detail, line)
+        if fmt is None:
+            return _FileResult("empty")
+        parser = PARSERS[fmt](
+            path, json.loads(json.dumps(resume.state)) if resume else {}
+        )
+        state = FileState(
+            path=key,
+            format=fmt,
+            size=size,
+            mtime_ns=mtime_ns,
+            offset=resume.offset if resume else 0,
+            lines=resume.lines if resume else 0,
+        )
+        result = _FileResult("read", state=state, parser=parser)
+        try:
+            if isinstance(parser, LlmParser):
+                items: Iterable[Event | Problem] = parser.read()
+            else:
+                items = self._parse_lines(path, parser, state, size)
+                state.head = file_head(path, min(size, HEAD_BYTES))
+            for item in items:
+                if isinstance(item, Problem):
+                    result.problems.append(item)
+                elif self.since is not None and item.ts < self.since:
+                    result.before_since += 1
+                else:
+                    result.events.append(item)
+        except OSError as exc:
+            return _failed(path, "cannot read", os_reason(exc))
+        except Undetected as exc:
+            line, reason, detail = exc.problem_args
+            return _failed(path, reason, detail, line)
+        state.session_id = parser.primary_session()
+        tokens = parser.tokens()
+        if tokens:
+            state.input_tokens, state.cached_input_tokens, state.output_tokens = tokens
+        state.state = parser.state
+        return result
+
+    def _format_of(
+        self, path: Path, old: FileState | None, size: int
+    ) -> tuple[str | None, FileState | None]:
+        """The file's format, and its saved state if the import can resume from it."""
+        fmt = self.format if self.format != "auto" else None
+        if old is not None and fmt in (None, old.format):
+            if old.format == "llm":
+                return "llm", old
+            if size >= old.size and old.head == file_head(
+                path, min(old.size, HEAD_BYTES)
+            ):
+                return old.format, old
+        if fmt is None:
+            return detect_format(path), None
+        with open(path, "rb") as handle:
+            is_sqlite = handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+        if is_sqlite != (fmt == "llm"):
+            what = "a SQLite database" if is_sqlite else "not a SQLite database"
+            raise Undetected(f"--format {fmt} does not fit", None, what)
+        return fmt, None
+
+    @staticmethod
+    def _parse_lines(
+        path: Path, parser: Parser, state: FileState, size: int
+    ) -> Iterator[Event | Problem]:
+        name = str(path)
+        for line, offset in read_lines(path, state.offset, state.lines, size):
+            if offset != state.offset:
+                state.offset, state.lines = offset, line.number
+            if line.problem is not None:
+                yield line.problem
+                continue
+            if line.record is None:
+                continue
+            try:
+                yield from parser.feed(line.number, line.record)
+            except Skip as exc:
+                yield Problem(name, line.number, exc.reason, exc.detail)
+            except CodexError as exc:
+                yield Problem(name, line.number, "invalid event", str(exc))
+
+    # -- writing ----------------------------------------------------------
+
+    def _flush(self) -> None:
+        events, pending = self._buffer, self._pending
+        self._buffer, self._pending = [], []
+        if not events and not pending:
+            return
+        sids = {e.session_id for e in events}
+        for item in pending:
+            sids.update(item.parser.session_updates())
+        existed = self._existing_sessions(sids)
+        if self.dry_run:
+            added = self._would_add(events)
+        else:
+            result = self.logger.write_result(events, skip_existing=True)
+            added = result.written
+            self.summary.events_present += result.duplicates
+        self.summary.events_added += len(added)
+        for event in added:
+            if event.session_id not in existed:
+                self._new.add(event.session_id)
+            self._touched.add(event.session_id)
+        if self.dry_run:
+            return
+        self._save_states([p.state for p in pending if p.save])
+        self._update_sessions(pending, existed)
+
+    def _existing_sessions(self, sids: set[str]) -> set[str]:
+        if self.conn is None or not sids:
+            return set()
+        try:
+            return {
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(sorted(sids)),),
+                )
+            }
+        except sqlite3.OperationalError:
+            return set()
+
+    def _would_add(self, events: list[Event]) -> list[Event]:
+        existing: set[str] = set()
+        if self.conn is not None and events:
+            existing = {
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps([e.id for e in events]),),
+                )
+            }
+        added = []
+        for event in events:
+            if event.id in existing or event.id in self._seen:
+                self.summary.events_present += 1
+            else:
+                self._seen.add(event.id)
+                added.append(event)
+        return added
+
+    def _save_states(self, states: list[FileState]) -> None:
+        if not states:
+            return
+        now = utc_now()
+        assert self.conn is not None
+        with dbm.immediate_transaction(self.conn, self.settings.db_path):
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO imports (path, format, size, mtime_ns, head, offset, "
+                "lines, session_id, input_tokens, cached_input_tokens, output_tokens, state, "
+                "imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [s.row(now) for s in states],
+            )
+        for s in states:
+            self.states[s.path] = s
+
+    def _update_sessions(self, pending: list[_Pending], existed: set[str]) -> None:
+        updates: dict[str, dict[str, Any]] = {}
+        for item in pending:
+            fmt = item.state.format
+            for sid, values in item.parser.session_updates().items():
+                if fmt == "ndjson" and sid in existed:
+                    continue  # merging into a session we have: keep what it says
+                merged = updates.setdefault(sid, {})
+                merged.update(values, source=fmt, source_path=item.state.path)
+                tokens = item.parser.tokens()
+                if tokens is not None and sid == item.state.session_id:
+                    merged.update(
+                        zip(
+                            ("input_tokens", "cached_input_tokens", "output_tokens"),
+                            self._session_tokens(sid, item, tokens),
+                            strict=True,
+                        )
+                    )
+        present = self._existing_sessions(set(updates))
+        for sid, values in updates.items():
+            if sid in present:
+                self.logger.update_session(sid, **values)
+
+    def _session_tokens(
+        self, sid: str, item: _Pending, tokens: tuple[int, int, int]
+    ) -> tuple[int, ...]:
+        """A session's totals: the sum over every file of it that states them."""
+        assert self.conn is not None
+        others = self.conn.execute(
+            "SELECT coalesce(sum(input_tokens), 0), coalesce(sum(cached_input_tokens), 0), "
+            "coalesce(sum(output_tokens), 0) FROM imports WHERE session_id = ? AND path != ? "
+            "AND input_tokens IS NOT NULL",
+            (sid, item.state.path),
+        ).fetchone()
+        return tuple(a + b for a, b in zip(others, tokens, strict=True))
+
+
+def import_paths(
+    paths: Iterable[Path],
+    settings: Settings | None = None,
+    **options: Any,
+) -> ImportSummary:
+    """Import every file under ``paths``; see :class:`Importer` for ``options``."""
+    return Importer(settings, **options).run(paths)
+
+
+def _ts_ns(ts: str) -> int:
+    return int(datetime.fromisoformat(ts[:-1] + "+00:00").timestamp() * 1_000_000_000)

@@ -1,0 +1,103 @@
+"""Event content as safe HTML: Markdown, pretty JSON, folded tool output.
+
+Everything an agent wrote is untrusted. The Markdown renderer runs with raw
+HTML turned off and refuses ``javascript:``/``vbscript:``/``file:`` links (they
+stay visible as text); every other string is escaped by ``markupsafe``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+ROLES = ("system", "user", "assistant", "tool")
+TOOL_KINDS = ("tool_call", "tool_result")
+FOLD_LINES = 15  # longer content is folded behind a <details> summary
+FOLD_CHARS = 1500
+
+# "js-default": CommonMark without raw HTML, without linkify or typographer.
+_markdown = MarkdownIt("js-default")
+
+
+def role_class(role: object) -> str:
+    """A CSS class for a role; unknown values get a fixed class, never their text."""
+    return f"codex-role-{role}" if role in ROLES else "codex-role-other"
+
+
+def markdown(text: str) -> Markup:
+    """Markdown to HTML with raw HTML escaped and unsafe link schemes left as text."""
+    return Markup(_markdown.render(text))
+
+
+def inline_markdown(text: str) -> Markup:
+    """One line of Markdown (a title) to inline HTML, as safe as :func:`markdown`."""
+    return Markup(_markdown.renderInline(text))
+
+
+def parse_json(text: str) -> Any | None:
+    """The JSON object or array in ``text``, else ``None`` (scalars are not worth it)."""
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "[{":
+        return None
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict | list) else None
+
+
+def json_block(value: Any, *, open_: bool = True) -> Markup:
+    """Pretty-printed JSON in a collapsible block."""
+    size = (
+        f"{len(value)} key{'s' * (len(value) != 1)}"
+        if isinstance(value, dict)
+        else f"{len(value)} item{'s' * (len(value) != 1)}"
+    )
+    kind = "object" if isinstance(value, dict) else "array"
+    pretty = json.dumps(value, indent=2, ensure_ascii=False)
+    return Markup(
+        '<details class="codex-json"{open}><summary>JSON {kind} · {size}</summary>'
+        "<pre>{body}</pre></details>"
+    ).format(open=Markup(" open") if open_ else "", kind=kind, size=size, body=pretty)
+
+
+def is_long(text: str) -> bool:
+    return len(text) > FOLD_CHARS or text.count("\n") >= FOLD_LINES
+
+
+def fold(body: Markup, text: str) -> Markup:
+    """``body`` behind a summary of ``text``'s first line and its size."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if len(first) > 100:
+        first = first[:100] + "…"
+    lines = text.count("\n") + 1
+    return Markup(
+        '<details class="codex-fold"><summary><span class="codex-fold-first">{first}</span> '
+        '<span class="codex-fold-size">({lines:,} lines, {chars:,} characters)</span>'
+        "</summary>{body}</details>"
+    ).format(first=first, lines=lines, chars=len(text), body=body)
+
+
+def content_html(text: str, role: object = None, kind: object = None) -> Markup:
+    """One event's content as HTML: tool I/O as code or JSON, prose as Markdown."""
+    value = parse_json(text) if kind in (*TOOL_KINDS, "meta") else None
+    if value is not None:
+        body = json_block(value, open_=not is_long(text))
+    elif kind in TOOL_KINDS:
+        pre = Markup('<pre class="codex-output">{}</pre>').format(text)
+        body = fold(pre, text) if is_long(text) else pre
+    else:
+        rendered = Markup('<div class="codex-markdown">{}</div>').format(markdown(text))
+        body = fold(rendered, text) if is_long(text) else rendered
+    return Markup('<div class="codex-content {cls}">{body}</div>').format(
+        cls=role_class(role), body=body
+    )
+
+
+def data_html(text: str) -> Markup | None:
+    """The ``data`` column: collapsed pretty JSON, or ``None`` to let Datasette show it."""
+    value = parse_json(text)
+    return None if value is None else json_block(value, open_=False)
