@@ -31,7 +31,6 @@ ENVIRONMENT: dict[str, str] = {
     "CODEX_SQLITE_POOL": "`1`: reuse one connection per database and session in a process.",
     "CODEX_REDACT": "`0`: turn secret redaction off (default on).",
     "CODEX_RETENTION_DAYS": f"Default age for `codex log purge` (default {DEFAULT_RETENTION_DAYS}).",
-    "MLFLOW_TRACKING_URI": "Where `codex train` tracks runs (default `sqlite:///` + `mlflow.db` beside the log database).",
 }
 
 # Read only to find other agents' transcripts for `codex log import`.

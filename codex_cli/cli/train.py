@@ -183,7 +183,9 @@ def _print_summary(result: Any) -> None:
     typer.echo(f"run dir          {result.run_dir}")
 
 
-@app.command("export-data", context_settings=CONTEXT)
+@app.command(
+    "export-data", context_settings=CONTEXT, options_metavar="[OPTIONS] [OVERRIDE]..."
+)
 def export_data(
     ctx: typer.Context,
     config_name: ConfigName = "train",
