@@ -42,6 +42,11 @@ SOURCE_ENVIRONMENT: dict[str, str] = {
     "HOME": "Home directory (`~`).",
 }
 
+# Read only for `codex train` (documented in docs/training.md).
+TRAINING_ENVIRONMENT: dict[str, str] = {
+    "MLFLOW_TRACKING_URI": "MLflow tracking URI when `tracking.uri` is unset.",
+}
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

@@ -171,3 +171,10 @@ def test_command_line_parsing(
     ctx = group.make_context("train", list(args))
     assert ctx.args == overrides and ctx.invoked_subcommand is None
     assert {k: ctx.params[k] for k in params} == params
+
+
+def test_training_environment_is_documented() -> None:
+    from codex_cli.settings import TRAINING_ENVIRONMENT
+
+    docs = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in docs for name in TRAINING_ENVIRONMENT)
