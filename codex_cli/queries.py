@@ -161,4 +161,6 @@ def iter_events(
 
 def count_unredacted_sessions(conn: sqlite3.Connection) -> int:
     """How many sessions hold events written with redaction turned off."""
-    return conn.execute("SELECT count(*) FROM sessions WHERE unredacted_events > 0").fetchone()[0]
+    return conn.execute(
+        "SELECT count(*) FROM sessions WHERE unredacted_events > 0"
+    ).fetchone()[0]
