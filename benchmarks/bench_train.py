@@ -75,23 +75,11 @@ def run_codex(
 ) -> dict:
     run_dir = work / "runs" / name
     start = time.time()
+    overrides = [f"hydra.run.dir={run_dir}", f"trainer.max_steps={steps}"]
+    overrides += [f"threads={threads}", "tracking=none", "--json"]
+    codex = [sys.executable, "-m", "codex_cli", "train"]
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "codex_cli",
-            "train",
-            f"hydra.run.dir={run_dir}",
-            "tracking=none",
-            f"trainer.max_steps={steps}",
-            f"threads={threads}",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=work,
-        check=True,
+        codex + overrides, capture_output=True, text=True, env=env, cwd=work, check=True
     )
     summary = json.loads(out.stdout)
     first = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[0])
