@@ -96,6 +96,15 @@ def test_unknown_config_name_lists_available(cli) -> None:
             "trainer.max_steps=0: expected a positive number of steps",
         ),
         (["+trainer.bogus_arg=1"], "trainer.bogus_arg: not a TrainingArguments field"),
+        (
+            ["trainer.learning_rate=abc"],
+            "trainer.learning_rate='abc': expected a number",
+        ),
+        (["+trainer.fp16=maybe"], "trainer.fp16='maybe': expected true or false"),
+        (
+            ["trainer.lr_scheduler_type=zigzag"],
+            "trainer: zigzag is not a valid SchedulerType",
+        ),
         (["data.loss_on=tools"], "data.loss_on='tools'"),
         (["data.roles=[robot]"], "data.roles='robot'"),
         (["model.n_head=3"], "model.n_embd=128: must be a multiple of model.n_head=3"),

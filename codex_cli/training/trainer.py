@@ -198,14 +198,15 @@ def training_arguments(config: TrainConfig, run_dir: Path, report_to: list[str])
     from transformers import TrainingArguments
 
     values = dict(config.section("trainer"))
-    known = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
-    for key in values:
-        if key not in known:
+    fields = {f.name: f for f in dataclasses.fields(TrainingArguments) if f.init}
+    for key, value in values.items():
+        if key not in fields:
             raise UsageError(f"trainer.{key}: not a TrainingArguments field")
         if key in RESERVED_ARGS:
             raise UsageError(
                 f"trainer.{key}: set by codex train (use hydra.run.dir, seed)"
             )
+        values[key] = _check_type(key, value, fields[key].type)
     max_steps = values.get("max_steps")
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
         raise UsageError(
@@ -226,6 +227,24 @@ def training_arguments(config: TrainConfig, run_dir: Path, report_to: list[str])
             str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         )
         raise UsageError(f"trainer: {first}") from None
+
+
+def _check_type(key: str, value: Any, annotation: Any) -> Any:
+    """``value`` if it suits the field's declared type (numbers and flags are checked)."""
+    import typing
+
+    kinds = set(typing.get_args(annotation)) or {annotation}
+    if value is None and type(None) in kinds:
+        return value
+    if bool in kinds:
+        if not isinstance(value, bool):
+            raise UsageError(f"trainer.{key}={value!r}: expected true or false")
+    elif float in kinds:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise UsageError(f"trainer.{key}={value!r}: expected a number")
+    elif int in kinds and (not isinstance(value, int) or isinstance(value, bool)):
+        raise UsageError(f"trainer.{key}={value!r}: expected a whole number")
+    return value
 
 
 def report_to(config: TrainConfig) -> list[str]:
