@@ -144,6 +144,11 @@ def test_local_model_and_bad_model_paths(
         assert result.exit_code == 2
         assert f"model.path={bad}: not a model directory" in result.output
         assert not Path("runs/local").exists()
+    local = ["hydra.run.dir=runs/local", "model=local", f"model.path={pretrained}"]
+    too_long = cli("train", *local, "tracking=none")  # data.max_length=128 > 32
+    assert too_long.exit_code == 2
+    assert "data.max_length=128: the model's context is 32 tokens" in too_long.output
+    assert not Path("runs/local").exists()
 
     result = cli(
         "train",

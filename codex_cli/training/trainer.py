@@ -471,6 +471,14 @@ def train(
     set_seed(seed)
     if kind == "local":
         tokenizer, model = load_local(check_model_dir(model_values.get("path")))
+        context = getattr(model.config, "n_positions", None) or getattr(
+            model.config, "max_position_embeddings", None
+        )
+        if context is not None and data_config.max_length > context:
+            raise UsageError(
+                f"data.max_length={data_config.max_length}: the model's context is "
+                f"{context} tokens"
+            )
     else:
         if checkpoint is not None and (checkpoint / "tokenizer.json").exists():
             tokenizer = load_tokenizer(checkpoint)
