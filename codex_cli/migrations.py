@@ -158,3 +158,42 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
 def applied(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     """``(name, applied_at)`` of every applied migration, oldest first."""
     return [(m.name, m.applied_at) for m in migrations.applied(Database(conn))]
+
+
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+# The external-content triggers, as sqlite-utils' ``enable_fts`` writes them.
+FTS_TRIGGERS = (
+    """CREATE TRIGGER "events_ai" AFTER INSERT ON "events" BEGIN
+  INSERT INTO "events_fts" (rowid, "content") VALUES (new.rowid, new."content");
+END""",
+    """CREATE TRIGGER "events_ad" AFTER DELETE ON "events" BEGIN
+  INSERT INTO "events_fts" ("events_fts", rowid, "content") VALUES('delete', old.rowid, old."content");
+END""",
+    """CREATE TRIGGER "events_au" AFTER UPDATE ON "events" BEGIN
+  INSERT INTO "events_fts" ("events_fts", rowid, "content") VALUES('delete', old.rowid, old."content");
+  INSERT INTO "events_fts" (rowid, "content") VALUES (new.rowid, new."content");
+END""",
+)
+
+
+@migrations()
+def m003_fts_porter_tokenizer(db: Database) -> None:
+    """Search matches word forms and ignores accents (``test`` finds ``tests``, ``cafe`` ``café``).
+
+    Recreates ``events_fts`` with the Porter stemmer over ``unicode61`` with
+    diacritics removed, and rebuilds it from ``events``. Plain SQL rather than
+    ``enable_fts(replace=True)``, which runs ``executescript``: that would
+    commit the migration's transaction half-way. Independent of other
+    migrations' content, so it applies in any order after ``m001_initial``.
+    """
+    for trigger in ("events_ai", "events_ad", "events_au"):
+        db.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')
+    db.execute('DROP TABLE IF EXISTS "events_fts"')
+    db.execute(
+        'CREATE VIRTUAL TABLE "events_fts" USING FTS5 (\n'
+        f'    "content",\n    tokenize=\'{FTS_TOKENIZER}\',\n    content="events"\n)'
+    )
+    db.execute("""INSERT INTO "events_fts" ("events_fts") VALUES ('rebuild')""")
+    for sql in FTS_TRIGGERS:
+        db.execute(sql)
