@@ -47,11 +47,12 @@ class UpgradeResult:
 
 
 def _line_version(raw: bytes) -> int | None:
+    """The ``schema_version`` a line states (``None`` if none: read as 1, still rewritten)."""
     try:
         record = json.loads(raw)
     except ValueError:
         return None
-    return record.get("schema_version", 1) if isinstance(record, dict) else None
+    return record.get("schema_version") if isinstance(record, dict) else None
 
 
 def _upgraded_lines(
@@ -78,7 +79,7 @@ def _upgraded_lines(
         else:
             out.append((raw, parsed.to_json_line().encode("utf-8")))
             result.lines += 1
-    return out
+    return None if all(old == new for old, new in out) else out
 
 
 def _moved_offset(lines: list[tuple[bytes, bytes]], old_offset: int) -> int:
