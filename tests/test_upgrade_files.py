@@ -56,7 +56,7 @@ def test_old_records_are_rewritten_with_a_backup(settings: Settings, old_file: P
     assert db_event_ids(settings.db_path) == file_event_ids(settings.log_dir)
     assert cli("db", "check").exit_code == 0
     again = cli("log", "upgrade-files", "--json")
-    assert json.loads(again.output)["upgraded"] == []
+    assert json.loads(again.stdout)["upgraded"] == []
 
 
 def test_no_backup(settings: Settings, old_file: Path, cli) -> None:
@@ -86,4 +86,4 @@ def test_bad_lines_are_kept_and_reported(settings: Settings, old_file: Path, cli
     assert f"{old_file}:5: not JSON" in result.output
     assert old_file.read_text().endswith("not json at all\n")
     again = cli("log", "upgrade-files", "--json")  # nothing left to upgrade: not rewritten
-    assert json.loads(again.output)["upgraded"] == []
+    assert json.loads(again.stdout)["upgraded"] == []
