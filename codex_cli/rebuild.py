@@ -15,7 +15,9 @@ set to the end of its last complete line. Events from another directory
 
 from __future__ import annotations
 
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ from .settings import Settings
 from .writer import INSERT_SQL, event_row
 
 BATCH_EVENTS = 20_000
+CACHE_KIB = 256 * 1024  # a bigger page cache for the index and FTS merges
 INSERT_OR_IGNORE = INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1)
 
 
@@ -148,6 +151,55 @@ def rebuild(
     return result
 
 
+@dataclass
+class _Batch:
+    files: list[_FileEvents]
+    rows: list[tuple[Any, ...]]
+
+
+def _batches_in_background(files: list[Path], batch_size: int) -> Iterator[_Batch]:
+    """Parse files into batches of rows in a thread, a batch or two ahead.
+
+    SQLite releases the GIL while it inserts, so parsing the next batch
+    overlaps with inserting this one.
+    """
+    batches: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            batch = _Batch([], [])
+            for path in files:
+                if stop.is_set():
+                    return
+                parsed = read_session_file(path)
+                batch.files.append(parsed)
+                batch.rows.extend(event_row(e) for e in parsed.events)
+                if len(batch.rows) >= batch_size:
+                    batches.put(batch)
+                    batch = _Batch([], [])
+            if batch.files:
+                batches.put(batch)
+            batches.put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            batches.put(exc)
+
+    thread = threading.Thread(target=produce, name="codex-rebuild-parse", daemon=True)
+    thread.start()
+    try:
+        while (item := batches.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                batches.get_nowait()
+            except queue.Empty:
+                thread.join(0.01)
+
+
 def _index_files(
     conn: sqlite3.Connection,
     db_path: Path,
@@ -157,31 +209,20 @@ def _index_files(
     report: Callable[[BadLine], None],
     on_progress: Callable[[int], None] | None,
 ) -> None:
-    rows: list[tuple[Any, ...]] = []
-    sizes: list[tuple[int, str]] = []
-
-    def flush() -> None:
+    conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")  # this connection only
+    for batch in _batches_in_background(files, batch_size):
+        for parsed in batch.files:
+            result.files += 1
+            result.events += len(parsed.events)
+            for bad in parsed.bad:
+                report(bad)
+        sizes = [(f.complete_bytes, f.session_id) for f in batch.files]
         with dbm.immediate_transaction(conn, db_path):
             # rowcount counts inserted rows only: not ignored ones, not trigger work.
-            result.added += conn.executemany(INSERT_OR_IGNORE, rows).rowcount
+            result.added += conn.executemany(INSERT_OR_IGNORE, batch.rows).rowcount
             conn.executemany("UPDATE sessions SET ndjson_bytes = ? WHERE id = ?", sizes)
         if on_progress is not None:
-            on_progress(len(rows))
-        rows.clear()
-        sizes.clear()
-
-    for path in files:
-        parsed = read_session_file(path)
-        result.files += 1
-        result.events += len(parsed.events)
-        for bad in parsed.bad:
-            report(bad)
-        rows.extend(event_row(e) for e in parsed.events)
-        sizes.append((parsed.complete_bytes, parsed.session_id))
-        if len(rows) >= batch_size:
-            flush()
-    if rows or sizes:
-        flush()
+            on_progress(len(batch.rows))
 
 
 def _write_foreign(
