@@ -11,6 +11,12 @@ from ._app import load_settings, make_typer, print_json
 
 app = make_typer("Migrate, inspect, check and back up the log database.")
 
+# Options the maintenance commands share (here and in log_maintenance.py).
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+DryRunFlag = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+]
+
 
 def human_bytes(n: int) -> str:
     size = float(n)
@@ -38,9 +44,7 @@ def migrate() -> None:
 
 @app.command()
 def status(
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the status as JSON.")
-    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Paths, schema version, migrations, counts, sizes, time range, search index health."""
     from ..maintenance import status as get_status
@@ -77,9 +81,7 @@ def check(
             help="Repair what can be repaired: rebuild the search index, recompute session counts.",
         ),
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the report as JSON.")
-    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Check integrity, the search index, orphan events and session counts (exit 1 on a problem)."""
     from ..maintenance import check as run_check

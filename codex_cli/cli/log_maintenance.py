@@ -14,7 +14,7 @@ import typer
 
 from ..errors import UsageError
 from ._app import load_settings, print_json, progress
-from .db import human_bytes
+from .db import DryRunFlag, JsonFlag, human_bytes
 from .log import app
 
 EXPORT_FORMATS = ("ndjson", "jsonl-chat", "csv", "markdown")
@@ -37,10 +37,7 @@ def purge(
             help="Remove this session (any age unless --older-than is given); repeatable.",
         ),
     ] = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Show what would be removed; change nothing."),
-    ] = False,
+    dry_run: DryRunFlag = False,
     vacuum: Annotated[
         bool,
         typer.Option(
@@ -50,9 +47,7 @@ def purge(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Sessions removed per transaction.")
     ] = 100,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print what was removed as JSON.")
-    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Remove old sessions from the NDJSON files and the database (events, sessions, search index)."""
     from ..retention import cutoff_age
@@ -100,9 +95,7 @@ def rebuild(
             help="Also load the session files of this directory (through the write path).",
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the result as JSON.")
-    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Rebuild the database from the NDJSON session files (the recovery path).
 
@@ -200,12 +193,8 @@ def upgrade_files(
             "--no-backup", help="Do not keep the old file as SESSION.ndjson.bak."
         ),
     ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="List the files that would be rewritten.")
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the result as JSON.")
-    ] = False,
+    dry_run: DryRunFlag = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Rewrite NDJSON session files of an older schema version to the current one, atomically."""
     from ..upgrade import upgrade_files as run_upgrade
