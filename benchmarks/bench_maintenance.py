@@ -79,8 +79,11 @@ def bench_purge(work: Path, events: list[Event], base: Path) -> float:
     def delete_by_hand() -> None:
         conn = sqlite3.connect(by_hand, isolation_level=None)
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("DELETE FROM events WHERE session_id IN "
-                     "(SELECT id FROM sessions WHERE ended_at < ?)", (cutoff_ts,))
+        conn.execute(
+            "DELETE FROM events WHERE session_id IN "
+            "(SELECT id FROM sessions WHERE ended_at < ?)",
+            (cutoff_ts,),
+        )
         conn.execute("DELETE FROM sessions WHERE ended_at < ?", (cutoff_ts,))
         conn.execute("COMMIT")
         conn.close()
@@ -99,10 +102,14 @@ def bench_purge(work: Path, events: list[Event], base: Path) -> float:
     mine = timed("codex log purge (both stores, batched)", run_purge)
     removed = result["r"].events
     left = sqlite3.connect(ours).execute("SELECT count(*) FROM events").fetchone()[0]
-    left_hand = sqlite3.connect(by_hand).execute("SELECT count(*) FROM events").fetchone()[0]
+    left_hand = (
+        sqlite3.connect(by_hand).execute("SELECT count(*) FROM events").fetchone()[0]
+    )
     assert left == left_hand, (left, left_hand)
-    print(f"  removed {removed:,} events of {len(events):,} "
-          f"({len(result['r'].sessions):,} sessions, their NDJSON files too)")
+    print(
+        f"  removed {removed:,} events of {len(events):,} "
+        f"({len(result['r'].sessions):,} sessions, their NDJSON files too)"
+    )
     ratio = mine / hand
     print(f"  purge / hand DELETE = {ratio:.2f}x  (target <= 2x)")
     return ratio
@@ -117,8 +124,10 @@ def bench_rebuild(work: Path, events: list[Event], base: Path) -> float:
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     settings = Settings(log_dir=log_dir, db_path=db_path)
     result = {}
-    mine = timed("codex log rebuild (from NDJSON files)",
-                 lambda: result.setdefault("r", rebuild(settings)))
+    mine = timed(
+        "codex log rebuild (from NDJSON files)",
+        lambda: result.setdefault("r", rebuild(settings)),
+    )
     assert result["r"].added == len(events), result["r"].added
     ratio = ceiling / mine
     print(f"  rebuild speed / ceiling = {ratio:.2f}  (target >= 0.7)")
@@ -131,8 +140,11 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/bench-maint"))
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
-    print(f"sqlite {sqlite3.sqlite_version}, python {sys.version.split()[0]}, "
-          f"{args.events:,} events of ~500 characters in sessions of 200", flush=True)
+    print(
+        f"sqlite {sqlite3.sqlite_version}, python {sys.version.split()[0]}, "
+        f"{args.events:,} events of ~500 characters in sessions of 200",
+        flush=True,
+    )
     t = time.perf_counter()
     events = list(make_events(args.events, days=DAYS))
     print(f"  (generated in {time.perf_counter() - t:.1f} s)", flush=True)

@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -153,6 +153,7 @@ def export(
     *,
     session_ids: Sequence[str] = (),
     since: str | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
     """Write the selected sessions to ``out`` in ``fmt``; return what was written."""
     check_format(fmt)
@@ -166,6 +167,8 @@ def export(
             continue
         result.sessions += 1
         result.events += len(events)
+        if on_progress is not None:
+            on_progress(len(events))
         if fmt == "ndjson":
             text.write("".join(e.to_json_line() for e in events))
         elif fmt == "jsonl-chat":

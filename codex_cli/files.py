@@ -27,7 +27,9 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def storage_error(path: Path | str, exc: Exception, verb: str = "write") -> StorageError:
+def storage_error(
+    path: Path | str, exc: Exception, verb: str = "write"
+) -> StorageError:
     return StorageError(
         f"cannot {verb} {path}: {getattr(exc, 'strerror', None) or exc}"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from dataclasses import asdict, dataclass, field
@@ -224,16 +225,14 @@ def backup(settings: Settings, dest: Path, *, force: bool = False) -> int:
             f"invalid backup path {str(dest)!r}: no directory {str(dest.parent)!r}"
         )
     tmp = dest.with_name(f".{dest.name}.partial")
-    tmp.unlink(missing_ok=True)
     conn = dbm.connect(settings.db_path)
     try:
+        tmp.unlink(missing_ok=True)  # left by a backup that was killed
         conn.execute("VACUUM INTO ?", (str(tmp),))
         os.replace(tmp, dest)
-    except sqlite3.DatabaseError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"cannot write {dest}: {exc}") from None
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
+    except (OSError, sqlite3.DatabaseError) as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise storage_error(dest, exc) from None
     finally:
         conn.close()

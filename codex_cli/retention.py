@@ -124,22 +124,33 @@ def remove_sessions(
     if not session_ids:
         return
     log_dir = Path(settings.log_dir)
+    resuming = journal_path(log_dir).exists()
     _write_journal(log_dir, session_ids)
     ids = json.dumps(list(session_ids))
-    with dbm.immediate_transaction(conn, settings.db_path):
-        conn.execute(
-            "DELETE FROM events WHERE session_id IN (SELECT value FROM json_each(?))",
-            (ids,),
-        )
-        conn.execute(
-            "DELETE FROM sessions WHERE id IN (SELECT value FROM json_each(?))", (ids,)
-        )
-        for sid in session_ids:
-            path = session_path(log_dir, sid)
-            try:
-                path.unlink(missing_ok=True)
-            except OSError as exc:
-                raise storage_error(path, exc, "remove") from None
+    unlinked = False
+    try:
+        with dbm.immediate_transaction(conn, settings.db_path):
+            conn.execute(
+                "DELETE FROM events WHERE session_id IN (SELECT value FROM json_each(?))",
+                (ids,),
+            )
+            conn.execute(
+                "DELETE FROM sessions WHERE id IN (SELECT value FROM json_each(?))",
+                (ids,),
+            )
+            for sid in session_ids:
+                path = session_path(log_dir, sid)
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as exc:
+                    raise storage_error(path, exc, "remove") from None
+                unlinked = True
+    except BaseException:
+        # Rolled back with no file touched: both stores are as they were, so
+        # the journal of this (new) batch would only mislead the next purge.
+        if not unlinked and not resuming:
+            _clear_journal(log_dir)
+        raise
     fsync_dir(log_dir)
     _clear_journal(log_dir)
 

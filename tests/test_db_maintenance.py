@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from maint_helpers import OLD, fts_ok, read_only, table_dump, write_sessions
 
 from codex_cli import db as dbm
 from codex_cli.settings import Settings
 from codex_cli.writer import SessionLogger
-from maint_helpers import OLD, fts_ok, table_dump, write_sessions
 
 
 @pytest.fixture
@@ -36,7 +38,9 @@ def test_status_json(log: Settings, cli) -> None:
     assert [m["name"] for m in info["migrations"]][0] == "m001_initial"
     assert "m003_fts_porter_tokenizer" in [m["name"] for m in info["migrations"]]
     assert (info["sessions"], info["events"], info["ndjson_files"]) == (2, 10, 2)
-    assert info["ndjson_bytes"] == sum(p.stat().st_size for p in Path(log.log_dir).iterdir())
+    assert info["ndjson_bytes"] == sum(
+        p.stat().st_size for p in Path(log.log_dir).iterdir()
+    )
     assert info["database_bytes"] > 0 and info["fts_in_sync"] is True
     assert info["oldest_event"].startswith("2024-12-31T23:59:5")
     assert info["newest_event"] == "2025-01-02T00:00:00.000Z"
@@ -52,17 +56,22 @@ def test_status_text_on_an_empty_log(cli) -> None:
 def test_check_ok(log: Settings, cli) -> None:
     result = cli("db", "check", "--json")
     assert result.exit_code == 0 and json.loads(result.output) == {
-        "ok": True, "fix": False, "problems": []}
+        "ok": True,
+        "fix": False,
+        "problems": [],
+    }
 
 
 def test_check_finds_and_fixes_damage(log: Settings, cli) -> None:
     good = table_dump(log.db_path)
-    run_sql(log.db_path,
-            # An index row gone, a session row lost, a count wrong.
-            "INSERT INTO events_fts(events_fts, rowid, content) SELECT 'delete', pk, content "
-            "FROM events WHERE session_id = 'd1' AND seq = 1",
-            "DELETE FROM sessions WHERE id = 'd2'",
-            "UPDATE sessions SET event_count = 99, input_tokens = 0 WHERE id = 'd1'")
+    run_sql(
+        log.db_path,
+        # An index row gone, a session row lost, a count wrong.
+        "INSERT INTO events_fts(events_fts, rowid, content) SELECT 'delete', pk, content "
+        "FROM events WHERE session_id = 'd1' AND seq = 1",
+        "DELETE FROM sessions WHERE id = 'd2'",
+        "UPDATE sessions SET event_count = 99, input_tokens = 0 WHERE id = 'd1'",
+    )
     assert not fts_ok(log.db_path)
 
     found = cli("db", "check", "--json")
@@ -88,7 +97,9 @@ def test_check_reports_an_interrupted_purge(log: Settings, cli) -> None:
     assert json.loads(cli("db", "status", "--json").output)["sessions"] == 1
 
 
-def test_backup_is_a_consistent_copy_while_writing(log: Settings, cli, tmp_path: Path) -> None:
+def test_backup_is_a_consistent_copy_while_writing(
+    log: Settings, cli, tmp_path: Path
+) -> None:
     stop = threading.Event()
 
     def keep_writing() -> None:
@@ -108,18 +119,25 @@ def test_backup_is_a_consistent_copy_while_writing(log: Settings, cli, tmp_path:
     conn = sqlite3.connect(copy)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     counts = dict(conn.execute("SELECT id, event_count FROM sessions").fetchall())
-    in_copy = dict(conn.execute("SELECT session_id, count(*) FROM events GROUP BY 1").fetchall())
+    in_copy = dict(
+        conn.execute("SELECT session_id, count(*) FROM events GROUP BY 1").fetchall()
+    )
     conn.close()
     assert counts == in_copy and counts["d1"] == 5
     assert fts_ok(copy)
     assert list(tmp_path.glob(".copy.db*")) == []
 
 
-@pytest.mark.parametrize(("name", "message"), [
-    ("exists.db", "it exists (use --force to replace it)"),
-    ("missing/dir.db", "no directory"),
-])
-def test_backup_bad_path(log: Settings, cli, tmp_path: Path, name: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("exists.db", "it exists (use --force to replace it)"),
+        ("missing/dir.db", "no directory"),
+    ],
+)
+def test_backup_bad_path(
+    log: Settings, cli, tmp_path: Path, name: str, message: str
+) -> None:
     (tmp_path / "exists.db").write_text("keep me")
     result = cli("db", "backup", str(tmp_path / name))
     assert result.exit_code == 2 and message in result.output
@@ -141,5 +159,27 @@ def test_migrate_on_a_current_database(log: Settings, cli) -> None:
 def test_fresh_database_has_the_new_tokenizer(settings: Settings) -> None:
     write_sessions(settings, {"t": OLD}, n=2)
     conn = sqlite3.connect(settings.db_path)
-    hits = conn.execute("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'fixing'")
+    hits = conn.execute(
+        "SELECT count(*) FROM events_fts WHERE events_fts MATCH 'fixing'"
+    )
     assert hits.fetchone() == (1,)  # "fix" in the first event, stemmed
+
+
+def test_backup_to_a_read_only_directory(log: Settings, tmp_path: Path) -> None:
+    target = tmp_path / "backups"
+    target.mkdir()
+    cmd = read_only(
+        target,
+        sys.executable,
+        "-m",
+        "codex_cli",
+        "db",
+        "backup",
+        str(target / "copy.db"),
+    )
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    target.chmod(0o755)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: cannot write {target / 'copy.db'}: ")
+    assert result.stderr.count("\n") == 1
+    assert list(target.iterdir()) == []

@@ -13,9 +13,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from maint_helpers import OLD, write_sessions
 
 from codex_cli.settings import Settings
-from maint_helpers import OLD, write_sessions
 
 
 @pytest.fixture
@@ -27,7 +27,9 @@ def log(settings: Settings) -> Settings:
 def test_ndjson_is_exactly_our_event_records(log: Settings, cli) -> None:
     result = cli("log", "export", "--all", "--format", "ndjson")
     assert result.exit_code == 0
-    files = b"".join((Path(log.log_dir) / f"{sid}.ndjson").read_bytes() for sid in ("e1", "e2"))
+    files = b"".join(
+        (Path(log.log_dir) / f"{sid}.ndjson").read_bytes() for sid in ("e1", "e2")
+    )
     assert result.stdout_bytes == files
 
 
@@ -42,12 +44,19 @@ def test_jsonl_chat_is_one_openai_record_per_session(log: Settings, cli) -> None
     records = [json.loads(line) for line in result.output.splitlines()]
     assert len(records) == 2
     messages = records[0]["messages"]
-    assert [m["role"] for m in messages] == ["user", "assistant", "assistant", "tool", "assistant"]
+    assert [m["role"] for m in messages] == [
+        "user",
+        "assistant",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
     call = messages[2]["tool_calls"][0]
     assert call["type"] == "function" and call["function"]["name"] == "shell"
     # Arguments must be a JSON object as text: other content is wrapped.
     assert json.loads(call["function"]["arguments"]) == {
-        "input": '{"cmd": "pytest -q tests/test_upload.py"} (e1 #2)'}
+        "input": '{"cmd": "pytest -q tests/test_upload.py"} (e1 #2)'
+    }
     assert messages[3]["tool_call_id"] == call["id"]
     assert messages[3]["content"].startswith("1 failed, 4 passed")
 
@@ -56,24 +65,41 @@ def test_chat_keeps_json_arguments_and_drops_what_chat_cannot_hold() -> None:
     from codex_cli.events import Event
     from codex_cli.export import chat_messages
 
-    def ev(seq: int, role: str, kind: str, content: str, call: str | None = None) -> Event:
-        return Event(session_id="c", role=role, kind=kind, content=content, seq=seq,
-                     tool_name="shell" if call else None, tool_call_id=call)
+    def ev(
+        seq: int, role: str, kind: str, content: str, call: str | None = None
+    ) -> Event:
+        return Event(
+            session_id="c",
+            role=role,
+            kind=kind,
+            content=content,
+            seq=seq,
+            tool_name="shell" if call else None,
+            tool_call_id=call,
+        )
 
-    messages = chat_messages([
-        ev(1, "user", "message", "go"),
-        ev(2, "assistant", "reasoning", "thinking..."),
-        ev(3, "assistant", "tool_call", '{"cmd": "ls"}', "a"),
-        ev(4, "assistant", "tool_call", '{"cmd": "pwd"}', "b"),
-        ev(5, "tool", "tool_result", "x.py", "a"),
-        ev(6, "tool", "tool_result", "/tmp", "b"),
-        ev(7, "tool", "tool_result", "orphan", "zzz"),
-    ])
+    messages = chat_messages(
+        [
+            ev(1, "user", "message", "go"),
+            ev(2, "assistant", "reasoning", "thinking..."),
+            ev(3, "assistant", "tool_call", '{"cmd": "ls"}', "a"),
+            ev(4, "assistant", "tool_call", '{"cmd": "pwd"}', "b"),
+            ev(5, "tool", "tool_result", "x.py", "a"),
+            ev(6, "tool", "tool_result", "/tmp", "b"),
+            ev(7, "tool", "tool_result", "orphan", "zzz"),
+        ]
+    )
     assert messages[1]["content"] is None
     assert [c["function"]["arguments"] for c in messages[1]["tool_calls"]] == [
-        '{"cmd": "ls"}', '{"cmd": "pwd"}']
+        '{"cmd": "ls"}',
+        '{"cmd": "pwd"}',
+    ]
     assert [(m["role"], m.get("tool_call_id")) for m in messages] == [
-        ("user", None), ("assistant", None), ("tool", "a"), ("tool", "b")]
+        ("user", None),
+        ("assistant", None),
+        ("tool", "a"),
+        ("tool", "b"),
+    ]
 
 
 def test_csv_has_a_row_per_event(log: Settings, cli) -> None:
@@ -86,22 +112,35 @@ def test_csv_has_a_row_per_event(log: Settings, cli) -> None:
 def test_markdown_to_a_file(log: Settings, cli, tmp_path: Path) -> None:
     out = tmp_path / "out.md"
     result = cli("log", "export", "--all", "-f", "markdown", "-o", str(out))
-    assert result.exit_code == 0 and "Exported 2 session(s), 10 event(s)" in result.output
+    assert (
+        result.exit_code == 0 and "Exported 2 session(s), 10 event(s)" in result.output
+    )
     text = out.read_text()
     assert text.startswith("# please fix the flaky upload test (e1 #0)")
     assert "\n---\n" in text and "**Result**" in text
     assert list(tmp_path.glob(".out.md.*")) == []
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    ([], 2, "missing SESSION"),
-    (["e1", "--all"], 2, "not both"),
-    (["--all", "-f", "xml"], 2, "invalid --format 'xml'"),
-    (["nope"], 1, "no session 'nope'"),
-    (["--all", "--since", "soon"], 2, "invalid --since 'soon'"),
-    (["--all", "-o", "/dev/full"], 1, "cannot write /dev/full: No space left on device"),
-    (["--all", "-o", "/nonexistent/dir/out.ndjson"], 1, "cannot write /nonexistent/dir/out.ndjson"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        ([], 2, "missing SESSION"),
+        (["e1", "--all"], 2, "not both"),
+        (["--all", "-f", "xml"], 2, "invalid --format 'xml'"),
+        (["nope"], 1, "no session 'nope'"),
+        (["--all", "--since", "soon"], 2, "invalid --since 'soon'"),
+        (
+            ["--all", "-o", "/dev/full"],
+            1,
+            "cannot write /dev/full: No space left on device",
+        ),
+        (
+            ["--all", "-o", "/nonexistent/dir/out.ndjson"],
+            1,
+            "cannot write /nonexistent/dir/out.ndjson",
+        ),
+    ],
+)
 def test_bad_input_is_one_line(log: Settings, cli, args, code, message) -> None:
     result = cli("log", "export", *args)
     assert result.exit_code == code
@@ -116,7 +155,9 @@ def _limit_file_size() -> None:
 LIMIT = 100_000  # above the database's own files, below the export
 
 
-def test_disk_full_midway_leaves_no_partial_file(settings: Settings, tmp_path: Path) -> None:
+def test_disk_full_midway_leaves_no_partial_file(
+    settings: Settings, tmp_path: Path
+) -> None:
     from codex_cli.writer import SessionLogger
 
     with SessionLogger("big", settings=settings) as logger:
@@ -126,7 +167,11 @@ def test_disk_full_midway_leaves_no_partial_file(settings: Settings, tmp_path: P
     out.write_text("the previous export\n")
     result = subprocess.run(
         [sys.executable, "-m", "codex_cli", "log", "export", "--all", "-o", str(out)],
-        capture_output=True, text=True, timeout=60, preexec_fn=_limit_file_size)
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_limit_file_size,
+    )
     assert result.returncode == 1
     assert result.stderr == f"Error: cannot write {out}: File too large\n"
     assert out.read_text() == "the previous export\n"

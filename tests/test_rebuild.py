@@ -7,10 +7,18 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+from maint_helpers import (
+    OLD,
+    db_event_ids,
+    file_event_ids,
+    fts_ok,
+    table_dump,
+    write_sessions,
+)
+
 from codex_cli.rebuild import rebuild
 from codex_cli.retention import journal_path
 from codex_cli.settings import Settings
-from maint_helpers import OLD, db_event_ids, file_event_ids, fts_ok, table_dump, write_sessions
 
 
 def lose_database(settings: Settings) -> None:
@@ -37,7 +45,9 @@ def test_lost_database_is_rebuilt_exactly(settings: Settings, cli) -> None:
     # The rebuilt database is a working log: the next write appends after the last seq.
     assert cli("log", "add", "-s", "r1", "-r", "user", "one more").exit_code == 0
     view = cli("log", "view", "r1", "--format", "ndjson")
-    assert [json.loads(line)["seq"] for line in view.output.splitlines()] == list(range(1, 9))
+    assert [json.loads(line)["seq"] for line in view.output.splitlines()] == list(
+        range(1, 9)
+    )
     assert db_event_ids(settings.db_path) == file_event_ids(settings.log_dir)
 
 
@@ -59,7 +69,9 @@ def test_partial_database_gets_only_missing_events(settings: Settings) -> None:
 
     conn = sqlite3.connect(settings.db_path)
     conn.execute("DELETE FROM events WHERE session_id = 'r2' AND seq > 3")
-    conn.execute("UPDATE sessions SET event_count = 3, ndjson_bytes = 0 WHERE id = 'r2'")
+    conn.execute(
+        "UPDATE sessions SET event_count = 3, ndjson_bytes = 0 WHERE id = 'r2'"
+    )
     conn.commit()
     conn.close()
     result = rebuild(settings)
@@ -67,7 +79,9 @@ def test_partial_database_gets_only_missing_events(settings: Settings) -> None:
     assert table_dump(settings.db_path)["events"] == original["events"]
 
 
-def test_malformed_lines_are_reported_and_the_rest_loads(settings: Settings, cli) -> None:
+def test_malformed_lines_are_reported_and_the_rest_loads(
+    settings: Settings, cli
+) -> None:
     make_log(settings)
     lose_database(settings)
     path = Path(settings.log_dir) / "r1.ndjson"
@@ -94,7 +108,8 @@ def test_malformed_lines_are_reported_and_the_rest_loads(settings: Settings, cli
 
 
 def test_rebuild_from_another_directory_goes_through_the_write_path(
-        settings: Settings, cli, tmp_path: Path) -> None:
+    settings: Settings, cli, tmp_path: Path
+) -> None:
     make_log(settings)
     elsewhere = tmp_path / "restored"
     shutil.copytree(settings.log_dir, elsewhere)
@@ -104,7 +119,9 @@ def test_rebuild_from_another_directory_goes_through_the_write_path(
     Path(settings.log_dir).mkdir()
     shutil.copy(elsewhere / "r1.ndjson", Path(settings.log_dir) / "r1.ndjson")
 
-    result = json.loads(cli("log", "rebuild", "--from", str(elsewhere), "--json").output)
+    result = json.loads(
+        cli("log", "rebuild", "--from", str(elsewhere), "--json").output
+    )
 
     assert result["added"] == 28  # r1 from the log dir, the other 21 from the copy
     assert db_event_ids(settings.db_path) == file_event_ids(settings.log_dir)

@@ -7,20 +7,26 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from maint_helpers import OLD, db_event_ids, file_event_ids, write_sessions
 
 from codex_cli.events import SCHEMA_VERSION, Event
 from codex_cli.settings import Settings
-from maint_helpers import OLD, db_event_ids, file_event_ids, write_sessions
 
 
 def strip_versions(settings: Settings, path: Path) -> None:
     """Make a file look written by a release whose records had no ``schema_version``."""
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "schema_version"})
-                            + "\n" for r in records))
+    path.write_text(
+        "".join(
+            json.dumps({k: v for k, v in r.items() if k != "schema_version"}) + "\n"
+            for r in records
+        )
+    )
     conn = sqlite3.connect(settings.db_path)  # as that release's writer recorded it
-    conn.execute("UPDATE sessions SET ndjson_bytes = ? WHERE id = ?",
-                 (path.stat().st_size, path.name[: -len(".ndjson")]))
+    conn.execute(
+        "UPDATE sessions SET ndjson_bytes = ? WHERE id = ?",
+        (path.stat().st_size, path.name[: -len(".ndjson")]),
+    )
     conn.commit()
     conn.close()
 
@@ -33,12 +39,16 @@ def old_file(settings: Settings) -> Path:
     return path
 
 
-def test_old_records_are_rewritten_with_a_backup(settings: Settings, old_file: Path, cli) -> None:
+def test_old_records_are_rewritten_with_a_backup(
+    settings: Settings, old_file: Path, cli
+) -> None:
     before = old_file.read_text()
     untouched = (Path(settings.log_dir) / "u2.ndjson").stat().st_mtime_ns
 
     dry = cli("log", "upgrade-files", "--dry-run")
-    assert "Would rewrite 1 of 2 file(s)" in dry.output and old_file.read_text() == before
+    assert (
+        "Would rewrite 1 of 2 file(s)" in dry.output and old_file.read_text() == before
+    )
 
     result = cli("log", "upgrade-files")
 
@@ -47,7 +57,8 @@ def test_old_records_are_rewritten_with_a_backup(settings: Settings, old_file: P
     records = [json.loads(line) for line in old_file.read_text().splitlines()]
     assert {r["schema_version"] for r in records} == {SCHEMA_VERSION}
     assert [Event.from_record(r) for r in records] == [
-        Event.from_record(json.loads(line)) for line in before.splitlines()]
+        Event.from_record(json.loads(line)) for line in before.splitlines()
+    ]
     assert Path(f"{old_file}.bak").read_text() == before
     assert (Path(settings.log_dir) / "u2.ndjson").stat().st_mtime_ns == untouched
     assert list(Path(settings.log_dir).glob(".*.tmp")) == []
@@ -64,11 +75,17 @@ def test_no_backup(settings: Settings, old_file: Path, cli) -> None:
     assert not Path(f"{old_file}.bak").exists()
 
 
-def test_unloaded_lines_stay_unloaded_until_the_next_write(settings: Settings, old_file: Path,
-                                                           cli) -> None:
+def test_unloaded_lines_stay_unloaded_until_the_next_write(
+    settings: Settings, old_file: Path, cli
+) -> None:
     # A writer killed after its append, before its commit: the line is in the file only.
-    extra = Event(session_id="u1", role="user", content="crashed writer", seq=5,
-                  ts="2025-01-01T00:00:01Z").to_record()
+    extra = Event(
+        session_id="u1",
+        role="user",
+        content="crashed writer",
+        seq=5,
+        ts="2025-01-01T00:00:01Z",
+    ).to_record()
     del extra["schema_version"]
     with old_file.open("a") as handle:
         handle.write(json.dumps(extra) + "\n")
@@ -78,12 +95,16 @@ def test_unloaded_lines_stay_unloaded_until_the_next_write(settings: Settings, o
     assert len(db_event_ids(settings.db_path)["u1"]) == 6
 
 
-def test_bad_lines_are_kept_and_reported(settings: Settings, old_file: Path, cli) -> None:
+def test_bad_lines_are_kept_and_reported(
+    settings: Settings, old_file: Path, cli
+) -> None:
     with old_file.open("a") as handle:
         handle.write("not json at all\n")
     result = cli("log", "upgrade-files")
     assert result.exit_code == 0
     assert f"{old_file}:5: not JSON" in result.output
     assert old_file.read_text().endswith("not json at all\n")
-    again = cli("log", "upgrade-files", "--json")  # nothing left to upgrade: not rewritten
+    again = cli(
+        "log", "upgrade-files", "--json"
+    )  # nothing left to upgrade: not rewritten
     assert json.loads(again.stdout)["upgraded"] == []

@@ -166,19 +166,26 @@ def export(
         )
     since_ts = parse_when(since, "--since") if since else None
     conn = open_log(load_settings())
-    if output is None:
-        try:
-            run_export(
-                conn, sys.stdout.buffer, fmt, session_ids=sessions or [], since=since_ts
+    ids = sessions or []
+    with progress("Exporting") as advance:
+        if output is None:
+            try:
+                run_export(
+                    conn,
+                    sys.stdout.buffer,
+                    fmt,
+                    session_ids=ids,
+                    since=since_ts,
+                    on_progress=advance,
+                )
+                sys.stdout.flush()
+            except OSError as exc:
+                raise storage_error("standard output", exc) from None
+            return
+        with output_file(output) as handle:
+            result = run_export(
+                conn, handle, fmt, session_ids=ids, since=since_ts, on_progress=advance
             )
-            sys.stdout.flush()
-        except OSError as exc:
-            raise storage_error("standard output", exc) from None
-        return
-    with output_file(output) as handle:
-        result = run_export(
-            conn, handle, fmt, session_ids=sessions or [], since=since_ts
-        )
     typer.echo(
         f"Exported {result.sessions} session(s), {result.events} event(s) to {output}.",
         err=True,
