@@ -127,6 +127,9 @@ def rebuild(
         if on_bad_line is not None:
             on_bad_line(bad)
 
+    foreign: list[Path] = []
+    if from_dir is not None and Path(from_dir).resolve() != log_dir.resolve():
+        foreign = session_files(Path(from_dir))  # a bad --from fails before any work
     conn = dbm.connect(settings.db_path)
     try:
         result.finished_purge = finish_interrupted(conn, settings)
@@ -144,10 +147,8 @@ def rebuild(
         raise StorageError(f"cannot write {settings.db_path}: {exc}") from None
     finally:
         conn.close()
-    if from_dir is not None and Path(from_dir).resolve() != log_dir.resolve():
-        _write_foreign(
-            settings, session_files(Path(from_dir)), result, report, on_progress
-        )
+    if foreign:
+        _write_foreign(settings, foreign, result, report, on_progress)
     return result
 
 

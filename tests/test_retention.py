@@ -267,3 +267,29 @@ def test_read_only_file_system_is_one_line_and_nothing_lost(
         file_event_ids(mixed_log.log_dir),
     ) == before
     assert not journal_path(mixed_log.log_dir).exists()
+
+
+def test_purge_while_a_session_is_being_logged(settings: Settings) -> None:
+    import threading
+
+    from codex_cli.writer import SessionLogger
+
+    write_sessions(settings, {f"p{i:02d}": OLD for i in range(40)}, n=3)
+    stop = threading.Event()
+    written: list[str] = []
+
+    def keep_logging() -> None:
+        with SessionLogger("live", settings=settings) as logger:
+            while not stop.is_set() or len(written) < 5:
+                written.append(logger.log("user", "still here").id)
+
+    writer = threading.Thread(target=keep_logging)
+    writer.start()
+    try:
+        result = purge(settings, older_than=timedelta(days=30), batch_size=3)
+    finally:
+        stop.set()
+        writer.join()
+    assert len(result.sessions) == 40
+    assert db_event_ids(settings.db_path) == {"live": set(written)}
+    assert_stores_agree(settings)
