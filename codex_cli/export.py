@@ -19,27 +19,12 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from .errors import UsageError
-from .events import Event
+from .events import _FIELD_ORDER, Event
 from .queries import get_session, iter_events, session_events
 from .render import render_markdown
 
 FORMATS = ("ndjson", "jsonl-chat", "csv", "markdown")
-CSV_COLUMNS = (
-    "session_id",
-    "seq",
-    "ts",
-    "role",
-    "kind",
-    "tool_name",
-    "tool_call_id",
-    "model",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "content",
-    "id",
-    "data",
-)
+CSV_COLUMNS = (*_FIELD_ORDER, "data")  # the NDJSON key order
 
 
 @dataclass
