@@ -33,6 +33,7 @@ from .ndjson import session_path
 from .settings import Settings, validate_session_id
 
 JOURNAL_NAME = ".purge-journal.json"
+BACKUP_SUFFIX = ".bak"  # `<session>.ndjson.bak`, kept by `codex log upgrade-files`
 BATCH_SESSIONS = 100
 
 
@@ -140,10 +141,12 @@ def remove_sessions(
             )
             for sid in session_ids:
                 path = session_path(log_dir, sid)
-                try:
-                    path.unlink(missing_ok=True)
-                except OSError as exc:
-                    raise storage_error(path, exc, "remove") from None
+                # The backup `upgrade-files` keeps holds the same events.
+                for doomed in (path, path.with_name(path.name + BACKUP_SUFFIX)):
+                    try:
+                        doomed.unlink(missing_ok=True)
+                    except OSError as exc:
+                        raise storage_error(doomed, exc, "remove") from None
                 unlinked = True
     except BaseException:
         # Rolled back with no file touched: both stores are as they were, so

@@ -23,9 +23,8 @@ from .events import SCHEMA_VERSION
 from .files import atomic_file, storage_error
 from .ndjson import SUFFIX, BadLine, parse_line
 from .rebuild import session_files
+from .retention import BACKUP_SUFFIX
 from .settings import Settings
-
-BACKUP_SUFFIX = ".bak"
 
 
 @dataclass

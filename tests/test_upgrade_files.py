@@ -70,6 +70,12 @@ def test_old_records_are_rewritten_with_a_backup(
     assert json.loads(again.stdout)["upgraded"] == []
 
 
+def test_purge_removes_the_backup_too(settings: Settings, old_file: Path, cli) -> None:
+    assert cli("log", "upgrade-files").exit_code == 0
+    assert cli("log", "purge", "--session", "u1").exit_code == 0
+    assert not old_file.exists() and not Path(f"{old_file}.bak").exists()
+
+
 def test_no_backup(settings: Settings, old_file: Path, cli) -> None:
     assert cli("log", "upgrade-files", "--no-backup").exit_code == 0
     assert not Path(f"{old_file}.bak").exists()
