@@ -106,31 +106,36 @@ class CheckReport:
         }
 
 
+# Counts and times always follow the events. Token totals do not: importers
+# set them from the source's own totals (`update_session`), so they are only
+# computed for a session row that had to be recreated.
 AGGREGATES_SQL = """
 SELECT s.id FROM sessions s LEFT JOIN (
-  SELECT session_id, count(*) AS n, min(ts) AS first, max(ts) AS last,
-         sum(coalesce(input_tokens, 0)) AS inp,
-         sum(coalesce(cached_input_tokens, 0)) AS cached,
-         sum(coalesce(output_tokens, 0)) AS outp
+  SELECT session_id, count(*) AS n, min(ts) AS first, max(ts) AS last
   FROM events GROUP BY session_id
 ) e ON e.session_id = s.id
 WHERE s.event_count != coalesce(e.n, 0)
    OR s.started_at IS NOT e.first OR s.ended_at IS NOT e.last
-   OR s.input_tokens != coalesce(e.inp, 0)
-   OR s.cached_input_tokens != coalesce(e.cached, 0)
-   OR s.output_tokens != coalesce(e.outp, 0)
 """
 
 RECOMPUTE_SQL = """
 UPDATE sessions SET
   event_count = (SELECT count(*) FROM events WHERE session_id = sessions.id),
   started_at = (SELECT min(ts) FROM events WHERE session_id = sessions.id),
-  ended_at = (SELECT max(ts) FROM events WHERE session_id = sessions.id),
-  input_tokens = (SELECT coalesce(sum(input_tokens), 0) FROM events WHERE session_id = sessions.id),
-  cached_input_tokens = (SELECT coalesce(sum(cached_input_tokens), 0) FROM events
-                         WHERE session_id = sessions.id),
-  output_tokens = (SELECT coalesce(sum(output_tokens), 0) FROM events WHERE session_id = sessions.id)
+  ended_at = (SELECT max(ts) FROM events WHERE session_id = sessions.id)
 WHERE id IN (SELECT value FROM json_each(?))
+"""
+
+RECREATE_SQL = """
+INSERT INTO sessions (id, input_tokens, cached_input_tokens, output_tokens, title, model)
+SELECT session_id, coalesce(sum(input_tokens), 0), coalesce(sum(cached_input_tokens), 0),
+       coalesce(sum(output_tokens), 0),
+       (SELECT substr(trim(content), 1, 200) FROM events f
+        WHERE f.session_id = e.session_id AND role = 'user' AND kind = 'message'
+        ORDER BY seq LIMIT 1),
+       (SELECT model FROM events m WHERE m.session_id = e.session_id AND model IS NOT NULL
+        ORDER BY seq DESC LIMIT 1)
+FROM events e WHERE session_id IN (SELECT value FROM json_each(?)) GROUP BY session_id
 """
 
 
@@ -181,8 +186,8 @@ def check(settings: Settings, *, fix: bool = False) -> CheckReport:
             report.problems.append(
                 Problem(
                     "session_aggregates",
-                    f"{len(mismatched)} session(s) whose counts, times or "
-                    "tokens disagree with their events: " + ", ".join(mismatched[:5]),
+                    f"{len(mismatched)} session(s) whose event counts or times "
+                    "disagree with their events: " + ", ".join(mismatched[:5]),
                 )
             )
         if not fts_in_sync(conn):
@@ -191,10 +196,7 @@ def check(settings: Settings, *, fix: bool = False) -> CheckReport:
             )
         if fix and any(not p.fixed for p in report.problems if p.check != "integrity"):
             with dbm.immediate_transaction(conn, settings.db_path):
-                conn.executemany(
-                    "INSERT OR IGNORE INTO sessions (id) VALUES (?)",
-                    [(sid,) for sid in orphans],
-                )
+                conn.execute(RECREATE_SQL, (json.dumps(orphans),))
                 conn.execute(RECOMPUTE_SQL, (json.dumps(orphans + mismatched),))
                 conn.execute("INSERT INTO events_fts(events_fts) VALUES ('rebuild')")
             for problem in report.problems:

@@ -160,7 +160,7 @@ def applied(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     return [(m.name, m.applied_at) for m in migrations.applied(Database(conn))]
 
 
-FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+FTS_TOKENIZER = "unicode61 remove_diacritics 2"
 
 # The external-content triggers, as sqlite-utils' ``enable_fts`` writes them.
 FTS_TRIGGERS = (
@@ -178,14 +178,16 @@ END""",
 
 
 @migrations()
-def m003_fts_porter_tokenizer(db: Database) -> None:
-    """Search matches word forms and ignores accents (``test`` finds ``tests``, ``cafe`` ``café``).
+def m003_fts_remove_diacritics(db: Database) -> None:
+    """Search ignores every accent: ``viet`` finds ``Việt``, ``uber`` finds ``ǖber``.
 
-    Recreates ``events_fts`` with the Porter stemmer over ``unicode61`` with
-    diacritics removed, and rebuilds it from ``events``. Plain SQL rather than
-    ``enable_fts(replace=True)``, which runs ``executescript``: that would
-    commit the migration's transaction half-way. Independent of other
-    migrations' content, so it applies in any order after ``m001_initial``.
+    Recreates ``events_fts`` with ``unicode61 remove_diacritics 2`` (the
+    default, 1, keeps the marks of letters that carry two, as in Vietnamese)
+    and rebuilds it from ``events``. Words are matched as before otherwise:
+    no stemming, which would make ``tokenizer`` find ``tokens`` in code.
+    Plain SQL rather than ``enable_fts(replace=True)``, which runs
+    ``executescript``: that would commit the migration's transaction
+    half-way. Independent of other migrations, so it applies after any of them.
     """
     for trigger in ("events_ai", "events_ad", "events_au"):
         db.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')

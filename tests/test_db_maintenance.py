@@ -36,7 +36,7 @@ def test_status_json(log: Settings, cli) -> None:
     info = json.loads(cli("db", "status", "--json").output)
     assert info["schema_version"] == dbm.SCHEMA_VERSION
     assert [m["name"] for m in info["migrations"]][0] == "m001_initial"
-    assert "m003_fts_porter_tokenizer" in [m["name"] for m in info["migrations"]]
+    assert "m003_fts_remove_diacritics" in [m["name"] for m in info["migrations"]]
     assert (info["sessions"], info["events"], info["ndjson_files"]) == (2, 10, 2)
     assert info["ndjson_bytes"] == sum(
         p.stat().st_size for p in Path(log.log_dir).iterdir()
@@ -70,7 +70,7 @@ def test_check_finds_and_fixes_damage(log: Settings, cli) -> None:
         "INSERT INTO events_fts(events_fts, rowid, content) SELECT 'delete', pk, content "
         "FROM events WHERE session_id = 'd1' AND seq = 1",
         "DELETE FROM sessions WHERE id = 'd2'",
-        "UPDATE sessions SET event_count = 99, input_tokens = 0 WHERE id = 'd1'",
+        "UPDATE sessions SET event_count = 99, ended_at = '2000-01-01' WHERE id = 'd1'",
     )
     assert not fts_ok(log.db_path)
 
@@ -87,7 +87,19 @@ def test_check_finds_and_fixes_damage(log: Settings, cli) -> None:
     assert repaired["events"] == good["events"] and repaired["fts"] == good["fts"]
     d1 = [row for row in repaired["sessions"] if row[0] == "d1"]
     assert d1 == [row for row in good["sessions"] if row[0] == "d1"]
+    d2 = [row[:-1] for row in repaired["sessions"] if row[0] == "d2"]
+    # Recreated from its events: all but the NDJSON size, which the next write reconciles.
+    assert d2 == [row[:-1] for row in good["sessions"] if row[0] == "d2"]
     assert cli("db", "check").exit_code == 0
+
+
+def test_token_totals_set_by_an_importer_are_not_damage(log: Settings, cli) -> None:
+    with SessionLogger("d1", settings=log) as logger:
+        logger.update_session(input_tokens=123_456, output_tokens=789)
+    assert cli("db", "check").exit_code == 0
+    assert cli("db", "check", "--fix").exit_code == 0
+    rows = json.loads(cli("log", "sessions", "--json").output)
+    assert {r["id"]: r["input_tokens"] for r in rows}["d1"] == 123_456
 
 
 def test_check_reports_an_interrupted_purge(log: Settings, cli) -> None:
@@ -157,12 +169,11 @@ def test_migrate_on_a_current_database(log: Settings, cli) -> None:
 
 
 def test_fresh_database_has_the_new_tokenizer(settings: Settings) -> None:
-    write_sessions(settings, {"t": OLD}, n=2)
+    with SessionLogger("t", settings=settings) as logger:
+        logger.log("user", "Xin chào, Việt Nam")
     conn = sqlite3.connect(settings.db_path)
-    hits = conn.execute(
-        "SELECT count(*) FROM events_fts WHERE events_fts MATCH 'fixing'"
-    )
-    assert hits.fetchone() == (1,)  # "fix" in the first event, stemmed
+    hits = conn.execute("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'viet'")
+    assert hits.fetchone() == (1,)
 
 
 def test_backup_to_a_read_only_directory(log: Settings, tmp_path: Path) -> None:

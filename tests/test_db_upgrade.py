@@ -53,9 +53,9 @@ def test_v1_database_upgrades_in_place_with_no_event_lost(v1_db: Path, cli) -> N
     result = cli("db", "migrate")
 
     assert result.exit_code == 0, result.output
-    assert "m003_fts_porter_tokenizer" in result.output
+    assert "m003_fts_remove_diacritics" in result.output
     assert rows(v1_db, "PRAGMA user_version") == [(dbm.SCHEMA_VERSION,)]
-    assert ("m003_fts_porter_tokenizer",) in rows(
+    assert ("m003_fts_remove_diacritics",) in rows(
         v1_db, "SELECT name FROM _sqlite_migrations"
     )
     assert rows(v1_db, EVENTS_SQL) == events_before
@@ -72,8 +72,9 @@ def test_v1_database_upgrades_in_place_with_no_event_lost(v1_db: Path, cli) -> N
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("cafe", "The parser fails on café names with accents"),  # diacritics removed
-        ("run", "I am running the failing tests now"),  # Porter stemming
+        ("cafe", "The parser fails on names with accents: café, Việt"),
+        ("viet", "The parser fails on names with accents: café, Việt"),  # new in m003
+        ("failing", "I am running the failing tests now"),
         ("jittered", "Add a retry with jittered backoff to the uploader"),
     ],
 )
@@ -83,6 +84,13 @@ def test_search_works_after_upgrade_by_any_command(
     result = cli("log", "search", query, "--json")  # opening migrates first
     assert result.exit_code == 0, result.output
     assert expected in [hit["content"] for hit in json.loads(result.output)]
+
+
+def test_the_migration_changes_what_search_finds(v1_db: Path) -> None:
+    match = "SELECT count(*) FROM events_fts WHERE events_fts MATCH 'viet'"
+    assert rows(v1_db, match) == [(0,)]  # the first release's tokenizer kept the marks
+    dbm.connect(v1_db).close()
+    assert rows(v1_db, match) == [(1,)]
 
 
 def test_events_written_after_upgrade_are_indexed(v1_db: Path, cli) -> None:

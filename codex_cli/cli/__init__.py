@@ -6,8 +6,10 @@ call one library function, print.
 
 from __future__ import annotations
 
-from . import log_import  # noqa: F401  (registers `codex log import`)
-from . import log_maintenance  # noqa: F401  (purge, rebuild, export, upgrade-files)
+from . import (
+    log_import,  # noqa: F401  (registers `codex log import`)
+    log_maintenance,  # noqa: F401  (purge, rebuild, export, upgrade-files)
+)
 from ._app import make_typer, setup_logging
 from .db import app as db_app
 from .log import app as log_app
