@@ -176,3 +176,19 @@ def test_disk_full_midway_leaves_no_partial_file(
     assert result.stderr == f"Error: cannot write {out}: File too large\n"
     assert out.read_text() == "the previous export\n"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".big")) == []
+
+
+def test_ndjson_export_round_trips_through_import(
+    log: Settings, cli, tmp_path: Path, monkeypatch
+) -> None:
+    exported = tmp_path / "all.ndjson"
+    assert cli("log", "export", "--all", "-o", str(exported)).exit_code == 0
+    elsewhere = tmp_path / "other"
+    monkeypatch.setenv("CODEX_SESSION_LOG_DIR", str(elsewhere / "sessions"))
+    monkeypatch.setenv("CODEX_LOG_DB_PATH", str(elsewhere / "log.db"))
+
+    imported = cli("log", "import", str(exported), "--format", "ndjson")
+
+    assert imported.exit_code == 0, imported.output
+    again = cli("log", "export", "--all")
+    assert again.stdout_bytes == exported.read_bytes()
