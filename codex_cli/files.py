@@ -1,0 +1,86 @@
+"""Writing files so that a crash or a full disk never leaves half of one behind."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import StorageError
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - not every platform opens directories
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def storage_error(
+    path: Path | str, exc: Exception, verb: str = "write"
+) -> StorageError:
+    return StorageError(
+        f"cannot {verb} {path}: {getattr(exc, 'strerror', None) or exc}"
+    )
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """Write ``path`` through a temporary file in its directory: fsync, rename.
+
+    Readers see the old file or the new one, never a part of one; if the body
+    fails (a full disk, say) the temporary file is removed and the old file
+    is untouched. Errors become a one-line :class:`StorageError`.
+    """
+    path = Path(path)
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
+    except OSError as exc:
+        raise storage_error(path, exc) from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise storage_error(path, exc) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+@contextmanager
+def output_file(path: Path) -> Iterator[BinaryIO]:
+    """Open ``path`` for an export: a regular file atomically, a device or pipe directly.
+
+    ``/dev/stdout`` or a named pipe cannot be renamed over, so those are
+    written in place; a write error (``/dev/full``) is still one line.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        try:
+            with open(path, "wb") as handle:
+                yield handle
+        except OSError as exc:
+            raise storage_error(path, exc) from None
+        return
+    with atomic_file(path) as handle:
+        yield handle

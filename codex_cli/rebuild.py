@@ -1,0 +1,251 @@
+"""Rebuild the database from the NDJSON files: the recovery path.
+
+The NDJSON files are the log of record; the database is an index of them
+that can always be rebuilt. :func:`rebuild` loads every event of every
+session file the database lacks, idempotently (by event id: a second run, or
+a run over a database that already holds the events, adds nothing), and
+reports each malformed line as ``file:line: reason`` while the rest loads.
+
+Events already in the NDJSON files are indexed, not written again: like the
+write path's own crash recovery (:func:`codex_cli.writer._reconcile`) they
+are inserted with ``INSERT OR IGNORE`` and the session's recorded file size is
+set to the end of its last complete line. Events from another directory
+(``from_dir``) are new to this log, so they go through the write path.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import db as dbm
+from .errors import StorageError, UsageError
+from .events import Event
+from .ndjson import SUFFIX, BadLine, parse_line
+from .retention import finish_interrupted
+from .settings import Settings
+from .writer import INSERT_SQL, event_row
+
+BATCH_EVENTS = 20_000
+CACHE_KIB = 256 * 1024  # a bigger page cache for the index and FTS merges
+INSERT_OR_IGNORE = INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1)
+
+
+@dataclass
+class RebuildResult:
+    files: int = 0
+    events: int = 0
+    added: int = 0
+    bad_lines: list[BadLine] = field(default_factory=list)
+    finished_purge: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "events": self.events,
+            "added": self.added,
+            "bad_lines": [str(b) for b in self.bad_lines],
+            "finished_interrupted_purge": self.finished_purge,
+        }
+
+
+def session_files(directory: Path) -> list[Path]:
+    """The session files of a log directory, in name order."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UsageError(
+            f"invalid NDJSON directory {str(directory)!r}: not a directory"
+        )
+    return sorted(
+        p for p in directory.iterdir() if p.name.endswith(SUFFIX) and p.is_file()
+    )
+
+
+@dataclass
+class _FileEvents:
+    path: Path
+    session_id: str
+    complete_bytes: int
+    events: list[Event]
+    bad: list[BadLine]
+
+
+def read_session_file(path: Path) -> _FileEvents:
+    """Parse a session file; a torn last line (no newline) is reported, not loaded."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror}") from None
+    end = data.rfind(b"\n") + 1
+    lines = data[:end].split(b"\n")[:-1] if end else []
+    events: list[Event] = []
+    bad: list[BadLine] = []
+    last_seq = 0
+    name = str(path)
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        parsed = parse_line(raw, name, lineno)
+        if isinstance(parsed, BadLine):
+            bad.append(parsed)
+            continue
+        if parsed.seq is None:
+            parsed = parsed.with_seq(last_seq + 1)
+        last_seq = max(last_seq, parsed.seq or 0)
+        events.append(parsed)
+    if data[end:].strip():
+        bad.append(
+            BadLine(
+                name,
+                len(lines) + 1,
+                "incomplete last line (no newline): not loaded; the next "
+                "write to this session cuts it off",
+            )
+        )
+    return _FileEvents(path, path.name[: -len(SUFFIX)], end, events, bad)
+
+
+def rebuild(
+    settings: Settings,
+    *,
+    from_dir: Path | None = None,
+    batch_size: int = BATCH_EVENTS,
+    on_progress: Callable[[int], None] | None = None,
+    on_bad_line: Callable[[BadLine], None] | None = None,
+) -> RebuildResult:
+    """Load every event of the NDJSON files into the database; return what was done."""
+    result = RebuildResult()
+    log_dir = Path(settings.log_dir)
+
+    def report(bad: BadLine) -> None:
+        result.bad_lines.append(bad)
+        if on_bad_line is not None:
+            on_bad_line(bad)
+
+    foreign: list[Path] = []
+    if from_dir is not None and Path(from_dir).resolve() != log_dir.resolve():
+        foreign = session_files(Path(from_dir))  # a bad --from fails before any work
+    conn = dbm.connect(settings.db_path)
+    try:
+        result.finished_purge = finish_interrupted(conn, settings)
+        if log_dir.is_dir():
+            _index_files(
+                conn,
+                settings.db_path,
+                session_files(log_dir),
+                batch_size,
+                result,
+                report,
+                on_progress,
+            )
+    except sqlite3.OperationalError as exc:
+        raise StorageError(f"cannot write {settings.db_path}: {exc}") from None
+    finally:
+        conn.close()
+    if foreign:
+        _write_foreign(settings, foreign, result, report, on_progress)
+    return result
+
+
+@dataclass
+class _Batch:
+    files: list[_FileEvents]
+    rows: list[tuple[Any, ...]]
+
+
+def _batches_in_background(files: list[Path], batch_size: int) -> Iterator[_Batch]:
+    """Parse files into batches of rows in a thread, a batch or two ahead.
+
+    SQLite releases the GIL while it inserts, so parsing the next batch
+    overlaps with inserting this one.
+    """
+    batches: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            batch = _Batch([], [])
+            for path in files:
+                if stop.is_set():
+                    return
+                parsed = read_session_file(path)
+                batch.files.append(parsed)
+                batch.rows.extend(event_row(e) for e in parsed.events)
+                if len(batch.rows) >= batch_size:
+                    batches.put(batch)
+                    batch = _Batch([], [])
+            if batch.files:
+                batches.put(batch)
+            batches.put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            batches.put(exc)
+
+    thread = threading.Thread(target=produce, name="codex-rebuild-parse", daemon=True)
+    thread.start()
+    try:
+        while (item := batches.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                batches.get_nowait()
+            except queue.Empty:
+                thread.join(0.01)
+
+
+def _index_files(
+    conn: sqlite3.Connection,
+    db_path: Path,
+    files: list[Path],
+    batch_size: int,
+    result: RebuildResult,
+    report: Callable[[BadLine], None],
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")  # this connection only
+    for batch in _batches_in_background(files, batch_size):
+        for parsed in batch.files:
+            result.files += 1
+            result.events += len(parsed.events)
+            for bad in parsed.bad:
+                report(bad)
+        sizes = [(f.complete_bytes, f.session_id) for f in batch.files]
+        with dbm.immediate_transaction(conn, db_path):
+            # rowcount counts inserted rows only: not ignored ones, not trigger work.
+            result.added += conn.executemany(INSERT_OR_IGNORE, batch.rows).rowcount
+            conn.executemany("UPDATE sessions SET ndjson_bytes = ? WHERE id = ?", sizes)
+        if on_progress is not None:
+            on_progress(len(batch.rows))
+
+
+def _write_foreign(
+    settings: Settings,
+    files: list[Path],
+    result: RebuildResult,
+    report: Callable[[BadLine], None],
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    from .writer import SessionLogger
+
+    def events() -> Iterator[Event]:
+        for path in files:
+            parsed = read_session_file(path)
+            result.files += 1
+            result.events += len(parsed.events)
+            for bad in parsed.bad:
+                report(bad)
+            yield from parsed.events
+
+    with SessionLogger("rebuild", settings=settings) as logger:
+        written = logger.write_result(
+            events(), skip_existing=True, on_batch=on_progress
+        )
+    result.added += written.count
