@@ -37,7 +37,13 @@ def test_sessions_become_chat_conversations(settings: Settings) -> None:
     assert [c.session_id for c in conversations] == ["s000", "s001", "s002"]
     roles = [m["role"] for m in conversations[0].messages]
     assert roles == ["user", "assistant", "assistant", "tool", "assistant"]
-    assert conversations[0].messages[2]["content"].startswith("[call shell] cat ")
+    [call] = conversations[0].messages[2]["tool_calls"]
+    assert call["function"] == {
+        "name": "shell",
+        "arguments": call["function"]["arguments"],
+    }
+    assert json.loads(call["function"]["arguments"])["input"].startswith("cat ")
+    assert conversations[0].messages[3]["tool_call_id"] == call["id"]
 
 
 def test_filters(settings: Settings) -> None:
@@ -101,7 +107,11 @@ def test_loss_mask(settings: Settings, loss_on: str) -> None:
     ]
     text = tokenizer.decode(trained)
     if loss_on == "assistant":
-        assert "I will" in text and "Done:" in text and "[call shell]" in text
+        assert (
+            "I will" in text
+            and "Done:" in text
+            and '[call shell] {"input": "cat' in text
+        )
         assert (
             "please" not in text and "def main" not in text and "<|user|>" not in text
         )
@@ -136,6 +146,10 @@ def test_export_data_writes_the_training_split(
         "role": "user",
         "content": records[0]["messages"][0]["content"],
     }
+    exported = cli("log", "export", "--all", "--format", "jsonl-chat")
+    assert exported.exit_code == 0, exported.output
+    log_records = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert all(r in log_records for r in records)  # the same format, record for record
     evals = cli("train", "export-data", "--split", "eval", "data.eval_fraction=0.2")
     assert len(evals.stdout.splitlines()) == 2
     everything = cli("train", "export-data", "--split=all")

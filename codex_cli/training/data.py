@@ -27,7 +27,8 @@ from typing import Any
 
 from .. import queries
 from ..errors import CodexError, UsageError
-from ..events import KINDS, ROLES, Event
+from ..events import KINDS, ROLES
+from ..export import chat_messages
 from ..timeutil import parse_when
 
 END = "<|end|>"
@@ -140,22 +141,20 @@ class Conversation:
     """One session as chat messages (``{"role", "content"}``)."""
 
     session_id: str
-    messages: list[dict[str, str]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
     def to_record(self) -> dict[str, Any]:
         return {"messages": self.messages}
 
 
-def event_message(event: Event) -> dict[str, str]:
-    """A chat message for one event: tool calls are the assistant's, results the tool's."""
-    if event.kind == "tool_call":
-        return {
-            "role": "assistant",
-            "content": f"[call {event.tool_name or 'tool'}] {event.content}",
-        }
-    if event.kind == "tool_result":
-        return {"role": "tool", "content": event.content}
-    return {"role": event.role, "content": event.content}
+def message_text(message: dict[str, Any]) -> str:
+    """A chat message's text for the plain template: tool calls as ``[call NAME] ARGS``."""
+    calls = [
+        f"[call {c['function']['name']}] {c['function']['arguments']}"
+        for c in message.get("tool_calls") or []
+    ]
+    text = [message["content"]] if message.get("content") else []
+    return "\n".join(text + calls)
 
 
 def select_conversations(
@@ -189,11 +188,10 @@ def select_conversations(
             for e in queries.session_events(conn, summary.id)
             if e.role in config.roles and e.kind in config.kinds and e.content
         ]
-        if len(events) < config.min_events:
+        messages = chat_messages(events)  # as `codex log export --format jsonl-chat`
+        if len(events) < config.min_events or not messages:
             continue
-        conversations.append(
-            Conversation(summary.id, [event_message(e) for e in events])
-        )
+        conversations.append(Conversation(summary.id, messages))
     if not conversations:
         raise CodexError(
             f"no sessions match the selection ({config.describe()}); "
@@ -218,16 +216,16 @@ def split(
     return train, evals
 
 
-def plain_segments(messages: Iterable[dict[str, str]]) -> Iterator[tuple[str, bool]]:
+def plain_segments(messages: Iterable[dict[str, Any]]) -> Iterator[tuple[str, bool]]:
     """``(text, is_assistant)`` pieces of the plain template."""
     for message in messages:
         marker = ROLE_MARKERS.get(message["role"], f"<|{message['role']}|>")
         yield f"{marker}\n", False
-        yield f"{message['content']}\n{END}\n", message["role"] == "assistant"
+        yield f"{message_text(message)}\n{END}\n", message["role"] == "assistant"
 
 
 def chat_segments(
-    messages: Sequence[dict[str, str]], tokenizer: Any
+    messages: Sequence[dict[str, Any]], tokenizer: Any
 ) -> Iterator[tuple[str, bool]]:
     """Pieces of the tokenizer's chat template: each message's share of the text."""
     previous = ""
