@@ -40,7 +40,8 @@ torch.set_num_threads(int(threads))
 tok = PreTrainedTokenizerFast.from_pretrained(tokenizer_dir)
 blocks = []
 for line in open(data):
-    text = "".join(f"<|{m['role']}|>\n{m['content']}\n<|end|>\n" for m in json.loads(line)["messages"])
+    text = "".join(f"<|{m['role']}|>\n{m['content'] or json.dumps(m.get('tool_calls'))}\n<|end|>\n"
+                   for m in json.loads(line)["messages"])
     ids = tok(text)["input_ids"] + [tok.eos_token_id]
     for i in range(0, len(ids), 128):
         chunk = ids[i:i + 128]
