@@ -63,11 +63,18 @@ def migration_list() -> str:
     )
 
 
-def environment_table() -> str:
-    from .settings import ENVIRONMENT
+def environment_table(*which: str) -> str:
+    """A Markdown table of ``codex`` (our own), ``sources`` (import) or ``training`` variables."""
+    from .settings import ENVIRONMENT, SOURCE_ENVIRONMENT, TRAINING_ENVIRONMENT
 
+    tables = {
+        "codex": ENVIRONMENT,
+        "sources": SOURCE_ENVIRONMENT,
+        "training": TRAINING_ENVIRONMENT,
+    }
     lines = ["| Variable | Meaning |", "| --- | --- |"]
-    lines += [f"| `{name}` | {text} |" for name, text in ENVIRONMENT.items()]
+    for name in which or ("codex",):
+        lines += [f"| `{var}` | {text} |" for var, text in tables[name].items()]
     return "\n".join(lines)
 
 
