@@ -56,12 +56,11 @@ def lint(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Generated docs (CLI reference, schema, configuration) are current."""
     install(session)
-    session.run("cog", "--check", "-c", "README.md", "AGENTS.md", *_cogged_docs())
+    session.run("cog", "--check", *_cogged_docs())
 
 
 def _cogged_docs() -> list[str]:
     from pathlib import Path
 
-    return sorted(
-        str(p) for p in Path("docs").glob("*.md") if "[[[cog" in p.read_text()
-    )
+    candidates = [Path("README.md"), Path("AGENTS.md"), *Path("docs").glob("*.md")]
+    return sorted(str(p) for p in candidates if "[[[cog" in p.read_text())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -20,6 +20,8 @@ from .errors import InvalidEvent
 from .settings import validate_session_id
 
 SCHEMA_VERSION = 1
+# One encoder, built once: json.dumps() with options builds one per call.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 ROLES = ("system", "user", "assistant", "tool")
 KINDS = ("message", "tool_call", "tool_result", "reasoning", "meta")
 TOKEN_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens")
@@ -63,7 +65,9 @@ def normalize_ts(value: object) -> str:
 def new_event_id(ts_ms: int | None = None) -> str:
     """A UUIDv7: unique, and sortable by creation time as text."""
     ms = int(time.time() * 1000) if ts_ms is None else ts_ms
-    rand = int.from_bytes(os.urandom(10), "big")
+    # Uniqueness, not secrecy: the process's PRNG (reseeded after fork) spares
+    # a system call per event.
+    rand = random.getrandbits(80)
     return _uuid7(ms, rand)
 
 
@@ -170,9 +174,7 @@ class Event:
         return record
 
     def to_json_line(self) -> str:
-        return (
-            json.dumps(self._record(), ensure_ascii=False, separators=(",", ":")) + "\n"
-        )
+        return _LINE_ENCODER.encode(self._record()) + "\n"
 
     def _record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"schema_version": SCHEMA_VERSION}

@@ -246,6 +246,6 @@ def _write_foreign(
 
     with SessionLogger("rebuild", settings=settings) as logger:
         written = logger.write_result(
-            events(), skip_existing=True, on_batch=on_progress
+            events(), skip_existing=True, on_batch=on_progress, keep_events=False
         )
     result.added += written.count

@@ -80,10 +80,10 @@ class WriteResult:
     written: list[Event] = field(default_factory=list)
     duplicates: int = 0
     recovered: int = 0
-
-    @property
-    def count(self) -> int:
-        return len(self.written)
+    count: int = 0
+    sessions: set[str] = field(default_factory=set)
+    #: False for long streams: count and session ids only, no event kept.
+    keep_events: bool = True
 
 
 class NdjsonFiles:
@@ -145,13 +145,15 @@ def write_events(
     batch_size: int = BATCH_SIZE,
     retries: int = dbm.LOCK_RETRIES,
     on_batch: Callable[[int], None] | None = None,
+    keep_events: bool = True,
 ) -> WriteResult:
     """Write ``events`` to both stores, one transaction per batch.
 
     ``skip_existing`` makes the write idempotent by event id (imports,
-    merges); otherwise a duplicate id is an error.
+    merges); otherwise a duplicate id is an error. ``keep_events=False``
+    returns counts and session ids only, for streams of any length.
     """
-    result = WriteResult()
+    result = WriteResult(keep_events=keep_events)
     for batch in _batches(events, batch_size):
         _write_batch(
             conn, db_path, files, batch, redact, skip_existing, retries, result
@@ -223,7 +225,10 @@ def _write_batch(
             with contextlib.suppress(OSError):  # the file is gone: nothing to undo
                 files.truncate(sid, size)
         raise
-    result.written.extend(written)
+    result.count += len(written)
+    result.sessions.update(e.session_id for e in written)
+    if result.keep_events:
+        result.written.extend(written)
 
 
 def _drop_existing(
@@ -397,7 +402,9 @@ class SessionLogger:
         redact: bool | None = None,
         skip_existing: bool = False,
         on_batch: Callable[[int], None] | None = None,
+        keep_events: bool = True,
     ) -> WriteResult:
+        """Like :meth:`write`, returning counts too; see :func:`write_events`."""
         if self._closed:
             raise ValueError("SessionLogger is closed")
         with self._lock:
@@ -410,6 +417,7 @@ class SessionLogger:
                 skip_existing=skip_existing,
                 retries=self.retries,
                 on_batch=on_batch,
+                keep_events=keep_events,
             )
 
     def update_session(self, session_id: str | None = None, **values: Any) -> None:

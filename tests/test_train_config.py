@@ -45,7 +45,9 @@ def test_default_config_and_interpolations(tmp_path: Path) -> None:
     assert config.values["tracking"]["backend"] == "mlflow"
     assert config.values["trainer"]["report_to"] == "none"
     # hydra.run.dir defaults to a ${now:} name, resolved once.
-    assert config.run_dir.parent == Path("runs")
+    assert config.run_dir.parent == Path(
+        ".codex/runs"
+    )  # runtime artefacts stay in .codex/
     datetime.strptime(config.run_dir.name, "%Y-%m-%d_%H-%M-%S")
 
     (tmp_path / "cfg").mkdir()

@@ -41,7 +41,7 @@ def test_torchrun_two_processes(settings: Settings, codex_home: Path) -> None:
     summary = json.loads(result.stdout)  # one summary: rank 0's
     assert summary["steps"] == 3 and summary["eval_loss"] > 0
 
-    [run_dir] = Path("runs").iterdir()  # one run directory for both ranks
+    [run_dir] = Path(".codex/runs").iterdir()  # one run directory for both ranks
     assert Path(summary["run_dir"]) == run_dir
     assert [step for step, _ in losses(run_dir)] == [1, 2, 3]  # logged once
     checkpoint = run_dir / "checkpoint-3"

@@ -195,8 +195,10 @@ def _add_ndjson(
         SessionLogger(placeholder, settings=settings) as logger,
         progress("Ingesting") as advance,
     ):
-        result = logger.write_result(events(), redact=redact, on_batch=advance)
-    sessions = sorted({e.session_id for e in result.written})
+        result = logger.write_result(
+            events(), redact=redact, on_batch=advance, keep_events=False
+        )
+    sessions = sorted(result.sessions)
     if as_json:
         print_json({"written": result.count, "skipped": len(bad), "sessions": sessions})
     else:
