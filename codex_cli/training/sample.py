@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import UsageError
 from .data import ROLE_MARKERS, uses_chat_template
@@ -84,6 +84,7 @@ def sample(
     else:
         generate.update(do_sample=False)
     with torch.no_grad():
-        output = model.generate(**inputs, **generate)  # type: ignore[misc]
+        # cast: the type of generate() changes across transformers releases
+        output = cast(Any, model).generate(**inputs, **generate)
     new = output[0, inputs["input_ids"].shape[1] :]
     return str(tokenizer.decode(new, skip_special_tokens=True)).strip()
