@@ -32,12 +32,21 @@ from . import db as dbm
 from .errors import StorageError
 from .events import Event
 from .ndjson import BadLine, parse_line, session_path
+from .queries import SESSION_COLUMNS
 from .redact import redact_text, redact_value
 from .settings import Settings
 
 log = logging.getLogger("codex_cli")
 
 BATCH_SIZE = 2000
+
+# Session columns a writer may set; the rest follow the events (a trigger).
+SETTABLE_SESSION_FIELDS = frozenset(SESSION_COLUMNS) - {
+    "id",
+    "started_at",
+    "ended_at",
+    "event_count",
+}
 
 INSERT_SQL = (
     "INSERT INTO events (id, session_id, seq, ts, role, kind, content, tool_name, "
@@ -422,19 +431,7 @@ class SessionLogger:
 
     def update_session(self, session_id: str | None = None, **values: Any) -> None:
         """Set session metadata (title, source, source_path, cwd, git_branch, model, tags)."""
-        allowed = {
-            "title",
-            "source",
-            "source_path",
-            "cwd",
-            "git_branch",
-            "model",
-            "tags",
-            "input_tokens",
-            "cached_input_tokens",
-            "output_tokens",
-        }
-        unknown = set(values) - allowed
+        unknown = set(values) - SETTABLE_SESSION_FIELDS
         if unknown:
             raise ValueError(f"unknown session field(s): {', '.join(sorted(unknown))}")
         if not values:
