@@ -29,11 +29,10 @@ from .events import Event
 from .ndjson import SUFFIX, BadLine, parse_line
 from .retention import finish_interrupted
 from .settings import Settings
-from .writer import INSERT_SQL, event_row
+from .writer import INSERT_OR_IGNORE_SQL, event_row
 
 BATCH_EVENTS = 20_000
 CACHE_KIB = 256 * 1024  # a bigger page cache for the index and FTS merges
-INSERT_OR_IGNORE = INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1)
 
 
 @dataclass
@@ -220,7 +219,7 @@ def _index_files(
         sizes = [(f.complete_bytes, f.session_id) for f in batch.files]
         with dbm.immediate_transaction(conn, db_path):
             # rowcount counts inserted rows only: not ignored ones, not trigger work.
-            result.added += conn.executemany(INSERT_OR_IGNORE, batch.rows).rowcount
+            result.added += conn.executemany(INSERT_OR_IGNORE_SQL, batch.rows).rowcount
             conn.executemany("UPDATE sessions SET ndjson_bytes = ? WHERE id = ?", sizes)
         if on_progress is not None:
             on_progress(len(batch.rows))

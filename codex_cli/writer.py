@@ -53,6 +53,8 @@ INSERT_SQL = (
     "tool_call_id, model, input_tokens, cached_input_tokens, output_tokens, data) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# Recovery paths (crash reconciliation, rebuild) may meet rows already there.
+INSERT_OR_IGNORE_SQL = INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1)
 
 
 def event_row(event: Event) -> tuple[Any, ...]:
@@ -315,7 +317,7 @@ def _reconcile(
             recovered.append(parsed)
     if recovered:
         rows = [event_row(e if e.seq is not None else e.with_seq(1)) for e in recovered]
-        conn.executemany(INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1), rows)
+        conn.executemany(INSERT_OR_IGNORE_SQL, rows)
         log.warning(
             "%s: loaded %d event(s) an interrupted writer had not committed",
             path,

@@ -7,13 +7,19 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from ..errors import CodexError
 from ..settings import Settings, emit_warnings
+
+# An option several commands share, declared once so its name and help agree.
+SinceOption = Annotated[
+    str | None,
+    typer.Option("--since", help="Only events at or after DATE (2026-01-31, 7d, ...)."),
+]
 
 
 class CodexGroup(TyperGroup):

@@ -13,7 +13,14 @@ import typer
 from ..errors import UsageError
 from ..events import KINDS, ROLES, Event
 from ..settings import Settings
-from ._app import is_tty, load_settings, make_typer, print_json, progress
+from ._app import (
+    SinceOption,
+    is_tty,
+    load_settings,
+    make_typer,
+    print_json,
+    progress,
+)
 
 app = make_typer("Record, list, view and search agent sessions.")
 
@@ -346,12 +353,7 @@ def search(
     tool: Annotated[
         str | None, typer.Option("--tool", help="Only events of this tool.")
     ] = None,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            "--since", help="Only events at or after DATE (2026-01-31, 7d, ...)."
-        ),
-    ] = None,
+    since: SinceOption = None,
     until: Annotated[
         str | None, typer.Option("--until", help="Only events before DATE.")
     ] = None,

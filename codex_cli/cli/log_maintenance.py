@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from ._app import load_settings, print_json, progress
+from ._app import SinceOption, load_settings, print_json, progress
 from .db import DryRunFlag, JsonFlag, human_bytes
 from .log import app
 
@@ -131,12 +131,7 @@ def export(
     all_sessions: Annotated[
         bool, typer.Option("--all", help="Export every session.")
     ] = False,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            "--since", help="Only events at or after DATE (2026-01-31, 7d, ...)."
-        ),
-    ] = None,
+    since: SinceOption = None,
     fmt: Annotated[
         str,
         typer.Option("--format", "-f", help=f"One of: {', '.join(EXPORT_FORMATS)}."),
