@@ -29,7 +29,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """Black, Ruff (with isort rules) and mypy."""
+    """Black, Ruff (with isort rules), mypy and import-linter."""
     install(session)
     session.run(
         "black",
@@ -50,6 +50,8 @@ def lint(session: nox.Session) -> None:
         "noxfile.py",
     )
     session.run("mypy")
+    # Imports run downward only: the contracts in pyproject.toml.
+    session.run("lint-imports")
 
 
 @nox.session(python="3.11")

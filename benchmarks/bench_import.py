@@ -32,7 +32,7 @@ from datagen import make_content, raw_load  # noqa: E402
 
 from codex_cli.events import format_ts  # noqa: E402
 from codex_cli.importers import import_paths  # noqa: E402
-from codex_cli.queries import iter_events, open_log  # noqa: E402
+from codex_cli.read.queries import iter_events, open_log  # noqa: E402
 from codex_cli.settings import Settings  # noqa: E402
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
@@ -277,7 +277,7 @@ def main() -> None:
         source = work / "sources"
         total_lines = generate(source, files, lines)
         settings = Settings(log_dir=work / "sessions", db_path=work / "log.db")
-        import codex_cli.migrations  # noqa: F401  (module import is not ingest; raw_load has it too)
+        import codex_cli.store.migrations  # noqa: F401  (module import is not ingest; raw_load has it too)
 
         t0, c0 = time.perf_counter(), time.process_time()
         first = import_paths([source], settings)

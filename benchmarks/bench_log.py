@@ -32,9 +32,9 @@ sys.path.insert(0, str(HERE))
 from datagen import WORDS, make_content, make_events, raw_load  # noqa: E402
 
 from codex_cli import SessionLogger, Settings  # noqa: E402
-from codex_cli.queries import open_log  # noqa: E402
-from codex_cli.search import search  # noqa: E402
-from codex_cli.writer import NdjsonFiles, write_events  # noqa: E402
+from codex_cli.read.queries import open_log  # noqa: E402
+from codex_cli.read.search import search  # noqa: E402
+from codex_cli.store.writer import NdjsonFiles, write_events  # noqa: E402
 
 PY = sys.executable
 
@@ -134,7 +134,7 @@ def build_big(path: Path, n: int) -> Path:
         return path
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
-    from codex_cli import db as dbm
+    from codex_cli.store import db as dbm
 
     conn = dbm.connect(path / "log.db")
     files = NdjsonFiles(path / "sessions")

@@ -2,11 +2,11 @@
 
     python benchmarks/bench_maintenance.py [--events 1000000] [--dir /tmp/bench-maint]
 
-- purge: ``codex_cli.retention.purge`` removing half the events (the older
+- purge: ``codex_cli.lifecycle.retention.purge`` removing half the events (the older
   half of the sessions, NDJSON files included) vs the same rows removed by one
   hand-written ``DELETE`` with the FTS triggers in place, on identical copies
   of one database. Target: at most 2x.
-- rebuild: ``codex_cli.rebuild.rebuild`` of a fresh database from the NDJSON
+- rebuild: ``codex_cli.lifecycle.rebuild.rebuild`` of a fresh database from the NDJSON
   files vs ``datagen.raw_load`` (``executemany`` of prebuilt rows, one
   transaction: the ingest ceiling). Target: at least 0.7 of its speed.
 
@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datagen import fresh_db, make_events, raw_load  # noqa: E402
 
 from codex_cli.events import Event  # noqa: E402
-from codex_cli.rebuild import CACHE_KIB, rebuild  # noqa: E402
-from codex_cli.retention import purge  # noqa: E402
+from codex_cli.lifecycle.rebuild import CACHE_KIB, rebuild  # noqa: E402
+from codex_cli.lifecycle.retention import purge  # noqa: E402
 from codex_cli.settings import Settings  # noqa: E402
-from codex_cli.writer import INSERT_SQL, event_row  # noqa: E402
+from codex_cli.store.writer import INSERT_SQL, event_row  # noqa: E402
 
 DAYS = 60
 

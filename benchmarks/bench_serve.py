@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from datagen import fresh_db, make_events  # noqa: E402
 
-from codex_cli.queries import get_session, session_events  # noqa: E402
-from codex_cli.search import search  # noqa: E402
-from codex_cli.writer import INSERT_SQL, event_row  # noqa: E402
+from codex_cli.read.queries import get_session, session_events  # noqa: E402
+from codex_cli.read.search import search  # noqa: E402
+from codex_cli.store.writer import INSERT_SQL, event_row  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / ".data"
 WAVES = 5

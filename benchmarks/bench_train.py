@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.datagen import make_events  # noqa: E402
 from codex_cli.settings import Settings  # noqa: E402
-from codex_cli.writer import SessionLogger  # noqa: E402
+from codex_cli.store.writer import SessionLogger  # noqa: E402
 
 # The baseline: what someone would write by hand with Trainer, nothing of ours.
 PLAIN_SCRIPT = r"""

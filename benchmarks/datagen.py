@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from codex_cli import db as dbm
 from codex_cli.events import Event, format_ts
-from codex_cli.writer import INSERT_SQL, event_row
+from codex_cli.store import db as dbm
+from codex_cli.store.writer import INSERT_SQL, event_row
 
 _CODE_WORDS = [
     "fix",

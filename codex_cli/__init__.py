@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .events import Event
 from .settings import Settings
-from .writer import SessionLogger, log_event
+from .store.writer import SessionLogger, log_event
 
 __all__ = ["Event", "SessionLogger", "Settings", "log_event"]
 __version__ = "0.1.0"

@@ -41,7 +41,7 @@ def cli_reference() -> str:
 
 def schema_sql() -> str:
     """The schema that the migrations build, as SQL (FTS shadow tables left out)."""
-    from . import db as dbm
+    from .store import db as dbm
 
     with tempfile.TemporaryDirectory() as tmp:
         conn = dbm.connect(Path(tmp) / "schema.db")
@@ -55,7 +55,7 @@ def schema_sql() -> str:
 
 
 def migration_list() -> str:
-    from .migrations import migrations
+    from .store.migrations import migrations
 
     return "\n".join(
         f"- `{m.name}`: {(m.fn.__doc__ or '').strip().splitlines()[0]}"

@@ -1,6 +1,6 @@
 """The event: the one value every session record is made of.
 
-Live events (``codex log add``, :class:`~codex_cli.writer.SessionLogger`) and
+Live events (``codex log add``, :class:`~codex_cli.store.writer.SessionLogger`) and
 imported ones become the same :class:`Event` and go through the same
 validation here before they reach the write path.
 """

@@ -21,8 +21,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import db as dbm
 from .errors import CodexError, UsageError
+from .store import db as dbm
 
 DATABASE_NAME = "log"  # the URL path of the log: /log/events, /log/sessions
 LOOPBACK_NAMES = {"localhost"}

@@ -77,7 +77,7 @@ def register_routes() -> list[tuple[str, Any]]:
 
 @hookimpl
 def prepare_connection(conn: Any) -> None:
-    from codex_cli.search import quote_fts
+    from codex_cli.read.search import quote_fts
 
     # For canned queries: `match codex_quote_fts(:q)` takes the words literally.
     conn.create_function(

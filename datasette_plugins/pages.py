@@ -13,8 +13,8 @@ from markupsafe import Markup
 
 from codex_cli.errors import SessionNotFound
 from codex_cli.events import TOKEN_FIELDS, Event
-from codex_cli.queries import get_session, session_events
-from codex_cli.render import pair_results
+from codex_cli.read.queries import get_session, session_events
+from codex_cli.read.render import pair_results
 
 from .cells import content_html, inline_markdown, role_class
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from codex_cli import db as dbm
 from codex_cli.cli import app
 from codex_cli.settings import Settings
+from codex_cli.store import db as dbm
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "agent-transcripts"

@@ -11,7 +11,7 @@ from conftest import FIXTURES, LOCAL_FIXTURES
 
 from codex_cli.events import Event
 from codex_cli.importers import ImportSummary, import_paths
-from codex_cli.queries import get_session, open_log, session_events
+from codex_cli.read.queries import get_session, open_log, session_events
 from codex_cli.settings import Settings
 
 CODEX_SAMPLE = FIXTURES / "codex_rollout_sample.jsonl"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from codex_cli.events import Event, format_ts
 from codex_cli.settings import Settings
-from codex_cli.writer import SessionLogger
+from codex_cli.store.writer import SessionLogger
 
 OLD = datetime(2025, 1, 1, tzinfo=UTC)
 TURNS = [

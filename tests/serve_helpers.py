@@ -11,7 +11,7 @@ from typing import Any
 from codex_cli import publish
 from codex_cli.events import Event
 from codex_cli.settings import Settings
-from codex_cli.writer import SessionLogger
+from codex_cli.store.writer import SessionLogger
 
 SCRIPT = '<script>document.title = "pwned"; window.codexPwned = true;</script>'
 JS_LINK = "[click me](javascript:window.codexPwned=true)"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from maint_helpers import OLD, fts_ok, read_only, table_dump, write_sessions
 
-from codex_cli import db as dbm
 from codex_cli.settings import Settings
-from codex_cli.writer import SessionLogger
+from codex_cli.store import db as dbm
+from codex_cli.store.writer import SessionLogger
 
 
 @pytest.fixture

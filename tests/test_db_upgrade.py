@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from codex_cli import db as dbm
-from codex_cli.migrations import FTS_TOKENIZER
+from codex_cli.store import db as dbm
+from codex_cli.store.migrations import FTS_TOKENIZER
 
 FIXTURE = Path(__file__).parent / "fixtures" / "db" / "schema_v1.db"
 

@@ -54,8 +54,8 @@ def test_agents_md_lists_every_environment_variable() -> None:
 
 
 def test_schema_version_matches_the_migrations() -> None:
-    from codex_cli import db
-    from codex_cli.migrations import migrations
+    from codex_cli.store import db
+    from codex_cli.store.migrations import migrations
 
     # Versions follow the migrations' numbers (mNNN_...), not their count, so
     # branches can add numbered migrations independently.

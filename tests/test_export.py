@@ -63,7 +63,7 @@ def test_jsonl_chat_is_one_openai_record_per_session(log: Settings, cli) -> None
 
 def test_chat_keeps_json_arguments_and_drops_what_chat_cannot_hold() -> None:
     from codex_cli.events import Event
-    from codex_cli.export import chat_messages
+    from codex_cli.read.export import chat_messages
 
     def ev(
         seq: int, role: str, kind: str, content: str, call: str | None = None
@@ -158,7 +158,7 @@ LIMIT = 100_000  # above the database's own files, below the export
 def test_disk_full_midway_leaves_no_partial_file(
     settings: Settings, tmp_path: Path
 ) -> None:
-    from codex_cli.writer import SessionLogger
+    from codex_cli.store.writer import SessionLogger
 
     with SessionLogger("big", settings=settings) as logger:
         for i in range(60):

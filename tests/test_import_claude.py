@@ -14,7 +14,7 @@ from importing import (
     session_row,
 )
 
-from codex_cli.render import pair_results
+from codex_cli.read.render import pair_results
 
 EDGE_SID = "7e1f0c2d-aaaa-4bbb-8ccc-1234567890ab"
 

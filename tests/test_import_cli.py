@@ -64,7 +64,7 @@ def test_grown_file_adds_only_new_lines(tmp_path: Path) -> None:
     # the same as importing the whole file at once
     whole = Settings(log_dir=tmp_path / "w" / "s", db_path=tmp_path / "w" / "db")
     run_import(CODEX_SAMPLE, settings=whole)
-    from codex_cli.queries import open_log, session_events
+    from codex_cli.read.queries import open_log, session_events
 
     conn = open_log(whole)
     assert grown == [

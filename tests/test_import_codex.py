@@ -15,7 +15,7 @@ from importing import (
 )
 
 from codex_cli.importers.codex import parse_output
-from codex_cli.render import pair_results
+from codex_cli.read.render import pair_results
 
 
 def test_sample_counts_per_kind() -> None:

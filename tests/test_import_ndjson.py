@@ -6,9 +6,9 @@ from pathlib import Path
 
 from importing import run_import
 
-from codex_cli.queries import iter_events, open_log
+from codex_cli.read.queries import iter_events, open_log
 from codex_cli.settings import Settings
-from codex_cli.writer import SessionLogger
+from codex_cli.store.writer import SessionLogger
 
 
 def machine(tmp_path: Path, name: str) -> Settings:

@@ -16,8 +16,8 @@ from maint_helpers import (
     write_sessions,
 )
 
-from codex_cli.rebuild import rebuild
-from codex_cli.retention import journal_path
+from codex_cli.lifecycle.rebuild import rebuild
+from codex_cli.lifecycle.retention import journal_path
 from codex_cli.settings import Settings
 
 

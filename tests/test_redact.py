@@ -9,7 +9,7 @@ import pytest
 from conftest import ndjson_records
 
 from codex_cli import SessionLogger, Settings
-from codex_cli.queries import open_log, session_events
+from codex_cli.read.queries import open_log, session_events
 from codex_cli.redact import CAUGHT, NEAR_MISSES, redact_text, redact_value
 
 

@@ -20,9 +20,9 @@ from maint_helpers import (
     write_sessions,
 )
 
-from codex_cli import retention
 from codex_cli.errors import InvalidDate, SessionNotFound
-from codex_cli.retention import journal_path, pending_journal, purge
+from codex_cli.lifecycle import retention
+from codex_cli.lifecycle.retention import journal_path, pending_journal, purge
 from codex_cli.settings import Settings
 
 NOW = datetime.now(UTC)
@@ -273,7 +273,7 @@ def test_read_only_file_system_is_one_line_and_nothing_lost(
 def test_purge_while_a_session_is_being_logged(settings: Settings) -> None:
     import threading
 
-    from codex_cli.writer import SessionLogger
+    from codex_cli.store.writer import SessionLogger
 
     write_sessions(settings, {f"p{i:02d}": OLD for i in range(40)}, n=3)
     stop = threading.Event()

@@ -12,7 +12,7 @@ from serve_helpers import JS_LINK, LONG_OUTPUT, SCRIPT, Site, serving
 
 from codex_cli import publish
 from codex_cli.settings import Settings
-from codex_cli.writer import SessionLogger
+from codex_cli.store.writer import SessionLogger
 
 ROOT = Path(__file__).resolve().parent.parent
 

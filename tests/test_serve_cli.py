@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from codex_cli import db as dbm
 from codex_cli import publish
+from codex_cli.store import db as dbm
 
 
 @pytest.fixture

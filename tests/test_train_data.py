@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from train_helpers import make_log
 
-from codex_cli import queries
 from codex_cli.errors import CodexError, UsageError
+from codex_cli.read import queries
 from codex_cli.settings import Settings
+from codex_cli.store.writer import SessionLogger
 from codex_cli.training.data import (
     IGNORE_INDEX,
     DataConfig,
@@ -20,7 +21,6 @@ from codex_cli.training.data import (
     split,
 )
 from codex_cli.training.tokenizer import train_bpe
-from codex_cli.writer import SessionLogger
 
 
 def select(settings: Settings, **values) -> list:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from train_helpers import TINY, losses, make_log
 
-from codex_cli import queries
+from codex_cli.read import queries
 from codex_cli.settings import Settings
 from codex_cli.training.trainer import checkpoint_problem
 

@@ -20,10 +20,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from codex_cli import SessionLogger, Settings, log_event
-from codex_cli import db as dbm
 from codex_cli.errors import DatabaseLocked, InvalidEvent, StorageError
 from codex_cli.events import Event
-from codex_cli.queries import open_log, session_events
+from codex_cli.read.queries import open_log, session_events
+from codex_cli.store import db as dbm
 
 
 def db_events(db_path: Path, session_id: str) -> list[Event]:

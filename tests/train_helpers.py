@@ -9,7 +9,7 @@ from typing import Any
 
 from codex_cli.events import Event
 from codex_cli.settings import Settings
-from codex_cli.writer import SessionLogger
+from codex_cli.store.writer import SessionLogger
 
 #: A model small enough that a few steps take well under a second.
 TINY = [

@@ -30,8 +30,8 @@ def human_bytes(n: int) -> str:
 @app.command()
 def migrate() -> None:
     """Apply pending schema migrations (every command also does this on open)."""
-    from .. import db as dbm
-    from ..maintenance import migrate as run_migrate
+    from ..lifecycle.maintenance import migrate as run_migrate
+    from ..store import db as dbm
 
     applied = run_migrate(load_settings())
     if applied:
@@ -47,7 +47,7 @@ def status(
     as_json: JsonFlag = False,
 ) -> None:
     """Paths, schema version, migrations, counts, sizes, time range, search index health."""
-    from ..maintenance import status as get_status
+    from ..lifecycle.maintenance import status as get_status
 
     info = get_status(load_settings())
     if as_json:
@@ -84,7 +84,7 @@ def check(
     as_json: JsonFlag = False,
 ) -> None:
     """Check integrity, the search index, orphan events and session counts (exit 1 on a problem)."""
-    from ..maintenance import check as run_check
+    from ..lifecycle.maintenance import check as run_check
 
     report = run_check(load_settings(), fix=fix)
     if as_json:
@@ -109,7 +109,7 @@ def backup(
     ] = False,
 ) -> None:
     """Write a consistent copy of the database, even while sessions are being logged."""
-    from ..maintenance import backup as run_backup
+    from ..lifecycle.maintenance import backup as run_backup
 
     size = run_backup(load_settings(), path, force=force)
     typer.echo(f"Backed up to {path} ({human_bytes(size)}).")

@@ -115,7 +115,7 @@ def add(
     echo "$OUTPUT" | codex log add --role tool --kind tool_result --tool shell -
     codex log add --ndjson events.ndjson
     """
-    from ..writer import SessionLogger
+    from ..store.writer import SessionLogger
 
     settings = load_settings()
     redact = False if no_redact else None
@@ -166,9 +166,9 @@ def _add_ndjson(
     redact: bool | None,
     as_json: bool,
 ) -> None:
-    from ..ndjson import BadLine, parse_line
     from ..settings import validate_session_id
-    from ..writer import SessionLogger
+    from ..store.ndjson import BadLine, parse_line
+    from ..store.writer import SessionLogger
 
     defaults: dict[str, Any] = {}
     if session is not None:
@@ -234,7 +234,7 @@ def sessions(
     ] = False,
 ) -> None:
     """List sessions, newest first, with event counts, tokens and titles."""
-    from ..queries import list_sessions, open_log
+    from ..read.queries import list_sessions, open_log
     from ..timeutil import parse_when
 
     if limit < 0:
@@ -281,8 +281,8 @@ def view(
     ] = 0.5,
 ) -> None:
     """Print a session's transcript; tool calls are shown with their results."""
-    from ..queries import get_session, open_log, session_events
-    from ..render import (
+    from ..read.queries import get_session, open_log, session_events
+    from ..read.render import (
         ROLE_COLOURS,
         render_json,
         render_markdown,
@@ -369,8 +369,8 @@ def search(
     ] = False,
 ) -> None:
     """Full-text search across every session, best matches first (bm25)."""
-    from ..queries import open_log
-    from ..search import search as run_search
+    from ..read.queries import open_log
+    from ..read.search import search as run_search
     from ..timeutil import parse_when
 
     if role is not None and role not in ROLES:

@@ -50,8 +50,8 @@ def purge(
     as_json: JsonFlag = False,
 ) -> None:
     """Remove old sessions from the NDJSON files and the database (events, sessions, search index)."""
-    from ..retention import cutoff_age
-    from ..retention import purge as run_purge
+    from ..lifecycle.retention import cutoff_age
+    from ..lifecycle.retention import purge as run_purge
 
     age = cutoff_age(older_than)
     settings = load_settings()
@@ -102,7 +102,7 @@ def rebuild(
     Idempotent: events already in the database are skipped. Malformed lines
     are reported as FILE:LINE: REASON and skipped (exit 1); the rest loads.
     """
-    from ..rebuild import rebuild as run_rebuild
+    from ..lifecycle.rebuild import rebuild as run_rebuild
 
     settings = load_settings()
     with progress("Rebuilding") as advance:
@@ -146,10 +146,10 @@ def export(
     ] = None,
 ) -> None:
     """Export sessions: ndjson (our events, re-importable), jsonl-chat (OpenAI chat), csv, markdown."""
-    from ..export import check_format
-    from ..export import export as run_export
-    from ..files import output_file, storage_error
-    from ..queries import open_log
+    from ..read.export import check_format
+    from ..read.export import export as run_export
+    from ..read.queries import open_log
+    from ..store.files import output_file, storage_error
     from ..timeutil import parse_when
 
     check_format(fmt)
@@ -199,7 +199,7 @@ def upgrade_files(
     as_json: JsonFlag = False,
 ) -> None:
     """Rewrite NDJSON session files of an older schema version to the current one, atomically."""
-    from ..upgrade import upgrade_files as run_upgrade
+    from ..lifecycle.upgrade import upgrade_files as run_upgrade
 
     with progress("Upgrading", unit="files") as advance:
         result = run_upgrade(

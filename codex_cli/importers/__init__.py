@@ -24,10 +24,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import db as dbm
 from ..errors import CodexError, UsageError
 from ..events import Event, utc_now
 from ..settings import Settings
+from ..store import db as dbm
 from .base import (
     FORMATS,
     HEAD_BYTES,
@@ -265,7 +265,7 @@ class Importer:
                     f"{db_path.resolve().as_uri()}?mode=ro", uri=True
                 )
         else:
-            from ..writer import SessionLogger
+            from ..store.writer import SessionLogger
 
             self.logger = SessionLogger(settings=self.settings)
             self.conn = self.logger.conn

@@ -9,18 +9,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import db as dbm
-from .errors import StorageError, UsageError
-from .files import fsync_dir, storage_error
-from .ndjson import SUFFIX
+from ..errors import StorageError, UsageError
+from ..settings import Settings
+from ..store import db as dbm
+from ..store.files import fsync_dir, storage_error
+from ..store.ndjson import SUFFIX
 from .retention import finish_interrupted, pending_journal
-from .settings import Settings
 
 
 def migrate(settings: Settings) -> list[str]:
     """Apply pending migrations; return the names applied (none if current)."""
-    from .migrations import migrate as run_migrations
-    from .migrations import migrations
+    from ..store.migrations import migrate as run_migrations
+    from ..store.migrations import migrations
 
     conn = dbm.connect(settings.db_path, migrate=False)
     try:
@@ -52,7 +52,7 @@ def fts_in_sync(conn: sqlite3.Connection) -> bool:
 
 def status(settings: Settings) -> dict[str, Any]:
     """Paths, schema version, migrations, counts, sizes, time range, FTS health."""
-    from .migrations import applied
+    from ..store.migrations import applied
 
     conn = dbm.connect(settings.db_path)
     try:

@@ -7,7 +7,7 @@ a run over a database that already holds the events, adds nothing), and
 reports each malformed line as ``file:line: reason`` while the rest loads.
 
 Events already in the NDJSON files are indexed, not written again: like the
-write path's own crash recovery (:func:`codex_cli.writer._reconcile`) they
+write path's own crash recovery (:func:`codex_cli.store.writer._reconcile`) they
 are inserted with ``INSERT OR IGNORE`` and the session's recorded file size is
 set to the end of its last complete line. Events from another directory
 (``from_dir``) are new to this log, so they go through the write path.
@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import db as dbm
-from .errors import StorageError, UsageError
-from .events import Event
-from .ndjson import SUFFIX, BadLine, parse_line
+from ..errors import StorageError, UsageError
+from ..events import Event
+from ..settings import Settings
+from ..store import db as dbm
+from ..store.ndjson import SUFFIX, BadLine, parse_line
+from ..store.writer import INSERT_OR_IGNORE_SQL, event_row
 from .retention import finish_interrupted
-from .settings import Settings
-from .writer import INSERT_OR_IGNORE_SQL, event_row
 
 BATCH_EVENTS = 20_000
 CACHE_KIB = 256 * 1024  # a bigger page cache for the index and FTS merges
@@ -232,7 +232,7 @@ def _write_foreign(
     report: Callable[[BadLine], None],
     on_progress: Callable[[int], None] | None,
 ) -> None:
-    from .writer import SessionLogger
+    from ..store.writer import SessionLogger
 
     def events() -> Iterator[Event]:
         for path in files:

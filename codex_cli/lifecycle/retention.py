@@ -25,12 +25,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import db as dbm
-from .errors import SessionNotFound, StorageError, UsageError
-from .events import format_ts
-from .files import atomic_file, fsync_dir, storage_error
-from .ndjson import session_path
-from .settings import Settings, validate_session_id
+from ..errors import SessionNotFound, StorageError, UsageError
+from ..events import format_ts
+from ..settings import Settings, validate_session_id
+from ..store import db as dbm
+from ..store.files import atomic_file, fsync_dir, storage_error
+from ..store.ndjson import session_path
 
 JOURNAL_NAME = ".purge-journal.json"
 BACKUP_SUFFIX = ".bak"  # `<session>.ndjson.bak`, kept by `codex log upgrade-files`
@@ -263,6 +263,6 @@ def _check_sessions_exist(
 
 def cutoff_age(value: str | None) -> timedelta | None:
     """Parse ``--older-than`` (``30d``, ``12h``, ``2w``); ``None`` stays ``None``."""
-    from .timeutil import parse_duration
+    from ..timeutil import parse_duration
 
     return None if value is None else parse_duration(value, "--older-than")

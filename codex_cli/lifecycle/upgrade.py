@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import db as dbm
-from .events import SCHEMA_VERSION
-from .files import atomic_file, storage_error
-from .ndjson import SUFFIX, BadLine, parse_line
+from ..events import SCHEMA_VERSION
+from ..settings import Settings
+from ..store import db as dbm
+from ..store.files import atomic_file, storage_error
+from ..store.ndjson import SUFFIX, BadLine, parse_line
 from .rebuild import session_files
 from .retention import BACKUP_SUFFIX
-from .settings import Settings
 
 
 @dataclass

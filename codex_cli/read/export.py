@@ -5,7 +5,7 @@
 - ``jsonl-chat``: one ``{"messages": [...]}`` record per session in the
   OpenAI chat format that fine-tuning tools read;
 - ``csv``: one row per event, for spreadsheets;
-- ``markdown``: transcripts for people (:func:`codex_cli.render.render_markdown`).
+- ``markdown``: transcripts for people (:func:`codex_cli.read.render.render_markdown`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from .errors import UsageError
-from .events import _FIELD_ORDER, Event
+from ..errors import UsageError
+from ..events import _FIELD_ORDER, Event
 from .queries import get_session, iter_events, session_events
 from .render import render_markdown
 

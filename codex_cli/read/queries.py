@@ -9,31 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import db as dbm
-from .errors import SessionNotFound
-from .events import Event
-from .settings import Settings
-
-EVENT_COLUMNS = (
-    "id, session_id, seq, ts, role, kind, content, tool_name, tool_call_id, model, "
-    "input_tokens, cached_input_tokens, output_tokens, data"
-)
-SESSION_COLUMNS = (
-    "id",
-    "started_at",
-    "ended_at",
-    "event_count",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "title",
-    "source",
-    "source_path",
-    "cwd",
-    "git_branch",
-    "model",
-    "tags",
-)
+from ..errors import SessionNotFound
+from ..events import Event
+from ..settings import Settings
+from ..store import db as dbm
+from ..store.schema import EVENT_COLUMNS, SESSION_COLUMNS
 
 
 def open_log(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from .events import Event
+from ..events import Event
 
 Style = Callable[[str, str], str]  # (text, role) -> styled text
 

@@ -6,8 +6,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import SearchSyntaxError, UsageError
-from .events import Event
+from ..errors import SearchSyntaxError, UsageError
+from ..events import Event
 from .queries import EVENT_COLUMNS, row_to_event
 
 

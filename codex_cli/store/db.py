@@ -3,7 +3,7 @@
 The write path uses the standard library's ``sqlite3`` connection directly so
 that ``codex log add`` does not pay for importing sqlite-utils (which imports
 pandas when it is installed). Schema work goes through sqlite-utils in
-:mod:`codex_cli.migrations`, imported only when a migration is pending.
+:mod:`codex_cli.store.migrations`, imported only when a migration is pending.
 """
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from .errors import DatabaseLocked, DatabaseTooNew, StorageError
+from ..errors import DatabaseLocked, DatabaseTooNew, StorageError
+from .schema import SCHEMA_VERSION
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRIES = 5
-
-# Bumped by the last migration (see migrations.py); kept here so that the
-# check on open needs no import of sqlite-utils.
-SCHEMA_VERSION = 4
 
 
 def connect(

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import StorageError
+from ..errors import StorageError
 
 
 def fsync_dir(path: Path) -> None:

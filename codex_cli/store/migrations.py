@@ -1,10 +1,10 @@
 """The schema, created only by numbered migrations (sqlite-utils ``Migrations``).
 
 Add a migration by appending a function ``mNNN_what_it_does`` below and
-bumping :data:`codex_cli.db.SCHEMA_VERSION`; never edit one that has shipped.
+bumping :data:`codex_cli.store.schema.SCHEMA_VERSION`; never edit one that has shipped.
 Applied migrations are recorded in ``_sqlite_migrations`` and the schema
 version is mirrored in ``PRAGMA user_version`` so that opening a current
-database costs one pragma read (see :func:`codex_cli.db.connect`).
+database costs one pragma read (see :func:`codex_cli.store.db.connect`).
 ``docs/schema.md`` is generated from a database built by these migrations.
 """
 
@@ -16,7 +16,7 @@ from textwrap import dedent
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from . import db as db_module
+from .schema import SCHEMA_VERSION
 
 MIGRATION_SET = "codex_cli"
 migrations = Migrations(MIGRATION_SET)
@@ -207,7 +207,7 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     try:
         pending = [m.name for m in migrations.pending(db)]
         migrations.apply(db)
-        conn.execute(f"PRAGMA user_version = {db_module.SCHEMA_VERSION}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")

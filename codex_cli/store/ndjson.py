@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CodexError
-from .events import Event
-from .settings import validate_session_id
+from ..errors import CodexError
+from ..events import Event
+from ..settings import validate_session_id
 
 SUFFIX = ".ndjson"
 

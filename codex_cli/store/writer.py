@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import StorageError
+from ..events import Event
+from ..redact import redact_text, redact_value
+from ..settings import Settings
 from . import db as dbm
-from .errors import StorageError
-from .events import Event
 from .ndjson import BadLine, parse_line, session_path
-from .queries import SESSION_COLUMNS
-from .redact import redact_text, redact_value
-from .settings import Settings
+from .schema import SESSION_COLUMNS
 
 log = logging.getLogger("codex_cli")
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import queries
 from ..errors import CodexError, UsageError
 from ..events import KINDS, ROLES
-from ..export import chat_messages
+from ..read import queries
+from ..read.export import chat_messages
 from ..timeutil import parse_when
 
 END = "<|end|>"

@@ -637,7 +637,7 @@ def _restore_handlers(previous: dict[int, Any]) -> None:
 
 def _start_session(settings: Settings, result: TrainResult, config: TrainConfig) -> Any:
     """Record the run in the log: a ``system``/``meta`` session of its own."""
-    from ..writer import SessionLogger
+    from ..store.writer import SessionLogger
 
     logger = SessionLogger(result.session_id, settings=settings)
     what = "resumed" if result.resumed_from else "started"
