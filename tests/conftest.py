@@ -18,8 +18,10 @@ from codex_cli.settings import Settings
 from codex_cli.store import db as dbm
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "agent-transcripts"
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Sample transcripts in the real formats, kept inside the repository: a fresh
+# clone has nothing beside it.
+FIXTURES = LOCAL_FIXTURES / "agent-transcripts"
 
 CODEX_VARS = (
     "CODEX_SESSION_ID",
