@@ -19,13 +19,23 @@ from typing import Any
 from .errors import InvalidEvent
 from .settings import validate_session_id
 
-SCHEMA_VERSION = 1
+# 2 added cache_write_tokens, reasoning_tokens and provider (all optional).
+SCHEMA_VERSION = 2
 # One encoder, built once: json.dumps() with options builds one per call.
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 ROLES = ("system", "user", "assistant", "tool")
 KINDS = ("message", "tool_call", "tool_result", "reasoning", "meta")
-TOKEN_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens")
-OPTIONAL_TEXT_FIELDS = ("tool_name", "tool_call_id", "model")
+# Token counts, as the bill counts them: ``input_tokens`` is every input token,
+# cache reads (``cached_input_tokens``) and cache writes (``cache_write_tokens``)
+# included; ``reasoning_tokens`` are part of ``output_tokens``.
+TOKEN_FIELDS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+OPTIONAL_TEXT_FIELDS = ("tool_name", "tool_call_id", "model", "provider")
 
 
 def utc_now() -> str:
@@ -94,7 +104,7 @@ def _ts_ms(ts: str) -> int:
 
 @dataclass(frozen=True)
 class Event:
-    """One record of a session (schema version 1)."""
+    """One record of a session (NDJSON schema version 2)."""
 
     session_id: str
     role: str
@@ -109,6 +119,9 @@ class Event:
     input_tokens: int | None = None
     cached_input_tokens: int | None = None
     output_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    provider: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -230,6 +243,9 @@ _FIELD_ORDER = (
     "input_tokens",
     "cached_input_tokens",
     "output_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "provider",
 )
 
 
@@ -237,7 +253,10 @@ def upgrade_record(record: Mapping[str, Any]) -> Mapping[str, Any]:
     """Bring an NDJSON record of an older ``schema_version`` to the current one.
 
     Version 1 is the first; records without a version are treated as 1.
-    Each future version adds one step here, so readers accept every older file.
+    Version 2 only added optional fields (``cache_write_tokens``,
+    ``reasoning_tokens``, ``provider``), so a version 1 record is already a
+    valid version 2 one. Each future version adds one step here, so readers
+    accept every older file.
     """
     version = record.get("schema_version", 1)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:

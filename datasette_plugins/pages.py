@@ -111,7 +111,11 @@ def group_turns(events: list[Event]) -> list[Turn]:
 def _tokens(event: Event) -> str:
     parts = [
         f"{getattr(event, name):,} {label}"
-        for name, label in zip(TOKEN_FIELDS, ("in", "cached", "out"), strict=True)
+        for name, label in zip(
+            TOKEN_FIELDS,
+            ("in", "cached", "cache write", "out", "reasoning"),
+            strict=True,
+        )
         if getattr(event, name)
     ]
     return " · ".join(parts)

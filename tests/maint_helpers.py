@@ -10,6 +10,7 @@ from pathlib import Path
 
 from codex_cli.events import Event, format_ts
 from codex_cli.settings import Settings
+from codex_cli.store.schema import EVENT_COLUMNS
 from codex_cli.store.writer import SessionLogger
 
 OLD = datetime(2025, 1, 1, tzinfo=UTC)
@@ -93,9 +94,7 @@ def table_dump(db_path: Path) -> dict[str, list[tuple[object, ...]]]:
     try:
         return {
             "events": conn.execute(
-                "SELECT id, session_id, seq, ts, role, kind, content, tool_name, tool_call_id, "
-                "model, input_tokens, cached_input_tokens, output_tokens, data "
-                "FROM events ORDER BY id"
+                f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id"
             ).fetchall(),
             "sessions": conn.execute("SELECT * FROM sessions ORDER BY id").fetchall(),
             "fts": conn.execute(

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import ndjson_records
 
+from codex_cli.events import SCHEMA_VERSION
+
 
 def add(cli, *args: str, input: str | None = None):
     return cli("log", "add", *args, input=input)
@@ -21,7 +23,10 @@ def test_add_prints_session_for_export_with_json(cli, codex_home: Path) -> None:
     info = json.loads(result.stdout)
     assert set(info) == {"id", "session_id", "seq", "ts"} and info["seq"] == 1
     records = ndjson_records(codex_home / "sessions" / f"{info['session_id']}.ndjson")
-    assert records[0]["content"] == "hello" and records[0]["schema_version"] == 1
+    assert (
+        records[0]["content"] == "hello"
+        and records[0]["schema_version"] == SCHEMA_VERSION
+    )
 
 
 def test_new_session_hint_goes_to_stderr(cli) -> None:

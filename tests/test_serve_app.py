@@ -170,7 +170,9 @@ def test_session_json(site: Site) -> None:
             "events": 6,
             "input_tokens": 2700,
             "cached_input_tokens": 200,
+            "cache_write_tokens": 0,
             "output_tokens": 200,
+            "reasoning_tokens": 0,
         },
         {
             "turn": 2,
@@ -179,7 +181,9 @@ def test_session_json(site: Site) -> None:
             "events": 4,
             "input_tokens": 3800,
             "cached_input_tokens": 0,
+            "cache_write_tokens": 0,
             "output_tokens": 70,
+            "reasoning_tokens": 0,
         },
     ]
 

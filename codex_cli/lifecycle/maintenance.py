@@ -127,9 +127,11 @@ WHERE id IN (SELECT value FROM json_each(?))
 """
 
 RECREATE_SQL = """
-INSERT INTO sessions (id, input_tokens, cached_input_tokens, output_tokens, title, model)
+INSERT INTO sessions (id, input_tokens, cached_input_tokens, cache_write_tokens,
+                      output_tokens, reasoning_tokens, title, model)
 SELECT session_id, coalesce(sum(input_tokens), 0), coalesce(sum(cached_input_tokens), 0),
-       coalesce(sum(output_tokens), 0),
+       coalesce(sum(cache_write_tokens), 0), coalesce(sum(output_tokens), 0),
+       coalesce(sum(reasoning_tokens), 0),
        (SELECT substr(trim(content), 1, 200) FROM events f
         WHERE f.session_id = e.session_id AND role = 'user' AND kind = 'message'
         ORDER BY seq LIMIT 1),

@@ -41,6 +41,9 @@ def row_to_event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
         input_tokens,
         cached_input_tokens,
         output_tokens,
+        cache_write_tokens,
+        reasoning_tokens,
+        provider,
         data,
     ) = tuple(row)
     return Event(
@@ -57,6 +60,9 @@ def row_to_event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
         input_tokens=input_tokens,
         cached_input_tokens=cached_input_tokens,
         output_tokens=output_tokens,
+        cache_write_tokens=cache_write_tokens,
+        reasoning_tokens=reasoning_tokens,
+        provider=provider,
         data=json.loads(data) if data else {},
     )
 
@@ -77,6 +83,12 @@ class SessionSummary:
     git_branch: str | None
     model: str | None
     tags: list[str]
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    project: str | None = None
+    parent_session_id: str | None = None
+    parent_tool_call_id: str | None = None
+    notes: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

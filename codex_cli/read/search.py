@@ -8,7 +8,8 @@ from typing import Any
 
 from ..errors import SearchSyntaxError, UsageError
 from ..events import Event
-from .queries import EVENT_COLUMNS, row_to_event
+from ..store.schema import EVENT_COLUMNS
+from .queries import row_to_event
 
 
 @dataclass(frozen=True)
@@ -93,4 +94,5 @@ def search(
         ):
             raise SearchSyntaxError(f"invalid FTS5 query {query!r}: {exc}") from None
         raise
-    return [SearchHit(row_to_event(tuple(row)[:14]), row[14], row[15]) for row in rows]
+    n = len(EVENT_COLUMNS.split(","))
+    return [SearchHit(row_to_event(tuple(row)[:n]), row[n], row[n + 1]) for row in rows]

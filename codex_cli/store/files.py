@@ -84,3 +84,19 @@ def output_file(path: Path) -> Iterator[BinaryIO]:
         return
     with atomic_file(path) as handle:
         yield handle
+
+
+def project_root(cwd: str) -> str:
+    """The repository a working directory belongs to (its git root), else ``cwd`` itself.
+
+    Sessions are grouped by project for usage reports; a directory that no
+    longer exists on this machine (an imported transcript's) stays as given.
+    """
+    try:
+        here = Path(cwd)
+        for candidate in (here, *here.parents):
+            if (candidate / ".git").exists():
+                return str(candidate)
+    except (OSError, ValueError):
+        pass
+    return cwd

@@ -200,6 +200,67 @@ def m004_lean_indexes(db: Database) -> None:
         db.execute(f'DROP INDEX IF EXISTS "idx_sessions_{column}"')
 
 
+# The session row follows every insert, whatever writes it (m001's trigger,
+# with the token columns m005 adds).
+SESSION_AGGREGATE_TRIGGER = """
+CREATE TRIGGER events_session_ai AFTER INSERT ON events BEGIN
+  INSERT INTO sessions (id, started_at, ended_at, event_count, input_tokens,
+                        cached_input_tokens, cache_write_tokens, output_tokens,
+                        reasoning_tokens, title, model)
+  VALUES (new.session_id, new.ts, new.ts, 1, coalesce(new.input_tokens, 0),
+          coalesce(new.cached_input_tokens, 0), coalesce(new.cache_write_tokens, 0),
+          coalesce(new.output_tokens, 0), coalesce(new.reasoning_tokens, 0),
+          CASE WHEN new.role = 'user' AND new.kind = 'message'
+               THEN substr(trim(new.content), 1, 200) END,
+          new.model)
+  ON CONFLICT (id) DO UPDATE SET
+    started_at = min(coalesce(started_at, excluded.started_at), excluded.started_at),
+    ended_at = max(coalesce(ended_at, excluded.ended_at), excluded.ended_at),
+    event_count = event_count + 1,
+    input_tokens = input_tokens + excluded.input_tokens,
+    cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
+    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+    output_tokens = output_tokens + excluded.output_tokens,
+    reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+    title = coalesce(title, excluded.title),
+    model = coalesce(excluded.model, model);
+END
+"""
+
+
+@migrations()
+def m005_pricing_and_links(db: Database) -> None:
+    """What pricing needs, per event and per session, and links between sessions.
+
+    Events gain ``cache_write_tokens`` (Anthropic's cache creation, billed
+    apart from input and from cache reads; still counted in ``input_tokens``),
+    ``reasoning_tokens`` (part of ``output_tokens``) and ``provider``.
+    Sessions gain the two token sums, ``project`` (the repository or working
+    directory the session ran in; existing sessions get their ``cwd``),
+    ``parent_session_id`` / ``parent_tool_call_id`` (a sub-agent's session
+    and the call that started it) and ``notes``.
+    """
+    for column, kind in (
+        ("cache_write_tokens", "INTEGER"),
+        ("reasoning_tokens", "INTEGER"),
+        ("provider", "TEXT"),
+    ):
+        db.execute(f"ALTER TABLE events ADD COLUMN {column} {kind}")
+    for column in ("cache_write_tokens", "reasoning_tokens"):
+        db.execute(
+            f"ALTER TABLE sessions ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
+        )
+    for column in ("project", "parent_session_id", "parent_tool_call_id", "notes"):
+        db.execute(f"ALTER TABLE sessions ADD COLUMN {column} TEXT")
+    db.execute("UPDATE sessions SET project = cwd WHERE cwd IS NOT NULL")
+    db.execute(
+        'CREATE INDEX "idx_sessions_parent_session_id" ON "sessions" '
+        '("parent_session_id") WHERE "parent_session_id" IS NOT NULL'
+    )
+    db.execute("DROP TRIGGER IF EXISTS events_session_ai")
+    db.execute(SESSION_AGGREGATE_TRIGGER)
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in one write transaction; return their names."""
     db = Database(conn)

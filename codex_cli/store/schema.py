@@ -9,11 +9,12 @@ it never import sqlite-utils, and nothing in the store reaches up into ``read/``
 from __future__ import annotations
 
 # Bumped by the last migration in migrations.py.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 EVENT_COLUMNS = (
     "id, session_id, seq, ts, role, kind, content, tool_name, tool_call_id, model, "
-    "input_tokens, cached_input_tokens, output_tokens, data"
+    "input_tokens, cached_input_tokens, output_tokens, cache_write_tokens, "
+    "reasoning_tokens, provider, data"
 )
 SESSION_COLUMNS = (
     "id",
@@ -30,4 +31,10 @@ SESSION_COLUMNS = (
     "git_branch",
     "model",
     "tags",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "project",
+    "parent_session_id",
+    "parent_tool_call_id",
+    "notes",
 )

@@ -33,8 +33,9 @@ from ..events import Event
 from ..redact import redact_text, redact_value
 from ..settings import Settings
 from . import db as dbm
+from .files import project_root
 from .ndjson import BadLine, parse_line, session_path
-from .schema import SESSION_COLUMNS
+from .schema import EVENT_COLUMNS, SESSION_COLUMNS
 
 log = logging.getLogger("codex_cli")
 
@@ -49,9 +50,8 @@ SETTABLE_SESSION_FIELDS = frozenset(SESSION_COLUMNS) - {
 }
 
 INSERT_SQL = (
-    "INSERT INTO events (id, session_id, seq, ts, role, kind, content, tool_name, "
-    "tool_call_id, model, input_tokens, cached_input_tokens, output_tokens, data) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO events ({EVENT_COLUMNS}) "
+    f"VALUES ({', '.join('?' * len(EVENT_COLUMNS.split(',')))})"
 )
 # Recovery paths (crash reconciliation, rebuild) may meet rows already there.
 INSERT_OR_IGNORE_SQL = INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1)
@@ -72,6 +72,9 @@ def event_row(event: Event) -> tuple[Any, ...]:
         event.input_tokens,
         event.cached_input_tokens,
         event.output_tokens,
+        event.cache_write_tokens,
+        event.reasoning_tokens,
+        event.provider,
         json.dumps(event.data, ensure_ascii=False) if event.data else None,
     )
 
@@ -432,7 +435,10 @@ class SessionLogger:
             )
 
     def update_session(self, session_id: str | None = None, **values: Any) -> None:
-        """Set session metadata (title, source, source_path, cwd, git_branch, model, tags)."""
+        """Set session metadata (title, source, cwd, git_branch, model, tags, links, notes).
+
+        ``project`` follows ``cwd`` (its git root) unless given.
+        """
         unknown = set(values) - SETTABLE_SESSION_FIELDS
         if unknown:
             raise ValueError(f"unknown session field(s): {', '.join(sorted(unknown))}")
@@ -440,6 +446,8 @@ class SessionLogger:
             return
         if "tags" in values and not isinstance(values["tags"], str):
             values["tags"] = json.dumps(list(values["tags"]))
+        if values.get("cwd") and "project" not in values:
+            values["project"] = project_root(values["cwd"])
         sid = session_id or self.session_id
         assignments = ", ".join(f"{name} = ?" for name in values)
         with (
