@@ -158,9 +158,7 @@ def _with_headers(send: Send, allow_eval: bool) -> Send:
     return wrapped
 
 
-async def _send_html(
-    send: Send, start: Message, body: bytes, allow_eval: bool
-) -> None:
+async def _send_html(send: Send, start: Message, body: bytes, allow_eval: bool) -> None:
     # Datasette's templates (and its plugins') carry inline scripts, some with
     # per-page data, so each response's own <script> tags get a fresh nonce.
     # Logged content reaches a page only escaped (markupsafe), never as a tag.
@@ -211,7 +209,5 @@ def _bounded(name: str, make: Callable[[int], bytes]) -> Callable[[Any], bytes]:
 def guard_connection(conn: sqlite3.Connection) -> None:
     """Deny :data:`DENIED_FUNCTIONS` and bound ``randomblob``/``zeroblob`` on ``conn``."""
     conn.set_authorizer(_authorize)
-    conn.create_function(
-        "randomblob", 1, _bounded("randomblob", secrets.token_bytes)
-    )
+    conn.create_function("randomblob", 1, _bounded("randomblob", secrets.token_bytes))
     conn.create_function("zeroblob", 1, _bounded("zeroblob", bytes))

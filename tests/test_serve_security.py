@@ -70,7 +70,9 @@ def test_inline_scripts_carry_the_nonce_of_their_response(site: Site) -> None:
     nonces = set()
     for path in ("/log/events", "/-/search?q=chart"):
         response = site.get(path)
-        nonce = re.search(r"'nonce-([^']+)'", response.headers["content-security-policy"])
+        nonce = re.search(
+            r"'nonce-([^']+)'", response.headers["content-security-policy"]
+        )
         assert nonce, path
         scripts = re.findall(r"<script[^>]*>", response.text)
         assert scripts and all(f'nonce="{nonce[1]}"' in tag for tag in scripts)
@@ -175,9 +177,7 @@ def test_ordinary_sql_and_search_keep_working(site: Site) -> None:
     assert rows == [{"n": 16, "z": "0000"}]
     hits = site.json("/log/events.json?_search=chart&_shape=array")
     assert [h["session_id"] for h in hits] == ["img-1"]
-    found = site.json(
-        "/log/search_session.json?_shape=array&q=parser&session=demo-1"
-    )
+    found = site.json("/log/search_session.json?_shape=array&q=parser&session=demo-1")
     assert found
 
 

@@ -27,7 +27,7 @@ ColorOption = Annotated[
     bool | None,
     typer.Option(
         "--color/--no-color",
-        help="Colour the output (default: on a terminal, unless $NO_COLOR is set).",
+        help="Colour the output (default: on a terminal without $NO_COLOR).",
         show_default=False,
     ),
 ]

@@ -277,13 +277,15 @@ def _print_sessions(rows: list[Any]) -> None:
         ]
         for row in rows
     ]
+    headers = ["SESSION", "LAST EVENT", "EVENTS", "TOKENS", "TITLE"]
     room = 60  # a title's columns in a pipe, as before
     if terminal:
-        used = sum(max(display_width(r[i]) for r in table) for i in range(4))
+        used = sum(
+            max(display_width(r[i]) for r in [headers, *table]) for i in range(4)
+        )
         room = max(20, shutil.get_terminal_size().columns - used - 2 * 4)
     for r in table:
         r[4] = fit(r[4], room)
-    headers = ["SESSION", "LAST EVENT", "EVENTS", "TOKENS", "TITLE"]
     for line in render_table(headers, table, right=(2, 3), header=terminal):
         out(line)
 
