@@ -121,8 +121,6 @@ def served_hosts(host: str, port: int) -> list[str]:
     rebinding) sends its own name, and is refused.
     """
     names = ["127.0.0.1", "localhost", f"[{host}]" if ":" in host else host]
-    if host == "::1":
-        names.append("[::1]")
     if host in ("0.0.0.0", "::", ""):  # every interface: the machine's own names
         names += [socket.gethostname(), socket.getfqdn()]
     return list(dict.fromkeys(f"{name}:{port}" for name in names if name))
