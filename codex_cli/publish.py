@@ -123,6 +123,13 @@ def served_hosts(host: str, port: int) -> list[str]:
     names = ["127.0.0.1", "localhost", f"[{host}]" if ":" in host else host]
     if host in ("0.0.0.0", "::", ""):  # every interface: the machine's own names
         names += [socket.gethostname(), socket.getfqdn()]
+        try:
+            infos = socket.getaddrinfo(socket.gethostname(), None)
+        except OSError:
+            infos = []
+        for *_, address in infos:
+            ip = str(address[0])
+            names.append(f"[{ip}]" if ":" in ip else ip)
     return list(dict.fromkeys(f"{name}:{port}" for name in names if name))
 
 

@@ -283,3 +283,9 @@ def test_real_server_answers_only_its_own_host_names(real_server: int) -> None:
     reply = raw_get(port, None)  # no Host at all: refused, not served
     assert reply.startswith(("HTTP/1.1 421", "HTTP/1.1 400")), reply[:200]
     assert "the secret plan" not in reply
+
+
+def test_a_server_on_every_interface_also_answers_the_machines_name() -> None:
+    hosts = publish.served_hosts("0.0.0.0", 8001)
+    assert security.host_allowed(f"{socket.gethostname()}:8001", hosts)
+    assert not security.host_allowed("rebound.example:8001", hosts)
