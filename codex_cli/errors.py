@@ -46,8 +46,41 @@ class DatabaseLocked(CodexError):
 
 
 class DatabaseTooNew(CodexError):
-    """The database was written by a newer release of codex-cli."""
+    """The database was written by a newer release of codex_cli."""
 
 
 class StorageError(CodexError):
     """A file or directory could not be read or written."""
+
+
+DISTRIBUTION = "codex-session-log"  # on PyPI `codex-cli` is another project
+
+# Third-party modules that only an optional extra installs, by extra.
+EXTRA_MODULES: dict[str, tuple[str, ...]] = {
+    "train": ("torch", "transformers", "accelerate", "tokenizers", "safetensors"),
+    "mlflow": ("mlflow",),
+}
+
+
+class MissingExtra(CodexError):
+    """A command needs an optional extra that is not installed (exit code 1)."""
+
+    def __init__(self, extra: str, module: str) -> None:
+        self.extra = extra
+        self.module = module
+        super().__init__(
+            f"this command needs the {extra!r} extra ({module} is not installed): "
+            f"pip install -e '.[{extra}]' in a checkout, "
+            f"or pip install '{DISTRIBUTION}[{extra}]'"
+        )
+
+
+def missing_extra(exc: BaseException) -> MissingExtra | None:
+    """The :class:`MissingExtra` an ``ImportError`` of an extra's module means, if any."""
+    if not isinstance(exc, ImportError) or not exc.name:
+        return None
+    root = exc.name.partition(".")[0]
+    for extra, modules in EXTRA_MODULES.items():
+        if root in modules:
+            return MissingExtra(extra, root)
+    return None

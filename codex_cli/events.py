@@ -264,7 +264,7 @@ def upgrade_record(record: Mapping[str, Any]) -> Mapping[str, Any]:
     if version > SCHEMA_VERSION:
         raise InvalidEvent(
             f"schema_version {version} is newer than this release understands "
-            f"({SCHEMA_VERSION}): upgrade codex-cli"
+            f"({SCHEMA_VERSION}): upgrade codex_cli"
         )
     return record
 

@@ -16,7 +16,7 @@ import logging
 import socket
 import threading
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ from .store import db as dbm
 
 DATABASE_NAME = "log"  # the URL path of the log: /log/events, /log/sessions
 LOOPBACK_NAMES = {"localhost"}
+PLUGIN_CONFIG = "codex-cli"  # our plugin's block under `plugins:` in metadata.yml
+# What an in-process client (datasette.client sends "localhost") may use.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 log = logging.getLogger("codex_cli")
 
@@ -69,12 +72,15 @@ def build_datasette(
     allow_sql: bool = True,
     settings: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
 ) -> Any:
     """The Datasette app serving ``db_path`` as ``/log`` with our metadata and plugin.
 
     ``allow_sql=False`` turns off arbitrary SQL; canned queries keep working.
     ``settings`` override the ``settings:`` of ``metadata.yml``, and the top-level
     keys of ``metadata`` its other keys (an ``allow`` block, say).
+    ``allowed_hosts`` are the ``Host`` headers answered (``name`` or
+    ``name:port``); every other is refused (DNS rebinding).
     """
     from datasette.app import Datasette
     from datasette.database import Database
@@ -84,9 +90,14 @@ def build_datasette(
     all_settings = {**base_settings, **(settings or {})}
     if not allow_sql:
         all_settings["default_allow_sql"] = False
-    datasette = Datasette(
-        metadata={**base_metadata, **(metadata or {})}, settings=all_settings
-    )
+    merged = {**base_metadata, **(metadata or {})}
+    plugins = dict(merged.get("plugins") or {})
+    plugins[PLUGIN_CONFIG] = {
+        **(plugins.get(PLUGIN_CONFIG) or {}),
+        "allowed_hosts": list(allowed_hosts),
+    }
+    merged["plugins"] = plugins
+    datasette = Datasette(metadata=merged, settings=all_settings)
     datasette.remove_database("_memory")  # added because no files= were given
     datasette.add_database(
         Database(datasette, path=str(db_path), is_mutable=True), name=DATABASE_NAME
@@ -101,6 +112,25 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def served_hosts(host: str, port: int) -> list[str]:
+    """The ``Host`` headers a server on ``host:port`` answers: its own names only.
+
+    A page of another site whose name is rebound to this address (DNS
+    rebinding) sends its own name, and is refused.
+    """
+    names = ["127.0.0.1", "localhost", f"[{host}]" if ":" in host else host]
+    if host in ("0.0.0.0", "::", ""):  # every interface: the machine's own names
+        names += [socket.gethostname(), socket.getfqdn()]
+        try:
+            infos = socket.getaddrinfo(socket.gethostname(), None)
+        except OSError:
+            infos = []
+        for *_, address in infos:
+            ip = str(address[0])
+            names.append(f"[{ip}]" if ":" in ip else ip)
+    return list(dict.fromkeys(f"{name}:{port}" for name in names if name))
 
 
 def check_listen(host: str, port: int) -> None:
@@ -139,7 +169,9 @@ def serve(
 
     import uvicorn
 
-    datasette = build_datasette(db_path, allow_sql=allow_sql)
+    datasette = build_datasette(
+        db_path, allow_sql=allow_sql, allowed_hosts=served_hosts(host, port)
+    )
     if not is_loopback(host):
         log.warning(
             "listening on %s: anyone who can reach this machine can read the "

@@ -31,6 +31,7 @@ ENVIRONMENT: dict[str, str] = {
     "CODEX_SQLITE_POOL": "`1`: reuse one connection per database and session in a process.",
     "CODEX_REDACT": "`0`: turn secret redaction off (default on).",
     "CODEX_RETENTION_DAYS": f"Default age for `codex log purge` (default {DEFAULT_RETENTION_DAYS}).",
+    "NO_COLOR": "Any value but empty: no colour in `codex log view` and `search` (no-color.org); `--color` wins.",
 }
 
 # Read only to find other agents' transcripts for `codex log import`.
@@ -93,6 +94,7 @@ class Settings:
     redact: bool = True
     retention_days: int = DEFAULT_RETENTION_DAYS
     mlflow_tracking_uri: str | None = None
+    no_color: bool = False
     warnings: tuple[str, ...] = field(default=(), compare=False)
     # Other agents' homes, for `codex log import` (see SOURCE_ENVIRONMENT).
     home: Path | None = None
@@ -131,6 +133,7 @@ class Settings:
             redact=_flag(env, "CODEX_REDACT", True),
             retention_days=retention_days,
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
+            no_color=bool(env.get("NO_COLOR")),
             warnings=tuple(warnings),
             **{
                 name: Path(env[var]) if env.get(var) else None

@@ -1,9 +1,10 @@
 """codex_cli's Datasette plugin: readable events, session timelines, activity chart.
 
 Loaded through the ``datasette`` entry-point group (see ``pyproject.toml``), so
-it is active in any Datasette of an environment where codex-cli is installed;
+it is active in any Datasette of an environment where codex_cli is installed;
 it only acts on the database named by ``plugins: codex-cli: database:`` in the
-metadata (``log`` for ``codex serve``).
+metadata (``log`` for ``codex serve``). ``plugins: codex-cli: allowed_hosts:``
+(set by ``codex serve``) turns on the protections of :mod:`.security`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,23 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup
 
-from . import pages
+from . import pages, security
 from .cells import content_html, data_html
 
-PLUGIN = "codex-cli"  # the distribution name: Datasette serves our static/ under it
+CONFIG = "codex-cli"  # our block under `plugins:` in the metadata
+
+
+def _distribution_name() -> str:
+    """The installed distribution's name: Datasette serves our static/ under it."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="datasette"):
+        if entry.value == __name__ and entry.dist is not None:
+            return str(entry.dist.name)
+    return "codex-session-log"
+
+
+PLUGIN = _distribution_name()
 
 
 def _value(row: Any, column: str) -> Any:
@@ -27,8 +41,14 @@ def _value(row: Any, column: str) -> Any:
 
 
 def _is_log(datasette: Any, database: str) -> bool:
-    config = datasette.plugin_config(PLUGIN) or {}
+    config = datasette.plugin_config(CONFIG) or {}
     return database == config.get("database", pages.DEFAULT_DATABASE)
+
+
+def _allowed_hosts(datasette: Any) -> list[str] | None:
+    config = datasette.plugin_config(CONFIG) or {}
+    hosts = config.get("allowed_hosts")
+    return None if hosts is None else [str(h) for h in hosts]
 
 
 @hookimpl
@@ -76,9 +96,19 @@ def register_routes() -> list[tuple[str, Any]]:
 
 
 @hookimpl
-def prepare_connection(conn: Any) -> None:
+def asgi_wrapper(datasette: Any) -> Any:
+    hosts = _allowed_hosts(datasette)
+    if hosts is None:  # a Datasette not started by `codex serve`: left as it is
+        return lambda app: app
+    return lambda app: security.harden(app, hosts)
+
+
+@hookimpl
+def prepare_connection(conn: Any, datasette: Any) -> None:
     from codex_cli.read.search import quote_fts
 
+    if _allowed_hosts(datasette) is not None:
+        security.guard_connection(conn)
     # For canned queries: `match codex_quote_fts(:q)` takes the words literally.
     conn.create_function(
         "codex_quote_fts",
@@ -86,6 +116,11 @@ def prepare_connection(conn: Any) -> None:
         lambda q: quote_fts(str(q or "")) or '""',
         deterministic=True,
     )
+
+
+@hookimpl
+def extra_template_vars() -> dict[str, str]:
+    return {"codex_static": PLUGIN}
 
 
 @hookimpl

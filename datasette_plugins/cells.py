@@ -2,12 +2,15 @@
 
 Everything an agent wrote is untrusted. The Markdown renderer runs with raw
 HTML turned off and refuses ``javascript:``/``vbscript:``/``file:`` links (they
-stay visible as text); every other string is escaped by ``markupsafe``.
+stay visible as text); images become links (a remote image would be fetched
+by the reader's browser: a beacon); every other string is escaped by
+``markupsafe``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -20,6 +23,23 @@ FOLD_CHARS = 1500
 
 # "js-default": CommonMark without raw HTML, without linkify or typographer.
 _markdown = MarkdownIt("js-default")
+
+
+def _image_as_link(
+    self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any
+) -> str:
+    """``![alt](src)`` as a link to ``src``: nothing is fetched until a reader clicks."""
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    return str(
+        Markup(
+            '<a class="codex-image-link" href="{src}" rel="noopener noreferrer nofollow">'
+            "[image: {alt}]</a>"
+        ).format(src=token.attrGet("src") or "", alt=alt or "untitled")
+    )
+
+
+_markdown.add_render_rule("image", _image_as_link)
 
 
 def role_class(role: object) -> str:

@@ -135,6 +135,6 @@ def test_database_newer_than_this_release_is_refused(
     assert "schema version 99" in result.stderr
     assert (
         f"up to {dbm.SCHEMA_VERSION}" in result.stderr
-        and "upgrade codex-cli" in result.stderr
+        and "upgrade codex_cli" in result.stderr
     )
     assert rows(v1_db, EVENTS_SQL) == before

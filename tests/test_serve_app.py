@@ -64,12 +64,15 @@ def test_home_shows_title_description_search_box_and_links(site: Site) -> None:
 
 
 def test_plugins_are_loaded_through_the_entry_point(site: Site) -> None:
+    from datasette_plugins import PLUGIN
+
     names = {p["name"] for p in site.json("/-/plugins.json")}
-    assert {"codex-cli", "datasette-search-all"} <= names
-    css = site.get("/-/static-plugins/codex-cli/codex.css")
+    # Datasette names a plugin after its distribution (codex-session-log)
+    assert {PLUGIN, "datasette-search-all"} <= names
+    css = site.get(f"/-/static-plugins/{PLUGIN}/codex.css")
     assert css.status_code == 200 and ".codex-role-user" in css.text
     for script in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js"):
-        assert site.get(f"/-/static-plugins/codex-cli/{script}").status_code == 200
+        assert site.get(f"/-/static-plugins/{PLUGIN}/{script}").status_code == 200
 
 
 def test_search_all_finds_events(site: Site) -> None:

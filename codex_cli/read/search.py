@@ -11,6 +11,15 @@ from ..events import Event
 from ..store.schema import EVENT_COLUMNS
 from .queries import row_to_event
 
+_DATABASE_TROUBLE = (
+    "locked",
+    "disk",
+    "readonly",
+    "unable to open",
+    "malformed",
+    "no such table",
+)
+
 
 @dataclass(frozen=True)
 class SearchHit:
@@ -89,10 +98,15 @@ def search(
     try:
         rows = conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError as exc:
-        if raw and (
-            "fts5" in str(exc) or "syntax" in str(exc) or "no such column" in str(exc)
-        ):
-            raise SearchSyntaxError(f"invalid FTS5 query {query!r}: {exc}") from None
+        # FTS5 words its query errors many ways ("unterminated string",
+        # "unknown special query", "fts5: syntax error near ..."); what is not
+        # about the database itself is about the query.
+        message = str(exc).rstrip(": ") or "rejected by SQLite"
+        if raw and not any(word in message for word in _DATABASE_TROUBLE):
+            raise SearchSyntaxError(
+                f"invalid FTS5 query {query!r}: {message} "
+                "(drop --raw to search for the words as given)"
+            ) from None
         raise
     n = len(EVENT_COLUMNS.split(","))
     return [SearchHit(row_to_event(tuple(row)[:n]), row[n], row[n + 1]) for row in rows]

@@ -56,8 +56,8 @@ def connect(
         if version > SCHEMA_VERSION:
             conn.close()
             raise DatabaseTooNew(
-                f"{path} has schema version {version}; this release of codex-cli "
-                f"understands up to {SCHEMA_VERSION}: upgrade codex-cli to use it"
+                f"{path} has schema version {version}; this release of codex_cli "
+                f"understands up to {SCHEMA_VERSION}: upgrade codex_cli to use it"
             )
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             with_retries(lambda: conn.execute("PRAGMA journal_mode = WAL"), path)

@@ -70,7 +70,7 @@ def make_tracker(
     if not mlflow_available():
         log.warning(
             "mlflow is not installed: tracking is off "
-            "(pip install 'codex-cli[mlflow]', or tracking=none to silence this)"
+            "(pip install -e '.[mlflow]' in a checkout, or tracking=none to silence this)"
         )
         return None
     return MlflowTracker(
