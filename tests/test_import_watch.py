@@ -251,3 +251,32 @@ def test_watch_refuses_since(cli: Callable[..., Any], tmp_path: Path) -> None:
     result = cli("log", "import", "--watch", "--since", "7d", str(tmp_path))
     assert result.exit_code == 2
     assert "drop --since and --dry-run" in result.output
+
+
+def doc_block(marker: str) -> str:
+    text = (Path(__file__).parent.parent / "docs" / "watch.md").read_text(
+        encoding="utf-8"
+    )
+    after = text.split(f"<!-- {marker} -->", 1)[1]
+    return after.split("```", 2)[1].split("\n", 1)[1]
+
+
+def test_service_files_in_the_docs_run_the_watch() -> None:
+    import configparser
+    import plistlib
+
+    plist = plistlib.loads(doc_block("watch-launchd-plist").encode())
+    assert plist["ProgramArguments"][1:] == ["log", "import", "--watch"]
+    assert plist["KeepAlive"] == {
+        "SuccessfulExit": False
+    }  # exit 0 on stop: not restarted
+    assert set(plist["EnvironmentVariables"]) == {
+        "CODEX_LOG_DB_PATH",
+        "CODEX_SESSION_LOG_DIR",
+    }
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read_string(doc_block("watch-systemd-unit"))
+    assert unit["Service"]["ExecStart"].endswith("codex log import --watch")
+    assert unit["Service"]["Restart"] == "on-failure"
