@@ -280,3 +280,16 @@ def test_service_files_in_the_docs_run_the_watch() -> None:
     unit.read_string(doc_block("watch-systemd-unit"))
     assert unit["Service"]["ExecStart"].endswith("codex log import --watch")
     assert unit["Service"]["Restart"] == "on-failure"
+
+
+def test_sigterm_stops_like_ctrl_c(
+    tmp_path: Path, watcher: Callable[..., Watcher]
+) -> None:
+    w = watcher(str(tmp_path), "--json")
+    w.wait_stderr("^Watching ")
+    w.proc.send_signal(signal.SIGTERM)
+    assert w.proc.wait(timeout=30) == 0
+    for reader in w.readers:
+        reader.join(timeout=10)
+    out = "".join(w.out.get() for _ in range(w.out.qsize()))
+    assert json.loads(out)["events_added"] == 0

@@ -89,8 +89,9 @@ def import_(
         _watch(paths, format, as_json)
         return
     importer = Importer(settings, format=format, since=since_ts, dry_run=dry_run)
-    files = importer.collect(paths)
+    files: list[Path] = []
     try:
+        files = importer.collect(paths)
         with progress(f"Importing {len(files):,} file(s)", unit="events") as advance:
             importer.on_progress = advance
             summary = importer.run_files(files)
@@ -131,7 +132,8 @@ def _watch(paths: list[Path], format: str, as_json: bool) -> None:
         if result.events_added:
             typer.echo(
                 f"{time.strftime('%H:%M:%S')} added {result.events_added} event(s) "
-                f"from {result.files_read} file(s)"
+                f"from {result.files_read} file(s)",
+                err=as_json,  # stdout keeps only the JSON summary
             )
 
     def on_ready(dirs: list[Path]) -> None:
