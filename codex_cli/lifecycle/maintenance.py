@@ -52,8 +52,11 @@ def fts_in_sync(conn: sqlite3.Connection) -> bool:
 
 
 def status(settings: Settings) -> dict[str, Any]:
-    """Paths, schema version, migrations, counts, sizes, time range, FTS health,
-    and Claude Code transcripts its cleanup will delete before they are imported."""
+    """Paths, schema version, migrations, counts, sizes, time range, FTS health.
+
+    ``claude_cleanup`` tells which Claude Code transcripts its cleanup will
+    delete before they are imported (see :mod:`.claude_cleanup`).
+    """
     from ..store.migrations import applied
 
     conn = dbm.connect(settings.db_path)
