@@ -129,6 +129,8 @@ def main() -> None:
             )
             one_shot.append(time.perf_counter() - t0)
 
+    slowest = sorted(range(len(latencies)), key=latencies.__getitem__)[-3:]
+    slowest_text = ", ".join(f"line {i}: {latencies[i] * 1000:.0f} ms" for i in slowest)
     latencies.sort()
     median = statistics.median(latencies)
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
@@ -142,6 +144,7 @@ def main() -> None:
         f"latency write->import median {median * 1000:6.0f} ms, p95 {p95 * 1000:6.0f} ms, "
         f"max {latencies[-1] * 1000:6.0f} ms (target: max < 2000 ms)"
     )
+    print(f"slowest               {slowest_text}")
     print(
         f"baseline one-shot `codex log import FILE` process: median {baseline * 1000:6.0f} ms"
     )
