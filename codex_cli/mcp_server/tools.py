@@ -322,6 +322,8 @@ class LogReader:
                     if k in shown
                 }
             page.append(item)
+        for item in page:
+            del item["session_id"]  # the page is one session's
         more = has_more or len(page) < len(events)
         return {
             "session": _session_dict(summary),
