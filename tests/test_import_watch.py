@@ -293,3 +293,23 @@ def test_sigterm_stops_like_ctrl_c(
         reader.join(timeout=10)
     out = "".join(w.out.get() for _ in range(w.out.qsize()))
     assert json.loads(out)["events_added"] == 0
+
+
+def test_missing_watchfiles_names_the_extra(
+    cli_process: Callable[..., Any], tmp_path: Path
+) -> None:
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    # Makes `watchfiles` look absent to importlib.util.find_spec.
+    (shadow / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['watchfiles'] = None\n", encoding="utf-8"
+    )
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")])
+    }
+    result = cli_process("log", "import", "--watch", str(tmp_path), env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: codex log import --watch needs watchfiles: pip install "
+        "'codex-cli[watch]' (from a checkout: pip install -e '.[watch]')"
+    ]
