@@ -66,6 +66,7 @@ class WatchSummary:
     events_present: int = 0
     sessions_new: int = 0
     problems_total: int = 0
+    caught_up: bool = False  # the first import of everything finished
     problems: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_PROBLEMS))
     # Problems already reported: a file that cannot be read fails at every
     # rescan, and is reported once (bounded like everything else).
@@ -99,6 +100,7 @@ class WatchSummary:
             "events_present": self.events_present,
             "sessions_new": self.sessions_new,
             "problems_total": self.problems_total,
+            "caught_up": self.caught_up,
             "problems": list(self.problems),
         }
 
@@ -110,6 +112,11 @@ class WatchSummary:
             f"({self.sessions_new} new session(s)) in {self.files_read} file read(s); "
             f"{self.events_present} already present"
         )
+        if not self.caught_up:
+            text += (
+                "\nStopped during the first import: what was added is kept, and "
+                "running it again continues"
+            )
         if self.problems_total:
             text += f"\n{self.problems_total} line(s) or file(s) skipped (reported as they came)"
         return text
@@ -237,7 +244,7 @@ def watch_import(
                 if not ready:
                     # The watcher runs now: nothing written from here on is missed.
                     run(everything())
-                    ready = True
+                    ready = summary.caught_up = True
                     last_rescan = now
                     if on_ready is not None:
                         on_ready(dirs)
