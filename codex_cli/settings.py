@@ -141,6 +141,11 @@ class Settings:
             },
         )
 
+    @property
+    def claude_dir(self) -> Path:
+        """Claude Code's own directory: ``$CLAUDE_CONFIG_DIR``, else ``~/.claude``."""
+        return self.claude_config_dir or (self.home or Path.home()) / ".claude"
+
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the non-``None`` values of ``changes`` applied."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]

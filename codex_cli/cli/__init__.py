@@ -15,6 +15,7 @@ from . import (
 from ._app import make_typer, quiet_stdout, setup_logging
 from .db import app as db_app
 from .log import app as log_app
+from .mcp import mcp
 from .serve import serve
 from .train import app as train_app
 
@@ -25,6 +26,7 @@ app = make_typer(
 app.add_typer(log_app, name="log")
 app.add_typer(db_app, name="db")
 app.command("serve")(serve)
+app.command("mcp")(mcp)
 app.add_typer(train_app, name="train")
 
 

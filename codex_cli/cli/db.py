@@ -47,6 +47,7 @@ def status(
     as_json: JsonFlag = False,
 ) -> None:
     """Paths, schema version, migrations, counts, sizes, time range, search index health."""
+    from ..lifecycle.claude_cleanup import warning as claude_warning
     from ..lifecycle.maintenance import status as get_status
 
     info = get_status(load_settings())
@@ -65,6 +66,9 @@ def status(
         f"newest event:   {info['newest_event'] or '-'}\n"
         f"search index:   {'in sync' if info['fts_in_sync'] else 'OUT OF SYNC: run codex db check --fix'}"
     )
+    cleanup = claude_warning(info["claude_cleanup"])
+    if cleanup:
+        typer.echo(f"Warning: {cleanup}", err=True)
     if info["interrupted_purge"]:
         typer.echo(
             f"interrupted purge: {len(info['interrupted_purge'])} session(s) "

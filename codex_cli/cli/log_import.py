@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from ..errors import UsageError
 from ._app import load_settings, print_json, progress
 from .log import app
 
@@ -43,6 +48,13 @@ def import_(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON.")
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Keep running and import what agents write as they write it; Ctrl-C (or SIGTERM) prints a summary and exits 0.",
+        ),
+    ] = False,
 ) -> None:
     """Import Codex CLI rollouts, Claude Code transcripts, llm's logs.db and codex NDJSON.
 
@@ -55,23 +67,50 @@ def import_(
     codex log import
     codex log import ~/.codex/sessions --since 7d
     codex log import other-machine/*.ndjson --format ndjson
+    codex log import --watch         # keep the log current (docs/import.md)
     """
     from ..importers import Importer, default_sources
     from ..timeutil import parse_when
 
     settings = load_settings()
     since_ts = parse_when(since, "--since") if since else None
+    if watch and (since or dry_run):
+        raise UsageError(
+            "--watch imports everything as it comes: drop --since and --dry-run"
+        )
     if not paths:
         sources = default_sources(settings)
         for source in sources:
             state = "found" if source.found else "not found"
             typer.echo(f"{source.label}: {source.path} ({state})", err=True)
-        paths = [s.path for s in sources if s.found]
+        # A watch also follows the places that do not exist yet.
+        paths = [s.path for s in sources if s.found or watch]
+    if watch:
+        _watch(paths, format, as_json)
+        return
     importer = Importer(settings, format=format, since=since_ts, dry_run=dry_run)
-    files = importer.collect(paths)
-    with progress(f"Importing {len(files):,} file(s)", unit="events") as advance:
-        importer.on_progress = advance
-        summary = importer.run_files(files)
+    files: list[Path] = []
+    try:
+        files = importer.collect(paths)
+        with progress(f"Importing {len(files):,} file(s)", unit="events") as advance:
+            importer.on_progress = advance
+            summary = importer.run_files(files)
+    except KeyboardInterrupt:
+        s = importer.summary
+        done = (
+            s.files_read
+            + s.files_unchanged
+            + s.files_empty
+            + s.files_failed
+            + s.files_older
+        )
+        typer.echo(
+            f"Interrupted after {done:,} of {len(files):,} file(s): {s.events_added:,} "
+            "event(s) added and kept. Run the same command again to continue: "
+            "what was imported is skipped.",
+            err=True,
+        )
+        raise typer.Exit(130) from None
     if as_json:
         print_json(summary.to_dict())
     else:
@@ -81,3 +120,45 @@ def import_(
             typer.echo(f"... and {summary.problems_omitted} more", err=True)
         typer.echo(summary.text())
     raise typer.Exit(summary.exit_code)
+
+
+def _watch(paths: list[Path], format: str, as_json: bool) -> None:
+    from ..importers import ImportSummary
+    from ..importers.watch import watch_import
+
+    def on_batch(result: ImportSummary, problems: list[str]) -> None:
+        for problem in problems:
+            typer.echo(problem, err=True)
+        if result.events_added:
+            typer.echo(
+                f"{time.strftime('%H:%M:%S')} added {result.events_added} event(s) "
+                f"from {result.files_read} file(s)",
+                err=as_json,  # stdout keeps only the JSON summary
+            )
+
+    def on_ready(dirs: list[Path]) -> None:
+        where = ", ".join(str(d) for d in dirs) or "nothing yet"
+        typer.echo(f"Watching {where} (Ctrl-C to stop)", err=True)
+
+    with _sigterm_as_interrupt():
+        summary = watch_import(
+            paths, load_settings(), format=format, on_batch=on_batch, on_ready=on_ready
+        )
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        typer.echo(summary.text())
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """``systemctl stop`` and ``launchctl`` send SIGTERM: stop as Ctrl-C does."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

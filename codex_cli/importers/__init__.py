@@ -82,10 +82,11 @@ class DefaultSource:
 def default_sources(settings: Settings) -> list[DefaultSource]:
     """Where Codex CLI, Claude Code and ``llm`` keep their logs on this machine."""
     home = settings.home or Path.home()
+    codex_home = settings.codex_home or home / ".codex"
     sources = [
-        DefaultSource(
-            "Codex CLI", (settings.codex_home or home / ".codex") / "sessions"
-        )
+        DefaultSource("Codex CLI", codex_home / "sessions"),
+        # Codex moves a rollout here when its session is archived.
+        DefaultSource("Codex CLI archive", codex_home / "archived_sessions"),
     ]
     claude_dirs = [home / ".claude"]
     if settings.claude_config_dir and settings.claude_config_dir not in claude_dirs:

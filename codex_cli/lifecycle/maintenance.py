@@ -14,6 +14,7 @@ from ..settings import Settings
 from ..store import db as dbm
 from ..store.files import fsync_dir, storage_error
 from ..store.ndjson import SUFFIX
+from .claude_cleanup import claude_cleanup
 from .retention import finish_interrupted, pending_journal
 
 
@@ -51,7 +52,11 @@ def fts_in_sync(conn: sqlite3.Connection) -> bool:
 
 
 def status(settings: Settings) -> dict[str, Any]:
-    """Paths, schema version, migrations, counts, sizes, time range, FTS health."""
+    """Paths, schema version, migrations, counts, sizes, time range, FTS health.
+
+    ``claude_cleanup`` tells which Claude Code transcripts its cleanup will
+    delete before they are imported (see :mod:`.claude_cleanup`).
+    """
     from ..store.migrations import applied
 
     conn = dbm.connect(settings.db_path)
@@ -76,6 +81,7 @@ def status(settings: Settings) -> dict[str, Any]:
             "newest_event": newest,
             "fts_in_sync": fts_in_sync(conn),
             "interrupted_purge": pending_journal(log_dir),
+            "claude_cleanup": claude_cleanup(conn, settings),
         }
     finally:
         conn.close()

@@ -101,18 +101,36 @@ def _summary(row: sqlite3.Row) -> SessionSummary:
 
 
 def list_sessions(
-    conn: sqlite3.Connection, *, limit: int | None = 20, since: str | None = None
+    conn: sqlite3.Connection,
+    *,
+    limit: int | None = 20,
+    since: str | None = None,
+    project: str | None = None,
+    source: str | None = None,
+    offset: int = 0,
 ) -> list[SessionSummary]:
-    """Sessions newest first (by their last event); ``since`` filters on that time."""
+    """Sessions newest first (by their last event); ``since`` filters on that time.
+
+    ``project`` matches the project path or its last component(s) (``csvkit``
+    finds ``/home/dev/csvkit``); ``source`` is the importer's format
+    (``codex``, ``claude``, ``llm``, ``ndjson``).
+    """
     sql = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE event_count > 0"
     params: list[Any] = []
     if since:
         sql += " AND ended_at >= ?"
         params.append(since)
+    if project:
+        name = project.rstrip("/")
+        sql += " AND (project = ? OR substr(project, -length(?) - 1) = '/' || ?)"
+        params += [name, name, name]
+    if source:
+        sql += " AND source = ?"
+        params.append(source)
     sql += " ORDER BY ended_at DESC, id"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
+    if limit is not None or offset:
+        sql += " LIMIT ? OFFSET ?"
+        params += [-1 if limit is None else limit, offset]
     return [_summary(row) for row in conn.execute(sql, params)]
 
 
@@ -128,12 +146,17 @@ def get_session(conn: sqlite3.Connection, session_id: str) -> SessionSummary:
 
 
 def session_events(
-    conn: sqlite3.Connection, session_id: str, *, after_seq: int = 0
+    conn: sqlite3.Connection,
+    session_id: str,
+    *,
+    after_seq: int = 0,
+    limit: int | None = None,
 ) -> list[Event]:
-    """A session's events in order, optionally only those after ``after_seq``."""
+    """A session's events in order, optionally only ``limit`` of those after ``after_seq``."""
     rows = conn.execute(
-        f"SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ? AND seq > ? ORDER BY seq, pk",
-        (session_id, after_seq),
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ? AND seq > ? "
+        "ORDER BY seq, pk LIMIT ?",
+        (session_id, after_seq, -1 if limit is None else limit),
     )
     return [row_to_event(row) for row in rows]
 
@@ -156,3 +179,45 @@ def count_unredacted_sessions(conn: sqlite3.Connection) -> int:
     return conn.execute(
         "SELECT count(*) FROM sessions WHERE unredacted_events > 0"
     ).fetchone()[0]
+
+
+def get_event(conn: sqlite3.Connection, event_id: str) -> Event | None:
+    """The event with id ``event_id``, or ``None``."""
+    row = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)
+    ).fetchone()
+    return None if row is None else row_to_event(row)
+
+
+def events_around(
+    conn: sqlite3.Connection, event: Event, *, before: int, after: int
+) -> tuple[list[Event], list[Event]]:
+    """Up to ``before`` events preceding ``event`` in its session and ``after`` following it."""
+    sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ? AND seq {{}} ? ORDER BY seq {{}} LIMIT ?"
+    earlier = [
+        row_to_event(row)
+        for row in conn.execute(
+            sql.format("<", "DESC"), (event.session_id, event.seq, before)
+        )
+    ]
+    later = [
+        row_to_event(row)
+        for row in conn.execute(
+            sql.format(">", "ASC"), (event.session_id, event.seq, after)
+        )
+    ]
+    return earlier[::-1], later
+
+
+def tool_results(
+    conn: sqlite3.Connection, session_id: str, call_ids: list[str]
+) -> dict[str, Event]:
+    """The first ``tool_result`` event of each of ``call_ids`` in a session."""
+    if not call_ids:
+        return {}
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ? AND kind = 'tool_result' "
+        "AND tool_call_id IN (SELECT value FROM json_each(?)) ORDER BY seq DESC",
+        (session_id, json.dumps(call_ids)),
+    )
+    return {event.tool_call_id: event for event in map(row_to_event, rows)}  # type: ignore[misc]

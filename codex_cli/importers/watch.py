@@ -1,0 +1,283 @@
+"""``codex log import --watch``: import agents' transcripts while they are written.
+
+>>> from codex_cli.importers.watch import watch_import      # doctest: +SKIP
+>>> summary = watch_import([Path("~/.claude/projects").expanduser()])
+
+Built on the incremental :class:`~codex_cli.importers.Importer`: each batch
+of changed files is one short import run, which reads a grown file on from
+its last complete line. A file's tool may move it (Codex archives rollouts
+to ``archived_sessions/``), truncate or delete it: what was imported stays
+in the log, and a file seen at a new path is read again with its events
+deduplicated by id.
+
+Memory stays bounded over days: every batch is a fresh ``Importer``, the
+files changed recently are remembered for ``ACTIVE_SECONDS`` only, and the
+summary keeps counts and the last ``MAX_PROBLEMS`` problems.
+
+Three things make sure no change is missed: a catch-up import of everything
+once the watcher is running, a re-check every second of the files that
+changed recently (in case an event was dropped between batches), and a full
+rescan every ``rescan_every`` seconds (in case the kernel dropped events).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import CodexError
+from ..settings import Settings
+from . import Importer, ImportSummary
+
+log = logging.getLogger("codex_cli")
+
+ACTIVE_SECONDS = 600.0  # how long a changed file is re-checked every tick
+MAX_ACTIVE = 2000
+MAX_PROBLEMS = 100
+SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+# Lines a writer has not finished yet: read again when the file grows.
+TRANSIENT = {"truncated last line"}
+
+
+def require_watchfiles() -> None:
+    """Fail in one line, naming the install, when ``watchfiles`` is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("watchfiles") is None:
+        raise CodexError(
+            "codex log import --watch needs watchfiles: pip install 'codex-cli[watch]' "
+            "(from a checkout: pip install -e '.[watch]')"
+        )
+
+
+@dataclass
+class WatchSummary:
+    """What a watch did, over its whole run."""
+
+    started: float = field(default_factory=time.monotonic)
+    batches: int = 0
+    files_read: int = 0
+    events_added: int = 0
+    events_present: int = 0
+    sessions_new: int = 0
+    problems_total: int = 0
+    caught_up: bool = False  # the first import of everything finished
+    problems: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_PROBLEMS))
+    # Problems already reported: a file that cannot be read fails at every
+    # rescan, and is reported once (bounded like everything else).
+    _known: dict[str, None] = field(default_factory=dict, repr=False)
+
+    def add(self, run: ImportSummary) -> list[str]:
+        """Count one import run; return its problems not reported before."""
+        self.batches += 1
+        self.files_read += run.files_read
+        self.events_added += run.events_added
+        self.events_present += run.events_present
+        self.sessions_new += run.sessions_new
+        new = []
+        for problem in run.problems:
+            if any(f": {r}" in problem for r in TRANSIENT) or problem in self._known:
+                continue
+            self._known[problem] = None
+            if len(self._known) > 10 * MAX_PROBLEMS:
+                del self._known[next(iter(self._known))]
+            new.append(problem)
+        self.problems_total += len(new)
+        self.problems.extend(new)
+        return new
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": round(time.monotonic() - self.started, 1),
+            "batches": self.batches,
+            "files_read": self.files_read,
+            "events_added": self.events_added,
+            "events_present": self.events_present,
+            "sessions_new": self.sessions_new,
+            "problems_total": self.problems_total,
+            "caught_up": self.caught_up,
+            "problems": list(self.problems),
+        }
+
+    def text(self) -> str:
+        """The summary for people, printed when the watch stops."""
+        minutes = (time.monotonic() - self.started) / 60
+        text = (
+            f"Watched for {minutes:.1f} min: added {self.events_added} event(s) "
+            f"({self.sessions_new} new session(s)) in {self.files_read} file read(s); "
+            f"{self.events_present} already present"
+        )
+        if not self.caught_up:
+            text += (
+                "\nStopped during the first import: what was added is kept, and "
+                "running it again continues"
+            )
+        if self.problems_total:
+            text += f"\n{self.problems_total} line(s) or file(s) skipped (reported as they came)"
+        return text
+
+
+class _Roots:
+    """The watched paths: which changed paths are files to import."""
+
+    def __init__(self, paths: Iterable[Path], settings: Settings) -> None:
+        self.paths = [Path(p).absolute() for p in paths]
+        # Never read our own log back (it may sit inside a watched directory).
+        self.own = [
+            Path(settings.log_dir).absolute(),
+            Path(settings.db_path).absolute(),
+        ]
+
+    def existing(self) -> list[Path]:
+        return [p for p in self.paths if p.exists()]
+
+    def watch_dirs(self) -> list[Path]:
+        """Directories to watch: a directory root itself, a file root's directory."""
+        dirs = {p if p.is_dir() else p.parent for p in self.existing()}
+        return sorted(d for d in dirs if d.is_dir())
+
+    def importable(self, changed: str) -> Path | None:
+        """The file to import for a changed path, or ``None``."""
+        path = Path(changed)
+        for suffix in SIDE_SUFFIXES:
+            if path.name.endswith(suffix):  # a SQLite side file: its database changed
+                path = path.with_name(path.name[: -len(suffix)])
+        if any(path == own or own in path.parents for own in self.own):
+            return None
+        for root in self.paths:
+            if path == root:
+                return path if path.is_file() else None
+            if root in path.parents:
+                # As walk() does: hidden files and folders are not imported.
+                parts = path.relative_to(root).parts
+                if any(part.startswith(".") for part in parts):
+                    return None
+                return path if path.is_file() else None
+        return None
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    wal = Path(f"{path}-wal")
+    try:
+        wst = wal.stat()
+        return st.st_size + wst.st_size, max(st.st_mtime_ns, wst.st_mtime_ns)
+    except OSError:
+        return st.st_size, st.st_mtime_ns
+
+
+def watch_import(
+    paths: Iterable[Path],
+    settings: Settings | None = None,
+    *,
+    format: str = "auto",
+    on_batch: Callable[[ImportSummary, list[str]], None] | None = None,
+    on_ready: Callable[[list[Path]], None] | None = None,
+    stop: Any = None,
+    debounce_ms: int = 200,
+    tick_ms: int = 1000,
+    rescan_every: float = 300.0,
+) -> WatchSummary:
+    """Import ``paths`` now, then every change to them until ``stop`` is set or Ctrl-C.
+
+    ``on_batch`` gets each import run that read something, with its problems;
+    ``on_ready`` the watched directories, once the catch-up import is done.
+    Returns the summary of the whole watch (Ctrl-C ends it normally).
+    """
+    require_watchfiles()
+    from watchfiles import watch
+
+    settings = settings or Settings.from_env()
+    Importer(settings, format=format)  # a bad --format fails before watching
+    roots = _Roots(paths, settings)
+    summary = WatchSummary()
+    active: dict[Path, float] = {}  # recently changed file -> when
+    seen: dict[Path, tuple[int, int] | None] = {}  # its (size, mtime) once imported
+
+    def run(files: list[Path]) -> None:
+        if not files:
+            return
+        importer = Importer(settings, format=format)
+        before = {f: _stat(f) for f in files}
+        result = importer.run_files(files)
+        seen.update(before)
+        reported = summary.add(result)
+        if on_batch is not None and (result.files_read or reported):
+            on_batch(result, reported)
+
+    def everything() -> list[Path]:
+        try:
+            return Importer(settings, format=format).collect(roots.existing())
+        except CodexError:  # a root vanished between the check and the walk
+            return []
+
+    try:
+        while stop is None or not stop.is_set():
+            dirs = roots.watch_dirs()
+            if not dirs:
+                log.warning("none of the watched paths exists yet; checking again")
+            ready = False
+            last_rescan = time.monotonic()
+            for changes in (
+                watch(
+                    *dirs,
+                    watch_filter=None,
+                    debounce=debounce_ms,
+                    step=50,
+                    rust_timeout=tick_ms,
+                    yield_on_timeout=True,
+                    stop_event=stop,
+                    ignore_permission_denied=True,
+                )
+                if dirs
+                else _idle(stop, tick_ms)
+            ):
+                now = time.monotonic()
+                if not ready:
+                    # The watcher runs now: nothing written from here on is missed.
+                    run(everything())
+                    ready = summary.caught_up = True
+                    last_rescan = now
+                    if on_ready is not None:
+                        on_ready(dirs)
+                for _, changed in changes:
+                    file = roots.importable(changed)
+                    if file is not None:
+                        active[file] = now
+                for file, when in list(active.items()):
+                    if now - when > ACTIVE_SECONDS or len(active) > MAX_ACTIVE:
+                        del active[file]
+                        seen.pop(file, None)
+                if now - last_rescan >= rescan_every:
+                    last_rescan = now
+                    if roots.watch_dirs() != dirs:
+                        break  # a watched path appeared or vanished: watch anew
+                    run(everything())
+                    continue
+                due = []
+                for file in list(active):
+                    now_stat = _stat(file)
+                    if now_stat is None:  # deleted or moved: what was read stays
+                        del active[file]
+                        seen.pop(file, None)
+                    elif now_stat != seen.get(file):
+                        due.append(file)
+                run(due)
+    except KeyboardInterrupt:
+        pass
+    return summary
+
+
+def _idle(stop: Any, tick_ms: int) -> Iterable[set[Any]]:
+    """Empty ticks while nothing to watch exists (the rescan looks again)."""
+    while stop is None or not stop.is_set():
+        time.sleep(tick_ms / 1000)
+        yield set()
