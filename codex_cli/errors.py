@@ -59,6 +59,8 @@ DISTRIBUTION = "codex-session-log"  # on PyPI `codex-cli` is another project
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "train": ("torch", "transformers", "accelerate", "tokenizers", "safetensors"),
     "mlflow": ("mlflow",),
+    "mcp": ("mcp",),
+    "watch": ("watchfiles",),
 }
 
 
@@ -84,3 +86,12 @@ def missing_extra(exc: BaseException) -> MissingExtra | None:
         if root in modules:
             return MissingExtra(extra, root)
     return None
+
+
+def require_extra(extra: str) -> None:
+    """Raise :class:`MissingExtra` unless every module of ``extra`` can be imported."""
+    import importlib.util
+
+    for module in EXTRA_MODULES[extra]:
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra(extra, module)

@@ -311,6 +311,7 @@ def test_missing_watchfiles_names_the_extra(
     result = cli_process("log", "import", "--watch", str(tmp_path), env=env)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "Error: codex log import --watch needs watchfiles: pip install "
-        "'codex-cli[watch]' (from a checkout: pip install -e '.[watch]')"
+        "Error: this command needs the 'watch' extra (watchfiles is not installed): "
+        "pip install -e '.[watch]' in a checkout, "
+        "or pip install 'codex-session-log[watch]'"
     ]

@@ -260,6 +260,6 @@ def test_missing_sdk_names_the_extra(
     result = cli_process("mcp", env=env)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "Error: codex mcp needs the MCP SDK: pip install 'codex-cli[mcp]' "
-        "(from a checkout: pip install -e '.[mcp]')"
+        "Error: this command needs the 'mcp' extra (mcp is not installed): "
+        "pip install -e '.[mcp]' in a checkout, or pip install 'codex-session-log[mcp]'"
     ]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import CodexError
+from ..errors import CodexError, require_extra
 from ..settings import Settings
 from . import Importer, ImportSummary
 
@@ -46,13 +46,7 @@ TRANSIENT = {"truncated last line"}
 
 def require_watchfiles() -> None:
     """Fail in one line, naming the install, when ``watchfiles`` is missing."""
-    import importlib.util
-
-    if importlib.util.find_spec("watchfiles") is None:
-        raise CodexError(
-            "codex log import --watch needs watchfiles: pip install 'codex-cli[watch]' "
-            "(from a checkout: pip install -e '.[watch]')"
-        )
+    require_extra("watch")
 
 
 @dataclass

@@ -10,9 +10,7 @@ the official ``mcp`` SDK and runs it over stdio or streamable HTTP.
 
 from __future__ import annotations
 
-import importlib.util
-
-from ..errors import CodexError
+from ..errors import require_extra
 from ..settings import Settings
 from .tools import LogReader
 
@@ -21,11 +19,7 @@ __all__ = ["LogReader", "require_mcp", "serve"]
 
 def require_mcp() -> None:
     """Fail in one line, naming the install, when the ``mcp`` SDK is missing."""
-    if importlib.util.find_spec("mcp") is None:
-        raise CodexError(
-            "codex mcp needs the MCP SDK: pip install 'codex-cli[mcp]' "
-            "(from a checkout: pip install -e '.[mcp]')"
-        )
+    require_extra("mcp")
 
 
 def serve(settings: Settings | None = None, *, http_port: int | None = None) -> None:
