@@ -94,17 +94,23 @@ class AiderParser(Parser):
         self.state["sid"] = sid
         info = self.session(sid)
         blocks: list[tuple[str, list[str]]] = []
+        fenced = (
+            False  # inside a ``` block of a reply: ">>>>>>> REPLACE" is the reply's
+        )
         for line in lines:
-            if line.startswith("####"):
-                kind, body = "user", line[4:].removeprefix(" ")
-            elif line.startswith(">"):
-                kind, body = "aider", line[1:].removeprefix(" ")
-            elif not line.strip():
-                if blocks and blocks[-1][0] == "assistant":
-                    blocks[-1][1].append("")
-                continue
-            else:
+            quoted = line.startswith("> ") or line == ">"
+            if fenced or not (line.startswith("####") or quoted):
+                if line.lstrip().startswith("```"):
+                    fenced = not fenced
+                if not line.strip() and not fenced:
+                    if blocks and blocks[-1][0] == "assistant":
+                        blocks[-1][1].append("")
+                    continue
                 kind, body = "assistant", line
+            elif line.startswith("####"):
+                kind, body = "user", line[4:].removeprefix(" ")
+            else:
+                kind, body = "aider", line[2:]
             body = body[:-2] if body.endswith("  ") else body  # markdown line breaks
             if blocks and blocks[-1][0] == kind:
                 blocks[-1][1].append(body)
@@ -125,7 +131,7 @@ class AiderParser(Parser):
                 if content == "<blank>":
                     content = ""
                 if content.strip() and not info.title:
-                    info.title = content.strip()[:200]
+                    info.title = content.strip().splitlines()[0][:200]
                 yield make_event(sid, str(i), ts, "user", content)
             elif kind == "assistant":
                 yield make_event(

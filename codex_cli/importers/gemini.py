@@ -145,6 +145,11 @@ class GeminiParser(Parser):
                             name, None, exc.reason, f"message {i}: {exc.detail}"
                         )
                 return
+            if isinstance(document, list) and all(
+                isinstance(item, dict) and "messageId" in item for item in document
+            ):
+                self.ignore("logs.json prompt")  # the sessions hold these prompts
+                return
             history = _checkpoint_history(document)
             if history is None:
                 raise Skip("unknown shape", "not a Gemini CLI session or checkpoint")
@@ -278,7 +283,9 @@ class GeminiParser(Parser):
             )
             status = call.get("status")
             if status in FINISHED or call.get("result") is not None:
-                data: dict[str, Any] = {"status": status} if isinstance(status, str) else {}
+                data: dict[str, Any] = (
+                    {"status": status} if isinstance(status, str) else {}
+                )
                 if status == "error":
                     data["is_error"] = True
                 pieces.append(

@@ -66,6 +66,8 @@ class OpenCodeParser(Parser):
                 yield from self._message(self.path, record)
             elif ident.startswith("prt_"):
                 yield from self._part_file(record)
+            elif "worktree" in record:
+                self.ignore("project")
             else:
                 raise Skip("unknown shape", f"an OpenCode file with id {ident[:40]!r}")
         except Skip as exc:
@@ -302,7 +304,7 @@ class OpenCodeParser(Parser):
                 )
             ]
         if ptype == "subtask":
-            prompt = part.get("prompt") if isinstance(part.get("prompt"), str) else ""
+            prompt = str(part.get("prompt") or "")
             data = {
                 k: part[k]
                 for k in ("agent", "description")

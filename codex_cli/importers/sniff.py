@@ -53,6 +53,8 @@ def classify_other_record(record: dict[str, Any]) -> str | None:
             return "opencode"  # storage/message/<session>/<message>.json
         if ident.startswith("ses_") and isinstance(record.get("time"), dict):
             return "opencode"  # storage/session/<project>/<session>.json
+        if "worktree" in record and isinstance(record.get("time"), dict):
+            return "opencode"  # storage/project/<project>.json: nothing to import
     return None
 
 
@@ -75,6 +77,15 @@ def classify_document(path: Path) -> str | None:
         if "history" in document and isinstance(document["history"], list):
             return "gemini"  # a /chat save checkpoint: {"history": [...], "authType"}
         return classify_other_record(document)
+    if (
+        isinstance(document, list)
+        and document
+        and all(
+            isinstance(item, dict) and "sessionId" in item and "messageId" in item
+            for item in document
+        )
+    ):
+        return "gemini"  # logs.json: the prompts typed, already in the sessions
     if (
         isinstance(document, list)
         and document
