@@ -78,20 +78,36 @@ class GeminiParser(Parser):
         if size < start:  # rewritten (a resumed session's clean copy): read it again
             start, lines = 0, 0
         name = str(self.path)
+        # The newest message is written again as it grows: within one read,
+        # only its last version is used.
+        held: tuple[int, dict[str, Any]] | None = None
         for line, offset in read_lines(self.path, start, lines, size):
             if offset != self.state.get("offset"):
                 self.state["offset"], self.state["lines"] = offset, line.number
             if line.problem is not None:
                 yield line.problem
                 continue
-            if line.record is None:
+            record = line.record
+            if record is None:
                 continue
-            try:
-                yield from self._record(line.record)
-            except Skip as exc:
-                yield Problem(name, line.number, exc.reason, exc.detail)
-            except CodexError as exc:
-                yield Problem(name, line.number, "invalid event", str(exc))
+            if _is_message(record):
+                if held is not None and held[1]["id"] != record["id"]:
+                    yield from self._guarded(name, *held)
+                held = (line.number, record)
+                continue
+            yield from self._guarded(name, line.number, record)
+        if held is not None:
+            yield from self._guarded(name, *held)
+
+    def _guarded(
+        self, name: str, lineno: int, record: Any
+    ) -> Iterator[Event | Problem]:
+        try:
+            yield from self._record(record)
+        except Skip as exc:
+            yield Problem(name, lineno, exc.reason, exc.detail)
+        except CodexError as exc:
+            yield Problem(name, lineno, "invalid event", str(exc))
 
     def _record(self, record: Any) -> list[Event]:
         record = self.require_object(record)
@@ -481,3 +497,12 @@ def _checkpoint_history(document: Any) -> list[Any] | None:
             ):
                 return value
     return None
+
+
+def _is_message(record: Any) -> bool:
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("id"), str)
+        and isinstance(record.get("type"), str)
+        and "projectHash" not in record
+    )
