@@ -1,0 +1,117 @@
+"""Importing GitHub Copilot CLI sessions."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from importing import EDGE, events_of, kinds, run_import, session_row
+
+from codex_cli.read.render import pair_results
+
+COPILOT = EDGE / "copilot"
+STATE = COPILOT / "session-state"
+SID = "c7d8e9f0-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
+EVENTS = STATE / SID / "events.jsonl"
+OLD_SID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+def test_counts_per_kind() -> None:
+    summary = run_import(EVENTS)
+    assert summary.exit_code == 0
+    assert summary.formats == {"copilot": 1}
+    events = events_of(SID)
+    assert kinds(events) == {
+        ("system", "meta"): 1,  # session.start
+        ("user", "message"): 1,
+        ("assistant", "reasoning"): 1,
+        ("assistant", "message"): 2,
+        ("assistant", "tool_call"): 2,
+        ("tool", "tool_result"): 2,
+        ("assistant", "meta"): 2,  # session.shutdown, one per model
+    }
+    assert summary.events_added == len(events) == 11
+    assert summary.ignored_by_type == {
+        "session.model_change": 1,
+        "assistant.turn_start": 1,
+        "assistant.turn_end": 1,
+        "tool.execution_start": 2,  # the assistant's request was the call
+    }
+
+
+def test_calls_paired_with_results() -> None:
+    run_import(EVENTS)
+    pairs = [(c, r) for c, r in pair_results(events_of(SID)) if c.kind == "tool_call"]
+    assert [c.tool_name for c, _ in pairs] == ["bash", "view"]
+    assert all(r is not None and r.tool_call_id == c.tool_call_id for c, r in pairs)
+    ok, failed = (r for _, r in pairs)
+    assert ok is not None and failed is not None
+    assert (ok.content, ok.data) == ("1 failed, 12 passed", {"success": True})
+    assert (failed.content, failed.tool_name) == ("Path does not exist", "view")
+    assert failed.data == {"success": False, "is_error": True}
+
+
+def test_tokens_equal_the_shutdown_metrics() -> None:
+    run_import(EVENTS)
+    session = session_row(SID)
+    # modelMetrics: inputTokens already includes cache reads and writes
+    assert session.input_tokens == 71282 + 1500
+    assert session.cached_input_tokens == 35495
+    assert session.cache_write_tokens == 35783
+    assert (
+        session.output_tokens == 205 + 30
+    )  # per message 85 + 40 + 60, the rest at shutdown
+    assert session.reasoning_tokens == 12
+    messages = [e for e in events_of(SID) if e.kind != "meta" and e.output_tokens]
+    assert [e.output_tokens for e in messages] == [85, 40, 60]
+    shutdown = {e.model: e for e in events_of(SID) if e.kind == "meta" and e.model}
+    assert shutdown["claude-sonnet-4.5"].output_tokens == 205 - 185
+    assert shutdown["gpt-5-mini"].output_tokens == 30
+
+
+def test_session_metadata() -> None:
+    run_import(EVENTS)
+    session = session_row(SID)
+    assert session.title == "Run the tests and fix what fails"
+    assert (session.cwd, session.git_branch) == ("/home/dev/csvlite", "main")
+    assert (session.model, session.source) == ("claude-sonnet-4.5", "copilot")
+
+
+def test_older_layout_without_shutdown() -> None:
+    summary = run_import(STATE / f"{OLD_SID}.jsonl")
+    assert summary.exit_code == 0
+    assert kinds(events_of(OLD_SID)) == {
+        ("system", "meta"): 1,
+        ("user", "message"): 1,
+        ("assistant", "message"): 1,
+    }
+    assert session_row(OLD_SID).output_tokens == 0
+
+
+def test_resumed_session_adds_its_segment(tmp_path: Path) -> None:
+    path = tmp_path / SID / "events.jsonl"
+    path.parent.mkdir()
+    shutil.copy(EVENTS, path)
+    assert run_import(path).events_added == 11
+    path.write_bytes(EVENTS.read_bytes() + (COPILOT / "resume.jsonl").read_bytes())
+    grown = run_import(path)
+    assert (grown.events_added, grown.events_present) == (3, 0)
+    session = session_row(SID)
+    # each shutdown holds the totals of its own segment: they add up
+    assert session.input_tokens == 71282 + 1500 + 36000
+    assert session.output_tokens == 235 + 6
+    assert run_import(path).events_added == 0
+
+
+def test_reimport_is_idempotent() -> None:
+    files = [EVENTS, STATE / f"{OLD_SID}.jsonl"]
+    assert run_import(*files).events_added == 14
+    again = run_import(*files)
+    assert (again.events_added, again.files_unchanged) == (0, 2)
+
+
+def test_workspace_yaml_beside_it_is_reported_not_fatal() -> None:
+    summary = run_import(STATE)
+    assert summary.exit_code == 1
+    assert summary.events_added == 14
+    assert summary.skipped_by_reason == {"not JSON lines": 1}
