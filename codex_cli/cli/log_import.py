@@ -10,7 +10,17 @@ import typer
 from ._app import load_settings, print_json, progress
 from .log import app
 
-FORMAT_CHOICES = ("auto", "codex", "claude", "llm", "ndjson")
+FORMAT_CHOICES = (
+    "auto",
+    "codex",
+    "claude",
+    "llm",
+    "ndjson",
+    "gemini",
+    "opencode",
+    "copilot",
+    "aider",
+)
 
 
 @app.command("import")
