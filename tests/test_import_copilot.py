@@ -115,3 +115,24 @@ def test_workspace_yaml_beside_it_is_reported_not_fatal() -> None:
     assert summary.exit_code == 1
     assert summary.events_added == 14
     assert summary.skipped_by_reason == {"not JSON lines": 1}
+
+
+def test_default_places_follow_copilot_home(tmp_path: Path) -> None:
+    from codex_cli.importers import default_sources
+    from codex_cli.settings import Settings
+
+    home = tmp_path / "home"
+    custom = tmp_path / "copilot-home"
+    shutil.copytree(STATE, custom / "session-state")
+    env = {"HOME": str(home), "COPILOT_HOME": str(custom)}
+    found = [
+        s for s in default_sources(Settings.from_env(env)) if s.label == "Copilot CLI"
+    ]
+    # the transcripts themselves, not workspace.yaml beside them
+    assert [s.path for s in found] == [
+        custom / "session-state" / f"{OLD_SID}.jsonl",
+        custom / "session-state" / SID / "events.jsonl",
+    ]
+    assert all(s.found for s in found)
+    summary = run_import(*(s.path for s in found))
+    assert (summary.exit_code, summary.events_added) == (0, 14)

@@ -178,3 +178,20 @@ def summary_sessions() -> list[str]:
         return [row[0] for row in conn.execute("SELECT id FROM sessions")]
     finally:
         conn.close()
+
+
+def test_default_places_are_the_chats_and_checkpoints(tmp_path: Path) -> None:
+    from codex_cli.importers import default_sources
+    from codex_cli.settings import Settings
+
+    home = tmp_path / "home"
+    shutil.copytree(GEMINI / "tmp", home / ".gemini" / "tmp")
+    (home / ".gemini" / "tmp" / "5c1d0e6f9a8b" / "shell_history").write_text("ls\n")
+    found = [s for s in default_sources(Settings(home=home)) if s.label == "Gemini CLI"]
+    project = home / ".gemini" / "tmp" / "5c1d0e6f9a8b"
+    assert [s.path for s in found] == [
+        project / "chats",
+        project / "checkpoint-before-refactor.json",
+    ]
+    summary = run_import(*(s.path for s in found))
+    assert (summary.exit_code, summary.events_added) == (0, 27)

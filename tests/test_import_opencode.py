@@ -148,3 +148,23 @@ def test_user_part_written_after_its_message(tmp_path: Path) -> None:
     assert [
         e.content for e in events_of(SID) if e.role == "user" and e.kind == "message"
     ] == ["Add a --strict flag to the parser"]
+
+
+def test_default_places_follow_xdg_data_home(tmp_path: Path) -> None:
+    from codex_cli.importers import default_sources
+    from codex_cli.settings import Settings
+
+    data = tmp_path / "data"
+    shutil.copytree(STORAGE, data / "opencode" / "storage")
+    env = {"HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(data)}
+    found = [
+        s for s in default_sources(Settings.from_env(env)) if s.label == "OpenCode"
+    ]
+    storage = data / "opencode" / "storage"
+    assert [s.path for s in found] == [
+        storage / "session",
+        storage / "message",
+        storage / "part",
+    ]
+    summary = run_import(*(s.path for s in found))
+    assert (summary.exit_code, summary.events_added) == (0, 10)

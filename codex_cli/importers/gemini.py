@@ -2,13 +2,13 @@
 
 Three shapes, all read by content:
 
-- **JSON lines** (Gemini CLI >= 0.37, ``chatRecordingService.ts`` since
+- **JSON lines** (Gemini CLI >= 0.39, ``chatRecordingService.ts`` since
   April 2026): a metadata line (``sessionId``, ``projectHash``, ...), then one
   line per message *version*: the last message is appended again each time
   it changes (tokens, tool calls, their results), ``{"$set": {...}}`` lines
   update the metadata and ``{"$rewindTo": id}`` lines rewind. Sub-agents
   write ``chats/<parent session id>/<session id>.jsonl``.
-- **One JSON document** (Gemini CLI 0.2 - 0.36): ``session-*.json`` holding
+- **One JSON document** (Gemini CLI 0.1.21 - 0.38): ``session-*.json`` holding
   the metadata and a ``messages`` list, rewritten whole on every change.
 - **Checkpoints**: ``/chat save <tag>`` writes ``checkpoint-<tag>.json`` (a
   list of API ``Content`` objects, or ``{"history": [...]}``); restore points
