@@ -342,7 +342,7 @@ def classify_record(record: Any) -> str | None:
         return other
     if "schema_version" in record and "session_id" in record and "role" in record:
         return "ndjson"
-    kind = record.get("type")
+    kind = record.get("type") if isinstance(record.get("type"), str) else None
     if kind in CODEX_TYPES and "payload" in record:
         return "codex"
     if "sessionId" in record or (kind == "summary" and "leafUuid" in record):

@@ -38,10 +38,14 @@ class CopilotParser(Parser):
         key = record["id"] if isinstance(record.get("id"), str) else f"line{lineno}"
         ts = timestamp(record.get("timestamp"), self.state.get("ts0"))
         self.state.setdefault("ts0", ts)
-        handler = getattr(self, "_" + kind.replace(".", "_"), None)
+        handler = HANDLERS.get(kind)
         if handler is None:
             return self.ignore(kind)
-        events: list[Event] = handler(key, ts, data)
+        try:
+            events: list[Event] = handler(self, key, ts, data)
+        except (TypeError, AttributeError, ValueError, KeyError) as exc:
+            # a field of an unexpected type: this line is unusable, the rest is not
+            raise Skip("unknown shape", f"{kind}: {exc}") from None
         return events
 
     # -- session events ------------------------------------------------------
@@ -350,6 +354,26 @@ class CopilotParser(Parser):
             "model": self.state.get("model"),
         }
         return {sid: {k: v for k, v in values.items() if v}}
+
+
+HANDLERS = {
+    "session.start": CopilotParser._session_start,
+    "session.resume": CopilotParser._session_resume,
+    "session.context_changed": CopilotParser._session_context_changed,
+    "session.model_change": CopilotParser._session_model_change,
+    "session.title_changed": CopilotParser._session_title_changed,
+    "session.info": CopilotParser._session_info,
+    "session.warning": CopilotParser._session_warning,
+    "session.error": CopilotParser._session_error,
+    "session.compaction_complete": CopilotParser._session_compaction_complete,
+    "session.shutdown": CopilotParser._session_shutdown,
+    "abort": CopilotParser._abort,
+    "user.message": CopilotParser._user_message,
+    "assistant.reasoning": CopilotParser._assistant_reasoning,
+    "assistant.message": CopilotParser._assistant_message,
+    "tool.execution_start": CopilotParser._tool_execution_start,
+    "tool.execution_complete": CopilotParser._tool_execution_complete,
+}
 
 
 def _id_from_path(path: Any) -> str:

@@ -103,7 +103,7 @@ class GeminiParser(Parser):
         self, name: str, lineno: int, record: Any
     ) -> Iterator[Event | Problem]:
         try:
-            yield from self._record(record)
+            yield from _checked(self._record, record)
         except Skip as exc:
             yield Problem(name, lineno, exc.reason, exc.detail)
         except CodexError as exc:
@@ -155,7 +155,7 @@ class GeminiParser(Parser):
                     raise Skip("unknown shape", "messages is not a list")
                 for i, message in enumerate(messages):
                     try:
-                        yield from self._message(message)
+                        yield from _checked(self._message, message)
                     except Skip as exc:
                         yield Problem(
                             name, None, exc.reason, f"message {i}: {exc.detail}"
@@ -169,11 +169,15 @@ class GeminiParser(Parser):
             history = _checkpoint_history(document)
             if history is None:
                 raise Skip("unknown shape", "not a Gemini CLI session or checkpoint")
-            yield from self._checkpoint(document, history)
+            yield from _checked(lambda h: list(self._checkpoint(document, h)), history)
         except Skip as exc:
             raise Undetected(exc.reason, None, exc.detail) from None
         except CodexError as exc:
             raise Undetected("invalid event", None, str(exc)) from None
+        except (TypeError, AttributeError, ValueError, KeyError) as exc:
+            raise Undetected(
+                "unknown shape", None, f"{type(exc).__name__}: {exc}"
+            ) from None
 
     # -- sessions ----------------------------------------------------------
 
@@ -506,3 +510,12 @@ def _is_message(record: Any) -> bool:
         and isinstance(record.get("type"), str)
         and "projectHash" not in record
     )
+
+
+def _checked(handle: Any, record: Any) -> list[Event]:
+    """``handle(record)``, with a field of an unexpected type as :class:`Skip`."""
+    try:
+        events: list[Event] = handle(record)
+    except (TypeError, AttributeError, ValueError, KeyError) as exc:
+        raise Skip("unknown shape", f"{type(exc).__name__}: {exc}") from None
+    return events

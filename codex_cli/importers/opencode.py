@@ -74,6 +74,11 @@ class OpenCodeParser(Parser):
             raise Undetected(exc.reason, None, exc.detail) from None
         except CodexError as exc:
             raise Undetected("invalid event", None, str(exc)) from None
+        except (TypeError, AttributeError, ValueError, KeyError) as exc:
+            # a field of an unexpected type: this file is unusable, the rest is not
+            raise Undetected(
+                "unknown shape", None, f"{type(exc).__name__}: {exc}"
+            ) from None
 
     # -- sessions ----------------------------------------------------------
 
