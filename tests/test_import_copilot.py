@@ -136,3 +136,20 @@ def test_default_places_follow_copilot_home(tmp_path: Path) -> None:
     assert all(s.found for s in found)
     summary = run_import(*(s.path for s in found))
     assert (summary.exit_code, summary.events_added) == (0, 14)
+
+
+def test_output_stated_under_another_model_name_counts_once(tmp_path: Path) -> None:
+    path = tmp_path / "sess-x" / "events.jsonl"
+    path.parent.mkdir()
+    lines = EVENTS.read_text().splitlines()
+    # the messages name no model and the session never says which: stated as ""
+    kept = [
+        line
+        for line in lines
+        if '"session.model_change"' not in line and '"session.start"' not in line
+    ]
+    path.write_text("\n".join(kept) + "\n")
+    run_import(path)
+    events = events_of("sess-x")  # no session.start: the id comes from the folder
+    assert sum(e.output_tokens or 0 for e in events) == 205 + 30
+    assert sum(e.input_tokens or 0 for e in events) == 71282 + 1500

@@ -143,15 +143,21 @@ class CopilotParser(Parser):
         ]
 
     def _session_shutdown(self, key: str, ts: str, data: dict[str, Any]) -> list[Event]:
-        metrics = data.get("modelMetrics")
+        metrics = _obj(data.get("modelMetrics"))
         stated: dict[str, int] = self.state.pop("output", {})
+        # output stated on messages under a name the metrics do not use: taken
+        # off the other models' rest, so the total is never counted twice
+        unmatched = sum(n for model, n in stated.items() if model not in metrics)
         events = []
-        for model, metric in sorted((metrics or {}).items()):
+        for model, metric in sorted(metrics.items()):
             usage = metric.get("usage") if isinstance(metric, dict) else None
             if not isinstance(usage, dict):
                 continue
             requests = _obj(metric.get("requests"))
             n = count(requests.get("count"))
+            rest = max(0, count(usage.get("outputTokens")) - stated.get(model, 0))
+            taken = min(rest, unmatched)
+            unmatched -= taken
             events.append(
                 self._event(
                     f"{key}:{model}",
@@ -164,9 +170,7 @@ class CopilotParser(Parser):
                     input_tokens=count(usage.get("inputTokens")),
                     cached_input_tokens=count(usage.get("cacheReadTokens")),
                     cache_write_tokens=count(usage.get("cacheWriteTokens")),
-                    output_tokens=max(
-                        0, count(usage.get("outputTokens")) - stated.get(model, 0)
-                    ),
+                    output_tokens=rest - taken,
                     reasoning_tokens=count(usage.get("reasoningTokens")),
                 )
             )
