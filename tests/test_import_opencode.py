@@ -168,3 +168,17 @@ def test_default_places_follow_xdg_data_home(tmp_path: Path) -> None:
     ]
     summary = run_import(*(s.path for s in found))
     assert (summary.exit_code, summary.events_added) == (0, 10)
+
+
+def test_layout_before_the_storage_migration(tmp_path: Path) -> None:
+    # project/<p>/storage/session/{info,message/<ses>,part/<ses>/<msg>}/
+    old = tmp_path / "project" / "global" / "storage" / "session"
+    shutil.copytree(
+        STORAGE / "session" / "4b0ea68d7af9a6031a7ffda7ad66e0cb83315750", old / "info"
+    )
+    shutil.copytree(STORAGE / "message", old / "message")
+    for msg in (STORAGE / "part").iterdir():
+        shutil.copytree(msg, old / "part" / SID / msg.name)
+    summary = run_import(tmp_path / "project")
+    assert (summary.exit_code, summary.events_added) == (0, 10)
+    assert session_row(SID).input_tokens == 15810 + 16162

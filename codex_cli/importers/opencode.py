@@ -108,7 +108,10 @@ class OpenCodeParser(Parser):
         sid, mid = part.get("sessionID"), part.get("messageID")
         if not isinstance(sid, str) or not isinstance(mid, str):
             raise Skip("unknown shape", "a part without sessionID or messageID")
-        message_path = self.path.parents[2] / "message" / sid / f"{mid}.json"
+        # part/<msg>/<prt>.json, or before OpenCode's storage migration
+        # project/<p>/storage/session/part/<ses>/<msg>/<prt>.json
+        places = [p / "message" / sid / f"{mid}.json" for p in self.path.parents[2:4]]
+        message_path = next((p for p in places if p.exists()), places[0])
         try:
             newer = message_path.stat().st_mtime_ns >= self.path.stat().st_mtime_ns
         except OSError:
@@ -145,7 +148,10 @@ class OpenCodeParser(Parser):
         where = message.get("path")
         if isinstance(where, dict) and isinstance(where.get("cwd"), str):
             self.state["cwd"] = where["cwd"]
-        parts_dir = path.parents[2] / "part" / mid
+        root = path.parents[2]
+        parts_dir = root / "part" / mid
+        if not parts_dir.is_dir():  # before the storage migration: part/<ses>/<msg>/
+            parts_dir = root / "part" / message["sessionID"] / mid
         pieces: list[dict[str, Any]] = []
         steps: list[dict[str, int]] = []
         step = 0
