@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -153,3 +154,26 @@ def test_output_stated_under_another_model_name_counts_once(tmp_path: Path) -> N
     events = events_of("sess-x")  # no session.start: the id comes from the folder
     assert sum(e.output_tokens or 0 for e in events) == 205 + 30
     assert sum(e.input_tokens or 0 for e in events) == 71282 + 1500
+
+
+def test_chunks_of_one_response_count_its_output_once(tmp_path: Path) -> None:
+    path = tmp_path / "s-chunks" / "events.jsonl"
+    path.parent.mkdir()
+    chunk = {
+        "content": "part",
+        "toolRequests": [],
+        "outputTokens": 50,
+        "apiCallId": "chatcmpl-1",
+    }
+    lines = [
+        {
+            "type": "assistant.message",
+            "id": f"c{i}",
+            "timestamp": f"2026-06-01T09:00:0{i}Z",
+            "data": {**chunk, "messageId": f"m{i}", "chunkIndex": i, "chunkCount": 2},
+        }
+        for i in range(2)
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    run_import(path)
+    assert [e.output_tokens for e in events_of("s-chunks")] == [50, None]

@@ -253,6 +253,13 @@ class CopilotParser(Parser):
                 )
             )
         out = count(data.get("outputTokens"))
+        call = data.get("apiCallId")
+        if isinstance(call, str) and call:
+            # a response split into chunks (one per reasoning boundary) shares
+            # its apiCallId: its usage is counted on the first chunk only
+            if call == self.state.get("last_call"):
+                out = 0
+            self.state["last_call"] = call
         if out and not pieces:
             pieces.append(("usage", "meta", "", {}))
         events = []
