@@ -177,3 +177,21 @@ def test_chunks_of_one_response_count_its_output_once(tmp_path: Path) -> None:
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     run_import(path)
     assert [e.output_tokens for e in events_of("s-chunks")] == [50, None]
+
+
+def test_cli_names_many_default_places_in_one_line(cli_process, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    state = home / ".copilot" / "session-state"
+    for i in range(5):
+        (state / f"s{i}").mkdir(parents=True)
+        shutil.copy(EVENTS, state / f"s{i}" / "events.jsonl")
+    result = cli_process("log", "import", env={"HOME": str(home)})
+    assert f"Copilot CLI: 5 places under {state} (found)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 0, result.stderr
+    # the same session copied five times: its events (and tokens) count once
+    assert (
+        "Added 11 event(s) in 1 new and 0 updated session(s); 44 already present"
+        in (result.stdout)
+    )
+    assert session_row(SID).input_tokens == 71282 + 1500

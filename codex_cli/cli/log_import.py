@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -73,9 +74,16 @@ def import_(
     since_ts = parse_when(since, "--since") if since else None
     if not paths:
         sources = default_sources(settings)
-        for source in sources:
-            state = "found" if source.found else "not found"
-            typer.echo(f"{source.label}: {source.path} ({state})", err=True)
+        for label, places in _by_label(sources).items():
+            if len(places) > 3:  # one line per Copilot session would drown the rest
+                common = os.path.commonpath([str(s.path) for s in places])
+                typer.echo(
+                    f"{label}: {len(places)} places under {common} (found)", err=True
+                )
+                continue
+            for source in places:
+                state = "found" if source.found else "not found"
+                typer.echo(f"{source.label}: {source.path} ({state})", err=True)
         paths = [s.path for s in sources if s.found]
     importer = Importer(settings, format=format, since=since_ts, dry_run=dry_run)
     files = importer.collect(paths)
@@ -91,3 +99,10 @@ def import_(
             typer.echo(f"... and {summary.problems_omitted} more", err=True)
         typer.echo(summary.text())
     raise typer.Exit(summary.exit_code)
+
+
+def _by_label(sources: list[Any]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for source in sources:
+        grouped.setdefault(source.label, []).append(source)
+    return grouped
