@@ -201,3 +201,51 @@ def test_cli_reports_without_traceback(cli, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert f"{bad}:1: not JSON lines" in result.output
+
+
+def test_fields_of_unexpected_types(tmp_path: Path) -> None:
+    """Found by fuzzing the fixtures: each such line or file is skipped, no traceback."""
+    gemini = tmp_path / "g" / "session-t.jsonl"
+    gemini.parent.mkdir()
+    gemini.write_text(
+        jsonl(
+            META,
+            {**USER, "id": "u9", "thoughts": 5},
+            {
+                "id": "g9",
+                "timestamp": "2026-05-01T10:00:03Z",
+                "type": "gemini",
+                "thoughts": 7,
+            },
+            USER,
+        )
+    )
+    copilot = tmp_path / "c" / "events.jsonl"
+    copilot.parent.mkdir()
+    copilot.write_text(
+        jsonl(
+            {
+                "type": "assistant.message",
+                "id": "a1",
+                "timestamp": "2026-06-01T09:00:00Z",
+                "data": {"content": "x", "toolRequests": 7},
+            },
+            {
+                "type": "session.shutdown",
+                "id": "a2",
+                "timestamp": "2026-06-01T09:00:01Z",
+                "data": {"modelMetrics": [1, 2]},
+            },
+        )
+    )
+    opencode = tmp_path / "o" / "storage" / "session" / "p" / "ses_t.json"
+    opencode.parent.mkdir(parents=True)
+    opencode.write_text(
+        json.dumps({"id": "ses_t", "time": {"created": 1}, "title": ["x"]})
+    )
+    summary = run_import(gemini, copilot, opencode)
+    assert summary.skipped_by_reason == {"unknown shape": 2}
+    # the Gemini reply and the Copilot message are skipped, the rest is kept
+    assert [e.content for e in events_of("s-1")] == ["Gemini CLI session", "hi", "hi"]
+    assert summary.events_added == 3 + 0 + 1
+    assert summary.ignored_by_type["session.shutdown without metrics"] == 1
