@@ -195,3 +195,23 @@ def test_default_places_are_the_chats_and_checkpoints(tmp_path: Path) -> None:
     ]
     summary = run_import(*(s.path for s in found))
     assert (summary.exit_code, summary.events_added) == (0, 27)
+
+
+def test_rewritten_session_is_read_again_from_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "session.jsonl"
+    shutil.copy(SESSION, path)
+    run_import(path)
+    # the CLI's clean copy: metadata (lastUpdated changed), the last version of
+    # each message, and the session went on
+    lines = SESSION.read_text().splitlines()
+    meta = json.loads(lines[0]) | {"lastUpdated": "2026-05-01T10:05:00.000Z"}
+    kept = [line for line in lines[1:] if not line.startswith('{"$')]
+    last: dict[str, str] = {}
+    for line in kept:
+        last[json.loads(line)["id"]] = line
+    grow = (GEMINI / "grow-1.jsonl").read_text() + (GEMINI / "grow-2.jsonl").read_text()
+    path.write_text(json.dumps(meta) + "\n" + "\n".join(last.values()) + "\n" + grow)
+    summary = run_import(path)
+    assert summary.exit_code == 0
+    assert (summary.events_added, summary.events_present) == (2, 9)
+    assert session_row(SID).input_tokens == 37010 + 13000

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..events import Event, format_ts
 from .base import Parser, Problem, Undetected, make_event
+from .sniff import same_head
 
 CHAT_START = re.compile(
     r"^# aider chat started at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s*$"
@@ -48,7 +49,7 @@ class AiderParser(Parser):
         """The events of the runs (or input entries) new or grown since the last import."""
         size = self.path.stat().st_size
         start = self.state.get("offset", 0)
-        if size < start:
+        if size < start or not same_head(self.path, self.state, size):
             start = 0  # rewritten: read again; ids are stable
         with open(self.path, "rb") as handle:
             handle.seek(start)

@@ -47,6 +47,7 @@ from .base import (
     safe_session_id,
     timestamp,
 )
+from .sniff import same_head
 
 FINISHED = {"success", "error", "cancelled"}
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
@@ -75,7 +76,9 @@ class GeminiParser(Parser):
 
     def _read_lines(self, size: int) -> Iterator[Event | Problem]:
         start, lines = self.state.get("offset", 0), self.state.get("lines", 0)
-        if size < start:  # rewritten (a resumed session's clean copy): read it again
+        if size < start or not same_head(self.path, self.state, size):
+            # rewritten (the CLI's clean copy of a session it could not reload):
+            # read it again; ids are stable, so nothing is added twice
             start, lines = 0, 0
         name = str(self.path)
         # The newest message is written again as it grows: within one read,

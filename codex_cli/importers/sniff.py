@@ -9,6 +9,7 @@ like one of these but holding something else is not.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -96,3 +97,19 @@ def classify_document(path: Path) -> str | None:
     ):
         return "gemini"  # an older /chat save checkpoint: a bare list of contents
     return None
+
+
+def same_head(path: Path, state: dict[str, Any], size: int) -> bool:
+    """Whether the bytes read last time still start the file (it was appended to).
+
+    Keeps the new head in ``state`` for the next import.
+    """
+    old_len, old = state.get("head_len", 0), state.get("head")
+    with open(path, "rb") as handle:
+        data = handle.read(min(size, 1024))
+    state["head_len"], state["head"] = len(data), _digest(data)
+    return old is None or _digest(data[:old_len]) == old
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
