@@ -263,6 +263,8 @@ class OpenCodeParser(Parser):
             cid = part.get("callID") if isinstance(part.get("callID"), str) else pid
             stimes = _obj(state.get("time"))
             start = _ms(stimes.get("start"), ts)
+            if state.get("status") == "pending":
+                return []  # its input is still streaming: written once it runs
             out = [
                 piece(
                     f"{pid}:call",
