@@ -215,3 +215,16 @@ def test_rewritten_session_is_read_again_from_the_start(tmp_path: Path) -> None:
     assert summary.exit_code == 0
     assert (summary.events_added, summary.events_present) == (2, 9)
     assert session_row(SID).input_tokens == 37010 + 13000
+
+
+def test_no_sessions_yet_is_not_found(tmp_path: Path) -> None:
+    from codex_cli.importers import default_sources
+    from codex_cli.settings import Settings
+
+    home = tmp_path / "home"
+    (home / ".gemini" / "tmp" / "bin").mkdir(parents=True)
+    (home / ".gemini" / "tmp" / "bin" / "rg").write_bytes(b"\x7fELF\x00\x00")
+    (home / ".copilot" / "session-state").mkdir(parents=True)
+    found = {s.label: s for s in default_sources(Settings(home=home))}
+    assert not found["Gemini CLI"].found
+    assert not found["Copilot CLI"].found

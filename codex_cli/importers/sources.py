@@ -25,14 +25,17 @@ def more_default_sources(settings: Settings, home: Path) -> list[tuple[str, Path
                 found.append(("Gemini CLI", project / name))
         found += [("Gemini CLI", p) for p in sorted(project.glob("checkpoint-*.json"))]
     if not any(label == "Gemini CLI" for label, _ in found):
-        found.append(("Gemini CLI", gemini))
+        # reported as not found; never the whole tmp/ (it holds a ripgrep binary)
+        found.append(("Gemini CLI", gemini / "<project hash>" / "chats"))
     storage = (
         (settings.xdg_data_home or home / ".local" / "share") / "opencode" / "storage"
     )
     found += [("OpenCode", storage / name) for name in ("session", "message", "part")]
     state = (settings.copilot_home or home / ".copilot") / "session-state"
     copilot = sorted(state.glob("*.jsonl")) + sorted(state.glob("*/events.jsonl"))
-    found += [("Copilot CLI", p) for p in copilot] or [("Copilot CLI", state)]
+    found += [("Copilot CLI", p) for p in copilot] or [
+        ("Copilot CLI", state / "<session>" / "events.jsonl")
+    ]
     return found
 
 
