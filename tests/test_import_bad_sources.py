@@ -249,3 +249,42 @@ def test_fields_of_unexpected_types(tmp_path: Path) -> None:
     assert [e.content for e in events_of("s-1")] == ["Gemini CLI session", "hi", "hi"]
     assert summary.events_added == 3 + 0 + 1
     assert summary.ignored_by_type["session.shutdown without metrics"] == 1
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "gemini/tmp",
+        "opencode/storage/session",
+        "opencode/storage/message",
+        "copilot/session-state/c7d8e9f0-1a2b-4c3d-8e4f-5a6b7c8d9e0f/events.jsonl",
+        "aider/repo/.aider.chat.history.md",
+    ],
+)
+def test_event_sums_equal_session_sums(source: str) -> None:
+    from importing import EDGE
+
+    from codex_cli.read.queries import open_log
+
+    run_import(EDGE / source)
+    columns = (
+        "input_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+    )
+    sums = ", ".join(f"coalesce(sum({c}), 0)" for c in columns)
+    conn = open_log()
+    try:
+        by_events = conn.execute(
+            f"SELECT session_id, {sums} FROM events GROUP BY session_id ORDER BY 1"
+        ).fetchall()
+        by_sessions = conn.execute(
+            f"SELECT id, {', '.join(f'coalesce({c}, 0)' for c in columns)} "
+            "FROM sessions ORDER BY 1"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert [tuple(r) for r in by_events] == [tuple(r) for r in by_sessions]
+    assert by_events
