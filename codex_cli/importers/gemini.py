@@ -66,7 +66,10 @@ class GeminiParser(Parser):
             head = json.loads(first) if first.strip() else None
         except ValueError:
             head = None
-        if isinstance(head, dict) and first.endswith(b"\n") or self.state.get("jsonl"):
+        # JSON lines: a whole object on the first line (a document starts "{\n")
+        if (isinstance(head, dict) and first.endswith(b"\n")) or self.state.get(
+            "jsonl"
+        ):
             self.state["jsonl"] = True
             yield from self._read_lines(size)
         else:
