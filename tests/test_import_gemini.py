@@ -73,7 +73,9 @@ def test_session_metadata_and_subagent() -> None:
     session = session_row(SID)
     assert session.title == "Fix the import path in test_parse"  # the $set summary
     assert (session.model, session.source) == ("gemini-2.5-pro", "gemini")
+    assert session.cwd == "/home/dev/csvlite"  # <tmp>/<project>/.project_root
     sub = session_row(SUB_SID)
+    assert sub.cwd == "/home/dev/csvlite"
     assert sub.parent_session_id == SID
     assert sub.model == "gemini-2.5-flash"
     assert (sub.input_tokens, sub.output_tokens) == (3000, 12)

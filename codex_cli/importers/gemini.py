@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ..errors import CodexError
@@ -195,6 +196,9 @@ class GeminiParser(Parser):
         if "sessionId" not in meta or "sid" in self.state:
             return []
         sid = self.state["sid"] = safe_session_id(meta["sessionId"], "gemini")
+        root = _project_root(self.path)
+        if root:
+            self.state["cwd"] = root
         start = timestamp(meta.get("startTime"), self._mtime())
         self.state["ts0"] = start
         data = {
@@ -418,8 +422,22 @@ class GeminiParser(Parser):
             "title": self.state.get("summary") or self.state.get("title"),
             "model": self.state.get("model"),
             "parent_session_id": self.state.get("parent"),
+            "cwd": self.state.get("cwd"),
         }
         return {sid: {k: v for k, v in values.items() if v}}
+
+
+def _project_root(path: Path) -> str | None:
+    """The project a session belongs to: newer CLIs name it in ``<tmp>/<project>/.project_root``."""
+    for folder in path.parents[1:4]:  # chats/, chats/<parent>/ (sub-agents)
+        marker = folder / ".project_root"
+        try:
+            if marker.is_file() and marker.stat().st_size < 4096:
+                root = marker.read_text(encoding="utf-8").strip()
+                return root or None
+        except (OSError, UnicodeDecodeError):
+            return None
+    return None
 
 
 def _tokens(summary: Any) -> dict[str, int]:
