@@ -61,15 +61,15 @@ def classify_other_record(record: dict[str, Any]) -> str | None:
 
 def classify_document(path: Path) -> str | None:
     """The format of a whole file that is not JSON lines, or ``None``."""
-    size = path.stat().st_size
-    if size > MAX_DOCUMENT_BYTES:
-        return None
-    data = path.read_bytes()
-    head = data[:65536]
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
     if AIDER_CHAT_START.search(head):
         return "aider"
-    if AIDER_INPUT_ENTRY.search(head) and not head.lstrip().startswith((b"{", b"[")):
-        return "aider"
+    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+        return "aider" if AIDER_INPUT_ENTRY.search(head) else None
+    if path.stat().st_size > MAX_DOCUMENT_BYTES:
+        return None
+    data = path.read_bytes()
     try:
         document = json.loads(data)
     except ValueError:  # UnicodeDecodeError is one
