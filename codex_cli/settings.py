@@ -40,7 +40,9 @@ SOURCE_ENVIRONMENT: dict[str, str] = {
     "CLAUDE_CONFIG_DIR": "Claude Code config directory; its `projects/` is imported too.",
     "LLM_USER_PATH": "The `llm` CLI's directory holding `logs.db`.",
     "XDG_CONFIG_HOME": "Where `llm` keeps `io.datasette.llm/` when `LLM_USER_PATH` is unset.",
-    "HOME": "Home directory (`~`).",
+    "HOME": "Home directory (`~`); Gemini CLI's `~/.gemini/tmp/` is imported from it.",
+    "XDG_DATA_HOME": "Where OpenCode keeps `opencode/storage/` (default `~/.local/share`).",
+    "COPILOT_HOME": "GitHub Copilot CLI home; its `session-state/` is imported (default `~/.copilot`).",
 }
 
 # Read only for `codex train` (documented in docs/training.md).
@@ -102,6 +104,8 @@ class Settings:
     claude_config_dir: Path | None = None
     llm_user_path: Path | None = None
     xdg_config_home: Path | None = None
+    xdg_data_home: Path | None = None
+    copilot_home: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -165,6 +169,8 @@ _SOURCE_FIELDS = {
     "claude_config_dir": "CLAUDE_CONFIG_DIR",
     "llm_user_path": "LLM_USER_PATH",
     "xdg_config_home": "XDG_CONFIG_HOME",
+    "xdg_data_home": "XDG_DATA_HOME",
+    "copilot_home": "COPILOT_HOME",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -15,7 +16,17 @@ from ..errors import UsageError
 from ._app import load_settings, print_json, progress
 from .log import app
 
-FORMAT_CHOICES = ("auto", "codex", "claude", "llm", "ndjson")
+FORMAT_CHOICES = (
+    "auto",
+    "codex",
+    "claude",
+    "llm",
+    "ndjson",
+    "gemini",
+    "opencode",
+    "copilot",
+    "aider",
+)
 
 
 @app.command("import")
@@ -80,9 +91,16 @@ def import_(
         )
     if not paths:
         sources = default_sources(settings)
-        for source in sources:
-            state = "found" if source.found else "not found"
-            typer.echo(f"{source.label}: {source.path} ({state})", err=True)
+        for label, places in _by_label(sources).items():
+            if len(places) > 3:  # one line per Copilot session would drown the rest
+                common = os.path.commonpath([str(s.path) for s in places])
+                typer.echo(
+                    f"{label}: {len(places)} places under {common} (found)", err=True
+                )
+                continue
+            for source in places:
+                state = "found" if source.found else "not found"
+                typer.echo(f"{source.label}: {source.path} ({state})", err=True)
         # A watch also follows the places that do not exist yet.
         paths = [s.path for s in sources if s.found or watch]
     if watch:
@@ -162,3 +180,10 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _by_label(sources: list[Any]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for source in sources:
+        grouped.setdefault(source.label, []).append(source)
+    return grouped

@@ -28,6 +28,7 @@ from ..errors import CodexError, UsageError
 from ..events import Event, utc_now
 from ..settings import Settings
 from ..store import db as dbm
+from .aider import AiderParser
 from .base import (
     FORMATS,
     HEAD_BYTES,
@@ -46,8 +47,12 @@ from .base import (
 )
 from .claude import ClaudeParser
 from .codex import CodexParser
+from .copilot import CopilotParser
+from .gemini import GeminiParser
 from .llm import LlmParser
 from .ndjson import NdjsonParser
+from .opencode import OpenCodeParser
+from .sources import more_default_sources
 
 __all__ = [
     "FORMATS",
@@ -63,6 +68,10 @@ PARSERS: dict[str, type[Parser]] = {
     "claude": ClaudeParser,
     "llm": LlmParser,
     "ndjson": NdjsonParser,
+    "gemini": GeminiParser,
+    "opencode": OpenCodeParser,
+    "copilot": CopilotParser,
+    "aider": AiderParser,
 }
 MAX_REPORTED = 1000  # problems kept for the report; all are counted
 
@@ -99,6 +108,7 @@ def default_sources(settings: Settings) -> list[DefaultSource]:
     else:
         llm_dir = (settings.xdg_config_home or home / ".config") / "io.datasette.llm"
     sources.append(DefaultSource("llm", llm_dir / "logs.db"))
+    sources += [DefaultSource(*found) for found in more_default_sources(settings, home)]
     return sources
 
 
@@ -363,8 +373,8 @@ class Importer:
         )
         result = _FileResult("read", state=state, parser=parser)
         try:
-            if isinstance(parser, LlmParser):
-                items: Iterable[Event | Problem] = parser.read()
+            if isinstance(parser, LlmParser) or parser.reads_file:
+                items: Iterable[Event | Problem] = parser.read()  # type: ignore[attr-defined]
             else:
                 items = self._parse_lines(path, parser, state, size)
                 state.head = file_head(path, min(size, HEAD_BYTES))
@@ -393,8 +403,8 @@ class Importer:
         """The file's format, and its saved state if the import can resume from it."""
         fmt = self.format if self.format != "auto" else None
         if old is not None and fmt in (None, old.format):
-            if old.format == "llm":
-                return "llm", old
+            if old.format == "llm" or PARSERS.get(old.format, Parser).reads_file:
+                return old.format, old
             if size >= old.size and old.head == file_head(
                 path, min(old.size, HEAD_BYTES)
             ):

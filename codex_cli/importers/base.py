@@ -20,8 +20,9 @@ from typing import Any
 from ..errors import CodexError
 from ..events import Event, derived_event_id, normalize_ts
 from ..settings import SESSION_ID_RE
+from .sniff import classify_document, classify_other_record
 
-FORMATS = ("codex", "claude", "llm", "ndjson")
+FORMATS = ("codex", "claude", "llm", "ndjson", "gemini", "opencode", "copilot", "aider")
 SQLITE_HEADER = b"SQLite format 3\x00"
 HEAD_BYTES = 1024  # a file whose first bytes changed was rewritten, not appended to
 SNIFF_LINES = 20
@@ -108,6 +109,9 @@ class FileState:
 
 class Parser:
     """Base of the line-based formats: one record in, zero or more events out."""
+
+    # A parser that reads its file itself (``read()``), not line by line.
+    reads_file = False
 
     format = ""
 
@@ -333,9 +337,12 @@ def classify_record(record: Any) -> str | None:
     """The format a single JSON record belongs to, if it tells."""
     if not isinstance(record, dict):
         return None
+    other = classify_other_record(record)
+    if other:
+        return other
     if "schema_version" in record and "session_id" in record and "role" in record:
         return "ndjson"
-    kind = record.get("type")
+    kind = record.get("type") if isinstance(record.get("type"), str) else None
     if kind in CODEX_TYPES and "payload" in record:
         return "codex"
     if "sessionId" in record or (kind == "summary" and "leafUuid" in record):
@@ -392,6 +399,9 @@ def detect_format(path: Path) -> str | None:
                 raise Undetected("binary file", lineno, "not UTF-8 text") from None
             except ValueError:
                 if sniffed == 1 and raw.endswith(b"\n"):
+                    other = classify_document(path)
+                    if other:
+                        return other
                     raise Undetected("not JSON lines", lineno, "plain text?") from None
                 continue
             saw_json = True
@@ -402,6 +412,9 @@ def detect_format(path: Path) -> str | None:
                 break
     if sniffed == 0:
         return None
+    other = classify_document(path)
+    if other:
+        return other
     if saw_json:
         raise Undetected(
             "unknown format",
