@@ -8,12 +8,13 @@ metadata (``log`` for ``codex serve``).
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 from datasette import hookimpl
 from markupsafe import Markup
 
-from . import pages
+from . import pages, session
 from .cells import content_html, data_html
 
 PLUGIN = "codex-cli"  # the distribution name: Datasette serves our static/ under it
@@ -39,20 +40,38 @@ def render_cell(
     if not _is_log(datasette, database) or table not in ("events", "sessions", None):
         return None
     if column == "content" and isinstance(value, str) and table != "sessions":
-        return content_html(value, _value(row, "role"), _value(row, "kind"))
+        return content_html(
+            value,
+            _value(row, "role"),
+            _value(row, "kind"),
+            failed=bool(_value(row, "failed")),
+        )
     if column == "data" and isinstance(value, str) and table != "sessions":
         return data_html(value)
-    if column == "session_id" and table == "events":
+    if column == "session_id" and table in ("events", None):
+        # Events table rows and saved queries that return events (session_id
+        # and seq) open the session at that event.
         session_id, label = (
             (value["value"], value["label"])
             if isinstance(value, dict)
             else (value, value)
         )
+        seq = _value(row, "seq")
         if isinstance(session_id, str):
             return Markup('<a href="{url}" title="{id}">{label}</a>').format(
-                url=pages.session_url(datasette, session_id),
+                url=session.event_url(
+                    datasette, session_id, seq if isinstance(seq, int) else None
+                ),
                 id=session_id,
                 label=label or session_id,
+            )
+    if column == "seq" and table in ("events", None):
+        session_id = _value(row, "session_id")
+        if isinstance(session_id, dict):
+            session_id = session_id.get("value")
+        if isinstance(session_id, str) and isinstance(value, int):
+            return Markup('<a href="{url}">{seq}</a>').format(
+                url=session.event_url(datasette, session_id, value), seq=value
             )
     if column == "title" and table == "sessions":
         session_id = _value(row, "id")
@@ -69,7 +88,7 @@ def register_routes() -> list[tuple[str, Any]]:
     return [
         (
             r"^/-/sessions/(?P<session_id>[^/]+?)(?P<format>\.json)?$",
-            pages.session_page,
+            session.session_page,
         ),
         (r"^/-/activity(?P<format>\.json)?$", pages.activity_page),
     ]
@@ -96,3 +115,24 @@ def extra_css_urls(datasette: Any) -> list[str]:
 @hookimpl
 def menu_links(datasette: Any) -> list[dict[str, str]]:
     return [{"href": datasette.urls.path("/-/activity"), "label": "Activity chart"}]
+
+
+@hookimpl(hookwrapper=True)
+def handle_exception(
+    datasette: Any, request: Any, exception: Exception
+) -> Generator[None, Any, None]:
+    """Answer errors quietly in place of Datasette's default handler.
+
+    Every handler runs, and the default one (``trylast``, so its result comes
+    last) prints a traceback with locals as it runs: its result is replaced
+    before Datasette awaits it. Other plugins' responses still come first.
+    """
+    from .errors import quiet_response
+
+    outcome = yield
+    results = list(outcome.get_result())
+
+    async def respond() -> Any:
+        return await quiet_response(datasette, request, exception)
+
+    outcome.force_result([*results[:-1], respond])

@@ -8,6 +8,7 @@ stay visible as text); every other string is escaped by ``markupsafe``.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -68,9 +69,36 @@ def is_long(text: str) -> bool:
     return len(text) > FOLD_CHARS or text.count("\n") >= FOLD_LINES
 
 
-def fold(body: Markup, text: str) -> Markup:
-    """``body`` behind a summary of ``text``'s first line and its size."""
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+# A failed result's summary shows the line that says why: the first line
+# matching the earliest of these (pytest's FAILED, its "E   " lines, an
+# exception, a compiler/shell error, a traceback header).
+FAILURE_LINES = [
+    re.compile(p)
+    for p in (
+        r"^FAILED\b",
+        r"^E {2,}\S",
+        r"^\w*(Error|Exception)\b",
+        r"(?i)^(error|fatal|panic)\b|\berror(\[\w+\])?:",
+        r"(?i)\b(FAILED|failure|Traceback)\b",
+    )
+]
+
+
+def failing_line(text: str) -> str | None:
+    """The line of a failed tool's output that best says why it failed."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for pattern in FAILURE_LINES:
+        for line in lines:
+            if pattern.search(line):
+                return line
+    return None
+
+
+def fold(body: Markup, text: str, failed: bool = False) -> Markup:
+    """``body`` behind a summary of ``text``'s first (or failing) line and its size."""
+    first = (failed and failing_line(text)) or next(
+        (line.strip() for line in text.splitlines() if line.strip()), ""
+    )
     if len(first) > 100:
         first = first[:100] + "…"
     lines = text.count("\n") + 1
@@ -81,14 +109,19 @@ def fold(body: Markup, text: str) -> Markup:
     ).format(first=first, lines=lines, chars=len(text), body=body)
 
 
-def content_html(text: str, role: object = None, kind: object = None) -> Markup:
-    """One event's content as HTML: tool I/O as code or JSON, prose as Markdown."""
+def content_html(
+    text: str, role: object = None, kind: object = None, *, failed: bool = False
+) -> Markup:
+    """One event's content as HTML: tool I/O as code or JSON, prose as Markdown.
+
+    ``failed`` (a failed tool result) summarises folded output by its failing line.
+    """
     value = parse_json(text) if kind in (*TOOL_KINDS, "meta") else None
     if value is not None:
         body = json_block(value, open_=not is_long(text))
     elif kind in TOOL_KINDS:
         pre = Markup('<pre class="codex-output">{}</pre>').format(text)
-        body = fold(pre, text) if is_long(text) else pre
+        body = fold(pre, text, failed) if is_long(text) else pre
     else:
         rendered = Markup('<div class="codex-markdown">{}</div>').format(markdown(text))
         body = fold(rendered, text) if is_long(text) else rendered

@@ -81,7 +81,9 @@ def test_events_table_facets_sort_and_search(site: Site) -> None:
     data = site.json("/log/events.json?_size=100")
     assert data["filtered_table_rows_count"] == 14
     facets = data["facet_results"]
-    assert set(facets) == {"role", "kind", "session_id", "tool_name", "model"}
+    assert set(facets) == {"role", "kind", "failed", "session_id", "tool_name", "model"}
+    failed = {f["value"]: f["count"] for f in facets["failed"]["results"]}
+    assert failed == {0: 2, 1: 1}
     counts = {f["value"]: f["count"] for f in facets["role"]["results"]}
     assert counts == {"user": 4, "assistant": 7, "tool": 3}
     tools = {f["value"]: f["count"] for f in facets["tool_name"]["results"]}
@@ -112,10 +114,12 @@ def test_events_table_renders_content_readably_and_escaped(site: Site) -> None:
     assert SCRIPT not in page and "&lt;script&gt;document.title" in page
     assert 'href="javascript:' not in page and "[click me](javascript:" in page
     assert "<b>bold</b>" not in page
-    # data: collapsed JSON; session ids link to the timeline, labelled by title
+    # data: collapsed JSON; session ids link to the timeline at the event,
+    # labelled by title
     assert '<details class="codex-json"><summary>JSON object · 2 keys</summary>' in page
     assert (
-        '<a href="/-/sessions/demo-1" title="demo-1">Please fix the **parser**' in page
+        '<a href="/-/sessions/demo-1?at=4#e4" title="demo-1">Please fix the **parser**'
+        in page
     )
 
 

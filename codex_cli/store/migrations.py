@@ -261,6 +261,40 @@ def m005_pricing_and_links(db: Database) -> None:
     db.execute(SESSION_AGGREGATE_TRIGGER)
 
 
+@migrations()
+def m009_failure_columns(db: Database) -> None:
+    """``exit_code``, ``is_error`` and ``failed`` as indexed columns of events.
+
+    Importers and live loggers put a tool result's outcome in ``data``
+    (``exit_code``, ``is_error``). The columns are generated from it (VIRTUAL:
+    SQLite cannot add STORED columns to a table), so every existing row has
+    them at once, with no UPDATE firing the FTS trigger for a million rows,
+    they can never disagree with ``data``, and no writer changes. ``failed``
+    is 1 for a result with ``is_error`` true or a non-zero ``exit_code``, 0
+    for any other result carrying either, NULL for every other event; the
+    partial indexes hold only the rows that have a value.
+    """
+    db.execute(
+        "ALTER TABLE events ADD COLUMN exit_code INTEGER GENERATED ALWAYS AS "
+        "(CAST(json_extract(data, '$.exit_code') AS INTEGER)) VIRTUAL"
+    )
+    db.execute(
+        "ALTER TABLE events ADD COLUMN is_error INTEGER GENERATED ALWAYS AS "
+        "(CASE json_extract(data, '$.is_error') WHEN 1 THEN 1 WHEN 'true' THEN 1 "
+        "WHEN 0 THEN 0 WHEN 'false' THEN 0 END) VIRTUAL"
+    )
+    db.execute(
+        "ALTER TABLE events ADD COLUMN failed INTEGER GENERATED ALWAYS AS "
+        "(CASE WHEN is_error = 1 OR coalesce(exit_code, 0) != 0 THEN 1 "
+        "WHEN is_error IS NOT NULL OR exit_code IS NOT NULL THEN 0 END) VIRTUAL"
+    )
+    for column in ("exit_code", "is_error", "failed"):
+        db.execute(
+            f'CREATE INDEX "idx_events_{column}" ON "events" ("{column}") '
+            f'WHERE "{column}" IS NOT NULL'
+        )
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in one write transaction; return their names."""
     db = Database(conn)
