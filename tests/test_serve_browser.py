@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -113,7 +114,10 @@ def test_search_open_a_session_and_nothing_runs(server: str, tmp_path: Path) -> 
 
             # Open the session page from the result's session link
             page.click("td.col-session_id a")
-            page.wait_for_url("**/-/sessions/demo-1")
+            page.wait_for_url("**/-/sessions/demo-1?at=10#e10")
+            expect(page.locator("article#e10")).to_have_class(
+                re.compile("codex-highlight")
+            )
             expect(page.locator("h1")).to_contain_text("Please fix the parser bug")
             call = page.locator("article#e3")
             expect(call.locator(".codex-tool")).to_have_text("shell")
