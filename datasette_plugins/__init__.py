@@ -45,6 +45,7 @@ def render_cell(
             _value(row, "role"),
             _value(row, "kind"),
             failed=bool(_value(row, "failed")),
+            tool=_value(row, "tool_name"),
         )
     if column == "data" and isinstance(value, str) and table != "sessions":
         return data_html(value)
@@ -109,7 +110,10 @@ def prepare_connection(conn: Any) -> None:
 
 @hookimpl
 def extra_css_urls(datasette: Any) -> list[str]:
-    return [datasette.urls.static_plugins(PLUGIN, "codex.css")]
+    return [
+        datasette.urls.static_plugins(PLUGIN, "codex.css"),
+        datasette.urls.static_plugins(PLUGIN, "codex-pygments.css"),
+    ]
 
 
 @hookimpl

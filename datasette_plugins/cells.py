@@ -14,13 +14,16 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from .code import diff_html, highlight
+
 ROLES = ("system", "user", "assistant", "tool")
 TOOL_KINDS = ("tool_call", "tool_result")
 FOLD_LINES = 15  # longer content is folded behind a <details> summary
 FOLD_CHARS = 1500
 
-# "js-default": CommonMark without raw HTML, without linkify or typographer.
-_markdown = MarkdownIt("js-default")
+# "js-default": CommonMark without raw HTML, without linkify or typographer;
+# fenced code highlighted by Pygments (which escapes it).
+_markdown = MarkdownIt("js-default", {"highlight": highlight})
 
 
 def role_class(role: object) -> str:
@@ -110,14 +113,31 @@ def fold(body: Markup, text: str, failed: bool = False) -> Markup:
 
 
 def content_html(
-    text: str, role: object = None, kind: object = None, *, failed: bool = False
+    text: str,
+    role: object = None,
+    kind: object = None,
+    *,
+    failed: bool = False,
+    tool: object = None,
 ) -> Markup:
     """One event's content as HTML: tool I/O as code or JSON, prose as Markdown.
 
-    ``failed`` (a failed tool result) summarises folded output by its failing line.
+    ``failed`` (a failed tool result) summarises folded output by its failing
+    line; an edit (``tool`` apply_patch, Edit, MultiEdit, Write) shows its diff.
     """
+    diff = diff_html(tool, text) if kind == "tool_call" else None
     value = parse_json(text) if kind in (*TOOL_KINDS, "meta") else None
-    if value is not None:
+    if diff is not None:
+        raw = (
+            json_block(value, open_=False)
+            if value is not None
+            else Markup(
+                '<details class="codex-json"><summary>input</summary>'
+                '<pre class="codex-output">{}</pre></details>'
+            ).format(text)
+        )
+        body = Markup("{}{}").format(fold(diff, text) if is_long(text) else diff, raw)
+    elif value is not None:
         body = json_block(value, open_=not is_long(text))
     elif kind in TOOL_KINDS:
         pre = Markup('<pre class="codex-output">{}</pre>').format(text)

@@ -195,7 +195,9 @@ def _body(event: Event, table_url: str, failed: bool = False) -> Markup:
     """The event's content as HTML, cut at :data:`SHOWN_CHARS` with a link to all of it."""
     text = event.content
     if len(text) <= SHOWN_CHARS:
-        return content_html(text, event.role, event.kind, failed=failed)
+        return content_html(
+            text, event.role, event.kind, failed=failed, tool=event.tool_name
+        )
     shown = content_html(text[:SHOWN_CHARS], event.role, event.kind, failed=failed)
     return Markup(
         '{shown}<p class="codex-cut">… {more:,} more characters: '

@@ -230,3 +230,61 @@ def test_errors_are_answered_quietly(
     assert response.status_code in (400, 404)
     out = capsys.readouterr()
     assert out.out == "" and "Traceback" not in out.err and "locals" not in out.err
+
+
+def test_edits_show_as_diffs_and_code_is_highlighted(
+    settings: Settings, site: Site
+) -> None:
+    from importing import CLAUDE_SAMPLE, CLAUDE_SID, CODEX_SAMPLE, CODEX_SID, run_import
+
+    run_import(CLAUDE_SAMPLE, CODEX_SAMPLE, settings=settings)
+    for sid, tool in ((CLAUDE_SID, "Edit"), (CODEX_SID, "apply_patch")):
+        page = html(site, f"/-/sessions/{sid}")
+        assert f'<code class="codex-tool">{tool}</code>' in page
+        assert '<pre class="codex-diff">' in page
+        assert (
+            '<span class="gd">-    return line.split(&#34;,&#34;)</span>' in page
+        ), sid
+        assert (
+            '<span class="gi">+    return [field.strip() for field in '
+            "line.split(&#34;,&#34;)]</span>" in page
+        )
+    # the events table shows the diff too
+    assert '<pre class="codex-diff">' in html(site, "/log/events?tool_name=Edit")
+    # fenced code: Pygments spans, content still escaped
+    page = html(site, "/-/sessions/demo-1")
+    assert '<span class="k">def</span>' in page
+    assert "codex-pygments.css" in page
+
+
+@pytest.mark.parametrize(
+    ("tool", "content", "lines"),
+    [
+        (
+            "MultiEdit",
+            '{"file_path": "a.py", "edits": [{"old_string": "x", "new_string": "y"},'
+            ' {"old_string": "p", "new_string": "q"}]}',
+            ["-x", "+y", "-p", "+q"],
+        ),
+        ("Write", '{"file_path": "n.txt", "content": "one\\ntwo"}', ["+one", "+two"]),
+        (
+            "shell",
+            '{"command": ["apply_patch", "*** Begin Patch\\n*** Add File: n.txt\\n'
+            '+hello\\n*** End Patch"]}',
+            ["+hello"],
+        ),
+        ("shell", '{"command": ["ls"]}', None),
+    ],
+)
+def test_edit_shapes(tool: str, content: str, lines: list[str] | None) -> None:
+    from datasette_plugins.code import edit_diff
+
+    diff = edit_diff(tool, content)
+    if lines is None:
+        assert diff is None
+    else:
+        assert [
+            x
+            for x in diff.splitlines()
+            if x[:1] in "+-" and x[:3] not in ("+++", "---")
+        ] == lines
