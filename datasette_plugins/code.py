@@ -97,9 +97,13 @@ def _patch_text(value: Any, text: str) -> str | None:
             if isinstance(value.get(key), str) and "*** Begin Patch" in value[key]:
                 return value[key]
         command = value.get("command")
-        if isinstance(command, list) and len(command) >= 2:
-            if command[0] == "apply_patch" and isinstance(command[1], str):
-                return command[1]
+        if (
+            isinstance(command, list)
+            and len(command) >= 2
+            and command[0] == "apply_patch"
+            and isinstance(command[1], str)
+        ):
+            return command[1]
     return None
 
 
