@@ -14,7 +14,7 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup
 
-from . import pages, session
+from . import pages, search_page, session
 from .cells import content_html, data_html
 
 PLUGIN = "codex-cli"  # the distribution name: Datasette serves our static/ under it
@@ -84,9 +84,12 @@ def render_cell(
     return None
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def register_routes() -> list[tuple[str, Any]]:
+    # First, so that our /-/search answers the home page's search box
+    # (datasette-search-all's form) in place of that plugin's page.
     return [
+        (r"^/-/search(?P<format>\.json)?$", search_page.search_page),
         (
             r"^/-/sessions/(?P<session_id>[^/]+?)(?P<format>\.json)?$",
             session.session_page,

@@ -72,9 +72,9 @@ def test_plugins_are_loaded_through_the_entry_point(site: Site) -> None:
         assert site.get(f"/-/static-plugins/codex-cli/{script}").status_code == 200
 
 
-def test_search_all_finds_events(site: Site) -> None:
-    page = html(site, "/-/search?q=tokenizer")
-    assert "/log/events?_search=tokenizer" in page
+def test_home_search_box_opens_our_search_page(site: Site) -> None:
+    page = html(site, "/-/search?q=tokenizer")  # the box's action and name
+    assert 'href="/-/sessions/demo-1?at=10#e10"' in page
 
 
 def test_events_table_facets_sort_and_search(site: Site) -> None:

@@ -288,3 +288,52 @@ def test_edit_shapes(tool: str, content: str, lines: list[str] | None) -> None:
             for x in diff.splitlines()
             if x[:1] in "+-" and x[:3] not in ("+++", "---")
         ] == lines
+
+
+def hits(site: Site, query: str) -> list[tuple[str, int]]:
+    data = site.json(f"/-/search.json?{query}")
+    return [(h["session_id"], h["seq"]) for h in data["hits"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("q=pytest", {("demo-1", 3), ("demo-1", 8)}),
+        ("q=the&role=user", {("demo-1", 1), ("demo-1", 7), ("demo-2", 1)}),
+        ("q=pytest&kind=tool_call&tool=shell", {("demo-1", 3), ("demo-1", 8)}),
+        ("q=the&model=claude-sonnet", {("demo-2", 2)}),
+        ("q=failed&failed=1", {("demo-1", 4)}),
+        ("q=pytest&failed=1", set()),
+        ("q=the&since=2026-03-02", {("demo-2", 1), ("demo-2", 2)}),
+        ("q=the&until=2026-03-02&role=user", {("demo-1", 1), ("demo-1", 7)}),
+        ("q=pytest&project=/src/parser", {("demo-1", 3), ("demo-1", 8)}),
+        ("q=pytest&project=/elsewhere", set()),
+    ],
+)
+def test_search_page_filters(site: Site, query: str, expected: set) -> None:
+    assert set(hits(site, query)) == expected
+
+
+def test_search_page_ranks_highlights_links_and_escapes(site: Site) -> None:
+    page = html(site, "/-/search?q=pytest")
+    assert "Best matches 1–2" in page
+    assert 'href="/-/sessions/demo-1?at=3#e3"' in page
+    assert "&#34;<mark>pytest</mark>&#34;" in page
+    data = site.json("/-/search.json?q=pytest")
+    assert data["hits"][0]["url"].startswith("/-/sessions/demo-1?at=")
+    assert "[pytest]" in data["hits"][0]["snippet"]
+    hostile = html(site, "/-/search?q=pwned")
+    assert "<script>document" not in hostile and "&lt;script&gt;" in hostile
+    assert "<mark>pwned</mark>" in hostile
+    assert "No events match" in html(site, "/-/search?q=zzzzunfound")
+    assert "Best matches" not in html(site, "/-/search")  # the form alone
+
+
+def test_search_page_pages_through_hits(settings: Settings, site: Site) -> None:
+    with SessionLogger("many", settings=settings) as logger:
+        for i in range(45):
+            logger.log("user", f"needle number {i}")
+    first = html(site, "/-/search?q=needle")
+    assert "Best matches 1–30" in first and "offset=30" in first
+    second = html(site, "/-/search?q=needle&offset=30")
+    assert "Best matches 31–45" in second and "more matches" not in second

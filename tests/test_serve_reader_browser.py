@@ -204,6 +204,8 @@ def test_no_horizontal_overflow_and_nothing_logged_runs(
         "/log/events?session_id=big.session&_sort_desc=seq",
         "/log/sessions",
         "/log/search_session?session=demo-1&q=pytest",
+        "/-/search?q=pytest+OR+token&role=assistant",
+        "/-/search?q=xxxxx",
     ):
         page.goto(server + path)
         widths = page.evaluate(

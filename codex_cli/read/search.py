@@ -40,18 +40,28 @@ def search(
     kind: str | None = None,
     session: str | None = None,
     tool: str | None = None,
+    model: str | None = None,
+    project: str | None = None,
+    failed: bool = False,
     since: str | None = None,
     until: str | None = None,
     limit: int = 20,
+    offset: int = 0,
     raw: bool = False,
     highlight: tuple[str, str] = ("[", "]"),
 ) -> list[SearchHit]:
-    """The best ``limit`` matches for ``query``, best first."""
+    """The best ``limit`` matches for ``query``, best first (after skipping ``offset``).
+
+    ``project`` is the session's project (its git root or directory);
+    ``failed`` keeps only failed tool results.
+    """
     match = query if raw else quote_fts(query)
     if not match.strip():
         raise UsageError("empty search query: give at least one word")
     if limit < 1:
         raise UsageError(f"invalid limit {limit}: expected 1 or more")
+    if offset < 0:
+        raise UsageError(f"invalid offset {offset}: expected 0 or more")
     # Rank first, over rowids only; then fetch rows and build snippets for the
     # few winners (snippet() over every match is the slow part of a common word).
     filters: list[str] = []
@@ -61,10 +71,18 @@ def search(
         ("kind", kind),
         ("session_id", session),
         ("tool_name", tool),
+        ("model", model),
     ):
         if value is not None:
             filters.append(f"AND e.{column} = ?")
             params.append(value)
+    if project is not None:
+        filters.append(
+            "AND e.session_id IN (SELECT id FROM sessions WHERE project = ?)"
+        )
+        params.append(project)
+    if failed:
+        filters.append("AND e.failed = 1")
     if since:
         filters.append("AND e.ts >= ?")
         params.append(since)
@@ -74,9 +92,10 @@ def search(
     join = "JOIN events e ON e.pk = events_fts.rowid" if filters else ""
     ranked = (
         f"SELECT events_fts.rowid AS pk, events_fts.rank AS rank FROM events_fts {join} "
-        f"WHERE events_fts MATCH ? {' '.join(filters)} ORDER BY events_fts.rank LIMIT ?"
+        f"WHERE events_fts MATCH ? {' '.join(filters)} ORDER BY events_fts.rank "
+        "LIMIT ? OFFSET ?"
     )
-    params.append(limit)
+    params += [limit, offset]
     columns = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
     sql = (
         f"WITH top AS ({ranked}) "
