@@ -112,6 +112,13 @@ def prepare_connection(conn: Any) -> None:
 
 
 @hookimpl
+def register_facet_classes() -> list[Any]:
+    from .facets import CountedFacet
+
+    return [CountedFacet]
+
+
+@hookimpl
 def extra_css_urls(datasette: Any) -> list[str]:
     return [
         datasette.urls.static_plugins(PLUGIN, "codex.css"),

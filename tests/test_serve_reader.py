@@ -337,3 +337,50 @@ def test_search_page_pages_through_hits(settings: Settings, site: Site) -> None:
     assert "Best matches 1–30" in first and "offset=30" in first
     second = html(site, "/-/search?q=needle&offset=30")
     assert "Best matches 31–45" in second and "more matches" not in second
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        "",
+        "role=assistant",
+        "role=assistant&kind=tool_call",
+        "failed=1",
+        "_search=pytest",
+        "session_id=demo-1&tool_name=shell",
+        "ts__gte=2026-03-02",
+    ],
+)
+def test_facet_counts_match_the_rows(
+    settings: Settings, site: Site, filters: str
+) -> None:
+    """From the rollup (equality filters) or the table (anything else), the same counts."""
+    with SessionLogger("demo-2", settings=settings) as logger:
+        logger.log("tool", "gone", kind="tool_result", data={"is_error": True})
+    data = site.json(f"/log/events.json?{filters}&_size=max")
+    rows = site.json(f"/log/events.json?{filters}&_size=max&_shape=array")
+    assert set(data["facet_results"]) == {
+        "role",
+        "kind",
+        "failed",
+        "session_id",
+        "tool_name",
+        "model",
+    }
+    for name, facet in data["facet_results"].items():
+        expected: dict = {}
+        for row in rows:
+            if row[name] is not None:
+                expected[row[name]] = expected.get(row[name], 0) + 1
+        assert {f["value"]: f["count"] for f in facet["results"]} == expected, name
+
+
+def test_event_facets_follow_deletes(settings: Settings, site: Site) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(settings.db_path)
+    conn.execute("delete from events where session_id = 'evil-1'")
+    conn.commit()
+    conn.close()
+    facets = site.json("/log/events.json?role=user")["facet_results"]
+    assert {f["value"] for f in facets["session_id"]["results"]} == {"demo-1", "demo-2"}

@@ -261,9 +261,31 @@ def m005_pricing_and_links(db: Database) -> None:
     db.execute(SESSION_AGGREGATE_TRIGGER)
 
 
+_FACET_KEY = (
+    "session_id = {r}.session_id AND role = {r}.role AND kind = {r}.kind "
+    "AND tool_name = coalesce({r}.tool_name, '') AND model = coalesce({r}.model, '') "
+    "AND failed = coalesce({r}.failed, -1)"
+)
+_FACET_ADD = (
+    "INSERT INTO event_facets VALUES (new.session_id, new.role, new.kind, "
+    "coalesce(new.tool_name, ''), coalesce(new.model, ''), coalesce(new.failed, -1), 1) "
+    "ON CONFLICT DO UPDATE SET events = events + 1;"
+)
+_FACET_REMOVE = (
+    f"UPDATE event_facets SET events = events - 1 WHERE {_FACET_KEY.format(r='old')};"
+)
+EVENT_FACETS_TRIGGERS = (
+    f"CREATE TRIGGER event_facets_ai AFTER INSERT ON events BEGIN {_FACET_ADD} END",
+    f"CREATE TRIGGER event_facets_ad AFTER DELETE ON events BEGIN {_FACET_REMOVE} END",
+    "CREATE TRIGGER event_facets_au AFTER UPDATE OF session_id, role, kind, tool_name, "
+    f"model, data ON events BEGIN {_FACET_REMOVE} {_FACET_ADD} END",
+)
+
+
 @migrations()
 def m009_failure_columns(db: Database) -> None:
-    """``exit_code``, ``is_error`` and ``failed`` as indexed columns of events.
+    """``exit_code``, ``is_error`` and ``failed`` as indexed columns of events;
+    ``event_facets``, the counts that facets on events read.
 
     Importers and live loggers put a tool result's outcome in ``data``
     (``exit_code``, ``is_error``). The columns are generated from it (VIRTUAL:
@@ -273,6 +295,10 @@ def m009_failure_columns(db: Database) -> None:
     is 1 for a result with ``is_error`` true or a non-zero ``exit_code``, 0
     for any other result carrying either, NULL for every other event; the
     partial indexes hold only the rows that have a value.
+
+    ``event_facets`` counts events per session, role, kind, tool, model and
+    outcome, kept by triggers like the session row: facet counts read it
+    instead of scanning a million events (``datasette_plugins/facets.py``).
     """
     db.execute(
         "ALTER TABLE events ADD COLUMN exit_code INTEGER GENERATED ALWAYS AS "
@@ -293,6 +319,25 @@ def m009_failure_columns(db: Database) -> None:
             f'CREATE INDEX "idx_events_{column}" ON "events" ("{column}") '
             f'WHERE "{column}" IS NOT NULL'
         )
+    # Facet counts at any size: one row per combination of the faceted
+    # columns in a session (NULL kept as '' or -1, so the key is unique).
+    db.execute("""CREATE TABLE event_facets (
+  session_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  tool_name TEXT NOT NULL,
+  model TEXT NOT NULL,
+  failed INTEGER NOT NULL,
+  events INTEGER NOT NULL,
+  PRIMARY KEY (session_id, role, kind, tool_name, model, failed)
+) WITHOUT ROWID""")
+    db.execute(
+        "INSERT INTO event_facets SELECT session_id, role, kind, "
+        "coalesce(tool_name, ''), coalesce(model, ''), coalesce(failed, -1), "
+        "count(*) FROM events GROUP BY 1, 2, 3, 4, 5, 6"
+    )
+    for sql in EVENT_FACETS_TRIGGERS:
+        db.execute(sql)
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
