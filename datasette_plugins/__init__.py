@@ -91,7 +91,7 @@ def register_routes() -> list[tuple[str, Any]]:
     return [
         (r"^/-/search(?P<format>\.json)?$", search_page.search_page),
         (
-            r"^/-/sessions/(?P<session_id>[^/]+?)(?P<format>\.json)?$",
+            r"^/-/sessions/(?P<session_id>[^/]+?)(?P<format>\.json|\.html)?$",
             session.session_page,
         ),
         (r"^/-/activity(?P<format>\.json)?$", pages.activity_page),

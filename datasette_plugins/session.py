@@ -191,10 +191,11 @@ def _failed(result: Event) -> bool:
     return bool(result.data.get("is_error")) or (code not in (None, 0, "0"))
 
 
-def _body(event: Event, table_url: str, failed: bool = False) -> Markup:
-    """The event's content as HTML, cut at :data:`SHOWN_CHARS` with a link to all of it."""
+def _body(event: Event, table_url: str | None, failed: bool = False) -> Markup:
+    """The event's content as HTML, cut at :data:`SHOWN_CHARS` with a link to all
+    of it (``table_url``; ``None``: never cut, as in an exported file)."""
     text = event.content
-    if len(text) <= SHOWN_CHARS:
+    if len(text) <= SHOWN_CHARS or table_url is None:
         return content_html(
             text, event.role, event.kind, failed=failed, tool=event.tool_name
         )
@@ -210,7 +211,7 @@ def _body(event: Event, table_url: str, failed: bool = False) -> Markup:
     )
 
 
-def _item(event: Event, result: Event | None, table_url: str) -> dict[str, Any]:
+def _item(event: Event, result: Event | None, table_url: str | None) -> dict[str, Any]:
     failed = event.kind == "tool_result" and _failed(event)  # a result without its call
     item: dict[str, Any] = {
         "event": event,
@@ -224,7 +225,7 @@ def _item(event: Event, result: Event | None, table_url: str) -> dict[str, Any]:
     return item
 
 
-def _result(result: Event, table_url: str) -> dict[str, Any]:
+def _result(result: Event, table_url: str | None) -> dict[str, Any]:
     failed = _failed(result)
     return {
         "event": result,
@@ -244,7 +245,10 @@ def _load(conn: sqlite3.Connection, session_id: str, seqs: list[int]) -> list[Ev
 
 
 def _entries(
-    items: list[Item], events: list[Event], table_url: str, children: dict[str, str]
+    items: list[Item],
+    events: list[Event],
+    table_url: str | None,
+    children: dict[str, str],
 ) -> list[dict[str, Any]]:
     by_seq = {e.seq: e for e in events}
     entries = []
@@ -314,8 +318,10 @@ async def session_page(datasette: Any, request: Any) -> Response:
     db = log_database(datasette)
     await _check_view(datasette, request, db)
     session_id = tilde_decode(request.url_vars["session_id"])
-    if request.url_vars.get("format"):
+    if request.url_vars.get("format") == ".json":
         return await _session_json(datasette, request, db, session_id)
+    if request.url_vars.get("format") == ".html":
+        return await _session_file(datasette, db, session_id)
     at = _int(request.args.get("at"), "at")
     wanted = _int(request.args.get("page"), "page")
 
@@ -369,6 +375,7 @@ async def session_page(datasette: Any, request: Any) -> Response:
                 "kinds": KIND_FILTERS,
                 "event_count": summary.event_count,
                 "json_url": session_url(datasette, session_id, ".json"),
+                "file_url": session_url(datasette, session_id, ".html"),
                 "row_url": datasette.urls.row(
                     db.name, "sessions", tilde_encode(session_id)
                 ),
@@ -446,3 +453,67 @@ async def _fragments(
         )
         fragments.append({"into": f"e{item.seq}" if into else None, "html": html})
     return fragments
+
+
+def _redacted(event: Event) -> Event:
+    """The event with secret patterns masked again: an exported file leaves the
+    machine, and events written with redaction off may hold secrets."""
+    from dataclasses import replace
+
+    from codex_cli.redact import redact_text, redact_value
+
+    return replace(
+        event, content=redact_text(event.content), data=redact_value(event.data)
+    )
+
+
+def _static_text(name: str) -> str:
+    import importlib.resources
+
+    return (importlib.resources.files(__package__) / "static" / name).read_text(
+        encoding="utf-8"
+    )
+
+
+async def _session_file(datasette: Any, db: Any, session_id: str) -> Response:
+    """``/-/sessions/<id>.html``: the whole session as one self-contained file
+    (inline CSS, no script, no request to anything), redacted, as a download."""
+
+    def load(conn: sqlite3.Connection) -> tuple[Any, Outline, list[Event]]:
+        summary = get_session(conn, session_id)
+        outline = build_outline(conn.execute(OUTLINE_SQL, (session_id,)).fetchall())
+        return summary, outline, session_events(conn, session_id)
+
+    try:
+        summary, outline, events = await db.execute_fn(load)
+    except SessionNotFound:
+        raise NotFound(f"no session {session_id!r} in the log") from None
+    from dataclasses import replace
+
+    from codex_cli.redact import redact_text
+
+    for turn in outline.turns:
+        turn.preview = redact_text(turn.preview)
+    title = redact_text(summary.title) if summary.title else None
+    template = datasette.jinja_env.get_template("codex_session_file.html")
+    html = await template.render_async(
+        {
+            "session": replace(summary, title=title),
+            "title_html": inline_markdown(title) if title else None,
+            "turns": outline.turns,
+            "turn_starts": {turn.first_seq for turn in outline.turns},
+            "entries": _entries(
+                outline.items, [_redacted(e) for e in events], None, {}
+            ),
+            "css": Markup(
+                _static_text("codex-file.css")
+                + _static_text("codex.css")
+                + _static_text("codex-pygments.css")
+            ),
+        }
+    )
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in session_id)
+    return Response.html(
+        html,
+        headers={"content-disposition": f'attachment; filename="session-{name}.html"'},
+    )
