@@ -13,6 +13,7 @@ ones, with ``fragments=1`` also rendered for the live page).
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,10 +110,8 @@ class Outline:
         return len(self.pages) or 1
 
     def page_of_item(self, index: int) -> int:
-        for number, (first, end) in enumerate(self.pages, start=1):
-            if first <= index < end:
-                return number
-        return 1
+        starts = [first for first, _ in self.pages]
+        return max(bisect.bisect_right(starts, index), 1)
 
 
 def _preview(text: str | None) -> str:
@@ -159,10 +158,13 @@ def build_outline(rows: list[tuple[Any, ...]]) -> Outline:
             first, chars = index + 1, 0
     if first < len(items):
         pages.append((first, len(items)))
+    outline = Outline(items, turns, pages)
+    first_item: dict[int, int] = {}
+    for index, item in enumerate(items):
+        first_item.setdefault(item.turn, index)
     for turn in turns:
-        index = next(i for i, item in enumerate(items) if item.turn == turn.number)
-        turn.page = 1 if not pages else Outline(items, [], pages).page_of_item(index)
-    return Outline(items, turns, pages)
+        turn.page = outline.page_of_item(first_item.get(turn.number, 0))
+    return outline
 
 
 def _tokens(event: Event) -> str:
