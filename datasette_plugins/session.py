@@ -35,6 +35,7 @@ PAGE_ITEMS = 150  # calls (with their results) and messages per page
 PAGE_CHARS = 200_000  # characters of content per page, before HTML
 SHOWN_CHARS = 20_000  # an event's content beyond this is left to its row page
 PREVIEW_CHARS = 90
+RAIL_TURNS = 300  # more turns than this: the rail lists those of nearby pages
 KIND_FILTERS = (
     ("message", "Messages"),
     ("tool_call", "Tool calls"),
@@ -361,6 +362,11 @@ async def session_page(datasette: Any, request: Any) -> Response:
                 "database": db.name,
                 "session_url": base,
                 "turns": outline.turns,
+                "rail": (
+                    outline.turns
+                    if len(outline.turns) <= RAIL_TURNS
+                    else [t for t in outline.turns if abs(t.page - page) <= 1]
+                ),
                 "turn_starts": starts,
                 "entries": _entries(
                     items,

@@ -384,3 +384,14 @@ def test_event_facets_follow_deletes(settings: Settings, site: Site) -> None:
     conn.close()
     facets = site.json("/log/events.json?role=user")["facet_results"]
     assert {f["value"] for f in facets["session_id"]["results"]} == {"demo-1", "demo-2"}
+
+
+def test_rail_of_a_session_with_many_turns_lists_nearby_pages(
+    settings: Settings, site: Site
+) -> None:
+    long_session(settings, "chatty", turns=700, calls=0)
+    page = html(site, "/-/sessions/chatty?page=3")
+    rail = re.findall(r'<span class="codex-rail-n">(\d+)\.</span>', page)
+    assert [int(n) for n in rail] == list(range(151, 601))  # pages 2-4
+    assert "The turns of pages 2–4." in page
+    assert len(page) < 500_000
