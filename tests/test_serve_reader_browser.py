@@ -71,6 +71,8 @@ def big_session(settings: Settings) -> None:
     with SessionLogger(BIG, settings=settings) as logger:
         logger.write(events)
         logger.log("assistant", f"A long token: {LONG_TOKEN}")
+    with SessionLogger("long-title", settings=settings) as logger:
+        logger.log("user", "A title that goes on and on\n" * 8)  # its facet label
 
 
 @pytest.fixture
@@ -212,6 +214,10 @@ def test_no_horizontal_overflow_and_nothing_logged_runs(
             "[document.documentElement.scrollWidth, window.innerWidth]"
         )
         assert widths[0] <= widths[1], (path, widths)
+        heights = page.eval_on_selector_all(
+            ".facet-info li", "els => els.map(el => el.getBoundingClientRect().height)"
+        )
+        assert max(heights, default=0) < 40, (path, heights)  # one line each
         assert page.evaluate("typeof window.codexPwned") == "undefined"
         assert page.title() != "pwned"
     page.goto(server + "/-/sessions/evil-1")

@@ -299,6 +299,7 @@ def m009_failure_columns(db: Database) -> None:
     ``event_facets`` counts events per session, role, kind, tool, model and
     outcome, kept by triggers like the session row: facet counts read it
     instead of scanning a million events (``datasette_plugins/facets.py``).
+    ``idx_events_kind`` becomes ``idx_events_kind_role`` (kind, role).
     """
     db.execute(
         "ALTER TABLE events ADD COLUMN exit_code INTEGER GENERATED ALWAYS AS "
