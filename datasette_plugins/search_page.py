@@ -18,13 +18,14 @@ from markupsafe import Markup, escape
 
 from codex_cli.errors import CodexError
 from codex_cli.events import KINDS, ROLES
-from codex_cli.read.search import SearchHit, search
+from codex_cli.read.search import SearchHit, count_matches, search
 
 from .cells import role_class
 from .pages import _check_view, log_database
 from .session import event_url
 
 PAGE_SIZE = 30
+RANK_LIMIT = 20_000  # more matches: newest first (bm25 ranks ~300,000 a second)
 MARK = ("\ue000", "\ue001")  # private-use characters: never in logged text we show
 FILTERS = ("role", "kind", "tool", "model", "project", "since", "until")
 
@@ -37,13 +38,15 @@ def snippet_html(snippet: str) -> Markup:
 
 def _hits(
     conn: sqlite3.Connection, q: str, options: dict[str, Any], offset: int
-) -> tuple[list[SearchHit], dict[str, str]]:
+) -> tuple[list[SearchHit], dict[str, str], int]:
+    matches = count_matches(conn, q)
     hits = search(
         conn,
         q,
         limit=PAGE_SIZE + 1,
         offset=offset,
         highlight=MARK,
+        order="rank" if matches <= RANK_LIMIT else "recent",
         **options,
     )
     ids = sorted({hit.event.session_id for hit in hits})
@@ -53,7 +56,7 @@ def _hits(
             (json.dumps(ids),),
         ).fetchall()
     )
-    return hits, titles
+    return hits, titles, matches
 
 
 async def search_page(datasette: Any, request: Any) -> Response:
@@ -73,10 +76,11 @@ async def search_page(datasette: Any, request: Any) -> Response:
     } | {"failed": failed}
     hits: list[SearchHit] = []
     titles: dict[str, str] = {}
+    matches = 0
     error = None
     if q:
         try:
-            hits, titles = await db.execute_fn(
+            hits, titles, matches = await db.execute_fn(
                 lambda conn: _hits(conn, q, options, offset)
             )
         except CodexError as exc:
@@ -102,6 +106,7 @@ async def search_page(datasette: Any, request: Any) -> Response:
                     for hit in hits
                 ],
                 "more": more,
+                "order": "rank" if matches <= RANK_LIMIT else "recent",
             }
         )
     params = {"q": q, **{k: v for k, v in values.items() if v}}
@@ -119,6 +124,8 @@ async def search_page(datasette: Any, request: Any) -> Response:
                 "kinds": KINDS,
                 "error": error,
                 "offset": offset,
+                "recent": matches > RANK_LIMIT,
+                "matches": matches,
                 "hits": [
                     {
                         "event": hit.event,

@@ -395,3 +395,19 @@ def test_rail_of_a_session_with_many_turns_lists_nearby_pages(
     assert [int(n) for n in rail] == list(range(151, 601))  # pages 2-4
     assert "The turns of pages 2–4." in page
     assert len(page) < 500_000
+
+
+def test_a_word_in_most_of_the_log_lists_newest_first(
+    settings: Settings, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datasette_plugins import search_page
+
+    monkeypatch.setattr(search_page, "RANK_LIMIT", 2)
+    data = site.json("/-/search.json?q=pytest")  # 2 matches: ranked
+    assert data["order"] == "rank"
+    data = site.json("/-/search.json?q=the")  # 5 matches: newest first
+    assert data["order"] == "recent"
+    assert [h["ts"] for h in data["hits"]] == sorted(
+        (h["ts"] for h in data["hits"]), reverse=True
+    )
+    assert "events hold these words: the newest first" in html(site, "/-/search?q=the")

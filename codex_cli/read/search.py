@@ -47,14 +47,19 @@ def search(
     until: str | None = None,
     limit: int = 20,
     offset: int = 0,
+    order: str = "rank",
     raw: bool = False,
     highlight: tuple[str, str] = ("[", "]"),
 ) -> list[SearchHit]:
     """The best ``limit`` matches for ``query``, best first (after skipping ``offset``).
 
     ``project`` is the session's project (its git root or directory);
-    ``failed`` keeps only failed tool results.
+    ``failed`` keeps only failed tool results. ``order="recent"`` puts the
+    newest matches first instead of the best: instant for a word that
+    matches half the log, which bm25 takes seconds to rank.
     """
+    if order not in ("rank", "recent"):
+        raise UsageError(f"invalid order {order!r}: expected rank or recent")
     match = query if raw else quote_fts(query)
     if not match.strip():
         raise UsageError("empty search query: give at least one word")
@@ -90,19 +95,21 @@ def search(
         filters.append("AND e.ts < ?")
         params.append(until)
     join = "JOIN events e ON e.pk = events_fts.rowid" if filters else ""
+    by = "events_fts.rank" if order == "rank" else "events_fts.rowid DESC"
     ranked = (
         f"SELECT events_fts.rowid AS pk, events_fts.rank AS rank FROM events_fts {join} "
-        f"WHERE events_fts MATCH ? {' '.join(filters)} ORDER BY events_fts.rank "
-        "LIMIT ? OFFSET ?"
+        f"WHERE events_fts MATCH ? {' '.join(filters)} ORDER BY {by} LIMIT ? OFFSET ?"
     )
     params += [limit, offset]
     columns = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
     sql = (
         f"WITH top AS ({ranked}) "
         f"SELECT {columns}, snippet(events_fts, 0, ?, ?, '…', 16), top.rank "
-        "FROM top JOIN events_fts ON events_fts.rowid = top.pk "
+        # CROSS JOIN keeps top as the outer loop: otherwise SQLite may scan
+        # every match of a common word to find the few rows of top.
+        "FROM top CROSS JOIN events_fts ON events_fts.rowid = top.pk "
         "JOIN events e ON e.pk = top.pk "
-        "WHERE events_fts MATCH ? ORDER BY top.rank"
+        f"WHERE events_fts MATCH ? ORDER BY {'top.rank' if order == 'rank' else 'top.pk DESC'}"
     )
     params += [highlight[0], highlight[1], match]
     try:
@@ -115,3 +122,14 @@ def search(
         raise
     n = len(EVENT_COLUMNS.split(","))
     return [SearchHit(row_to_event(tuple(row)[:n]), row[n], row[n + 1]) for row in rows]
+
+
+def count_matches(conn: sqlite3.Connection, query: str) -> int:
+    """How many events contain every word of ``query`` (filters aside): cheap,
+    and what ranking them costs grows with."""
+    match = quote_fts(query)
+    if not match.strip():
+        return 0
+    return conn.execute(
+        "SELECT count(*) FROM events_fts WHERE events_fts MATCH ?", (match,)
+    ).fetchone()[0]
