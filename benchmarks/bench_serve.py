@@ -103,6 +103,7 @@ async def in_process(path: Path, session_id: str, rounds: int) -> list[str]:
         "session page ?at=": (f"/-/sessions/{session_id}?at=150", 0.3),
         "search page": (f"/-/search?q={WORD}", 0.1),
         "search page, filtered": (f"/-/search?q={WORD}&role=assistant", 0.1),
+        "search, common word": ("/-/search?q=error", 0.1),
         "filtered table search": (f"/log/events?_search={WORD}&role=assistant", 0.1),
         "JSON search": (f"/log/events.json?_search={WORD}&_shape=array", 0.1),
         "events page, 6 facets": ("/log/events", 0.3),
