@@ -120,6 +120,7 @@ async def in_process(path: Path, session_id: str, rounds: int) -> list[str]:
         ),
         "search page": lambda: search(conn, WORD, limit=31),
         "search page, filtered": lambda: search(conn, WORD, role="assistant", limit=31),
+        "search, common word": lambda: search(conn, "error", limit=31, order="recent"),
         "filtered table search": lambda: search(conn, WORD, role="assistant", limit=50),
         "JSON search": lambda: search(conn, WORD, limit=100),
         "events page, 6 facets": lambda: conn.execute(rows_sql.format("1")).fetchall(),

@@ -1,4 +1,4 @@
-"""codex_cli's Datasette plugin: readable events, session timelines, activity chart.
+"""codex_cli's Datasette plugin: readable events, session pages, search, activity chart.
 
 Loaded through the ``datasette`` entry-point group (see ``pyproject.toml``), so
 it is active in any Datasette of an environment where codex-cli is installed;

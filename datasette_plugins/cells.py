@@ -21,9 +21,8 @@ TOOL_KINDS = ("tool_call", "tool_result")
 FOLD_LINES = 15  # longer content is folded behind a <details> summary
 FOLD_CHARS = 1500
 
-# "js-default": CommonMark without raw HTML, without linkify or typographer;
-# fenced code highlighted by Pygments (which escapes it).
-_markdown = MarkdownIt("js-default", {"highlight": highlight})
+# "js-default": CommonMark without raw HTML, without linkify or typographer.
+_markdown = MarkdownIt("js-default")
 
 
 def role_class(role: object) -> str:
@@ -34,6 +33,10 @@ def role_class(role: object) -> str:
 def markdown(text: str) -> Markup:
     """Markdown to HTML with raw HTML escaped and unsafe link schemes left as text."""
     return Markup(_markdown.render(text))
+
+
+# Fenced code is highlighted by Pygments on the server (which escapes it).
+_markdown.options["highlight"] = highlight
 
 
 def inline_markdown(text: str) -> Markup:

@@ -397,9 +397,7 @@ async def session_page(datasette: Any, request: Any) -> Response:
                     else None
                 ),
                 "parent_seq": links.parent_seq,
-                "script_url": datasette.urls.static_plugins(
-                    "codex-cli", "codex-session.js"
-                ),
+                "script_url": _static_url(datasette, "codex-session.js"),
             },
             request=request,
         )
@@ -473,6 +471,12 @@ def _redacted(event: Event) -> Event:
     return replace(
         event, content=redact_text(event.content), data=redact_value(event.data)
     )
+
+
+def _static_url(datasette: Any, name: str) -> str:
+    from . import PLUGIN  # the package's name for Datasette: set once it is imported
+
+    return str(datasette.urls.static_plugins(PLUGIN, name))
 
 
 def _static_text(name: str) -> str:
