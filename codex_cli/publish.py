@@ -105,6 +105,35 @@ def build_datasette(
     return datasette
 
 
+def export_session_html(db_path: Path | str, session_id: str) -> str:
+    """One session as a self-contained, redacted HTML file (the session page's
+    rendering, inline CSS, no script, nothing fetched): ``/-/sessions/ID.html``."""
+    import asyncio
+
+    from datasette.utils import tilde_encode
+
+    from .errors import SessionNotFound
+
+    datasette = build_datasette(db_path, allow_sql=False)
+
+    async def fetch() -> Any:
+        await datasette.invoke_startup()
+        return await datasette.client.get(
+            f"/-/sessions/{tilde_encode(session_id)}.html"
+        )
+
+    response = asyncio.run(fetch())
+    if response.status_code == 404:
+        raise SessionNotFound(
+            f"no session {session_id!r} in the log (see `codex log sessions`)"
+        )
+    if response.status_code != 200:
+        raise CodexError(
+            f"could not render session {session_id!r}: HTTP {response.status_code}"
+        )
+    return str(response.text)
+
+
 def is_loopback(host: str) -> bool:
     if host in LOOPBACK_NAMES:
         return True

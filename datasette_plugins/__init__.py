@@ -1,4 +1,4 @@
-"""codex_cli's Datasette plugin: readable events, session timelines, activity chart.
+"""codex_cli's Datasette plugin: readable events, session pages, search, activity chart.
 
 Loaded through the ``datasette`` entry-point group (see ``pyproject.toml``), so
 it is active in any Datasette of an environment where codex_cli is installed;
@@ -9,12 +9,13 @@ metadata (``log`` for ``codex serve``). ``plugins: codex-cli: allowed_hosts:``
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 from datasette import hookimpl
 from markupsafe import Markup
 
-from . import pages, security
+from . import pages, search_page, security, session
 from .cells import content_html, data_html
 
 CONFIG = "codex-cli"  # our block under `plugins:` in the metadata
@@ -59,20 +60,39 @@ def render_cell(
     if not _is_log(datasette, database) or table not in ("events", "sessions", None):
         return None
     if column == "content" and isinstance(value, str) and table != "sessions":
-        return content_html(value, _value(row, "role"), _value(row, "kind"))
+        return content_html(
+            value,
+            _value(row, "role"),
+            _value(row, "kind"),
+            failed=bool(_value(row, "failed")),
+            tool=_value(row, "tool_name"),
+        )
     if column == "data" and isinstance(value, str) and table != "sessions":
         return data_html(value)
-    if column == "session_id" and table == "events":
+    if column == "session_id" and table in ("events", None):
+        # Events table rows and saved queries that return events (session_id
+        # and seq) open the session at that event.
         session_id, label = (
             (value["value"], value["label"])
             if isinstance(value, dict)
             else (value, value)
         )
+        seq = _value(row, "seq")
         if isinstance(session_id, str):
             return Markup('<a href="{url}" title="{id}">{label}</a>').format(
-                url=pages.session_url(datasette, session_id),
+                url=session.event_url(
+                    datasette, session_id, seq if isinstance(seq, int) else None
+                ),
                 id=session_id,
                 label=label or session_id,
+            )
+    if column == "seq" and table in ("events", None):
+        session_id = _value(row, "session_id")
+        if isinstance(session_id, dict):
+            session_id = session_id.get("value")
+        if isinstance(session_id, str) and isinstance(value, int):
+            return Markup('<a href="{url}">{seq}</a>').format(
+                url=session.event_url(datasette, session_id, value), seq=value
             )
     if column == "title" and table == "sessions":
         session_id = _value(row, "id")
@@ -84,12 +104,15 @@ def render_cell(
     return None
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def register_routes() -> list[tuple[str, Any]]:
+    # First, so that our /-/search answers the home page's search box
+    # (datasette-search-all's form) in place of that plugin's page.
     return [
+        (r"^/-/search(?P<format>\.json)?$", search_page.search_page),
         (
-            r"^/-/sessions/(?P<session_id>[^/]+?)(?P<format>\.json)?$",
-            pages.session_page,
+            r"^/-/sessions/(?P<session_id>[^/]+?)(?P<format>\.json|\.html)?$",
+            session.session_page,
         ),
         (r"^/-/activity(?P<format>\.json)?$", pages.activity_page),
     ]
@@ -124,10 +147,41 @@ def extra_template_vars() -> dict[str, str]:
 
 
 @hookimpl
+def register_facet_classes() -> list[Any]:
+    from .facets import CountedFacet
+
+    return [CountedFacet]
+
+
+@hookimpl
 def extra_css_urls(datasette: Any) -> list[str]:
-    return [datasette.urls.static_plugins(PLUGIN, "codex.css")]
+    return [
+        datasette.urls.static_plugins(PLUGIN, "codex.css"),
+        datasette.urls.static_plugins(PLUGIN, "codex-pygments.css"),
+    ]
 
 
 @hookimpl
 def menu_links(datasette: Any) -> list[dict[str, str]]:
     return [{"href": datasette.urls.path("/-/activity"), "label": "Activity chart"}]
+
+
+@hookimpl(hookwrapper=True)
+def handle_exception(
+    datasette: Any, request: Any, exception: Exception
+) -> Generator[None, Any, None]:
+    """Answer errors quietly in place of Datasette's default handler.
+
+    Every handler runs, and the default one (``trylast``, so its result comes
+    last) prints a traceback with locals as it runs: its result is replaced
+    before Datasette awaits it. Other plugins' responses still come first.
+    """
+    from .errors import quiet_response
+
+    outcome = yield
+    results = list(outcome.get_result())
+
+    async def respond() -> Any:
+        return await quiet_response(datasette, request, exception)
+
+    outcome.force_result([*results[:-1], respond])

@@ -10,11 +10,14 @@ by the reader's browser: a beacon); every other string is escaped by
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+
+from .code import diff_html, highlight
 
 ROLES = ("system", "user", "assistant", "tool")
 TOOL_KINDS = ("tool_call", "tool_result")
@@ -50,6 +53,10 @@ def role_class(role: object) -> str:
 def markdown(text: str) -> Markup:
     """Markdown to HTML with raw HTML escaped and unsafe link schemes left as text."""
     return Markup(_markdown.render(text))
+
+
+# Fenced code is highlighted by Pygments on the server (which escapes it).
+_markdown.options["highlight"] = highlight
 
 
 def inline_markdown(text: str) -> Markup:
@@ -88,9 +95,36 @@ def is_long(text: str) -> bool:
     return len(text) > FOLD_CHARS or text.count("\n") >= FOLD_LINES
 
 
-def fold(body: Markup, text: str) -> Markup:
-    """``body`` behind a summary of ``text``'s first line and its size."""
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+# A failed result's summary shows the line that says why: the first line
+# matching the earliest of these (pytest's FAILED, its "E   " lines, an
+# exception, a compiler/shell error, a traceback header).
+FAILURE_LINES = [
+    re.compile(p)
+    for p in (
+        r"^FAILED\b",
+        r"^E {2,}\S",
+        r"^\w*(Error|Exception)\b",
+        r"(?i)^(error|fatal|panic)\b|\berror(\[\w+\])?:",
+        r"(?i)\b(FAILED|failure|Traceback)\b",
+    )
+]
+
+
+def failing_line(text: str) -> str | None:
+    """The line of a failed tool's output that best says why it failed."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for pattern in FAILURE_LINES:
+        for line in lines:
+            if pattern.search(line):
+                return line
+    return None
+
+
+def fold(body: Markup, text: str, failed: bool = False) -> Markup:
+    """``body`` behind a summary of ``text``'s first (or failing) line and its size."""
+    first = (failed and failing_line(text)) or next(
+        (line.strip() for line in text.splitlines() if line.strip()), ""
+    )
     if len(first) > 100:
         first = first[:100] + "…"
     lines = text.count("\n") + 1
@@ -101,14 +135,36 @@ def fold(body: Markup, text: str) -> Markup:
     ).format(first=first, lines=lines, chars=len(text), body=body)
 
 
-def content_html(text: str, role: object = None, kind: object = None) -> Markup:
-    """One event's content as HTML: tool I/O as code or JSON, prose as Markdown."""
+def content_html(
+    text: str,
+    role: object = None,
+    kind: object = None,
+    *,
+    failed: bool = False,
+    tool: object = None,
+) -> Markup:
+    """One event's content as HTML: tool I/O as code or JSON, prose as Markdown.
+
+    ``failed`` (a failed tool result) summarises folded output by its failing
+    line; an edit (``tool`` apply_patch, Edit, MultiEdit, Write) shows its diff.
+    """
+    diff = diff_html(tool, text) if kind == "tool_call" else None
     value = parse_json(text) if kind in (*TOOL_KINDS, "meta") else None
-    if value is not None:
+    if diff is not None:
+        raw = (
+            json_block(value, open_=False)
+            if value is not None
+            else Markup(
+                '<details class="codex-json"><summary>input</summary>'
+                '<pre class="codex-output">{}</pre></details>'
+            ).format(text)
+        )
+        body = Markup("{}{}").format(fold(diff, text) if is_long(text) else diff, raw)
+    elif value is not None:
         body = json_block(value, open_=not is_long(text))
     elif kind in TOOL_KINDS:
         pre = Markup('<pre class="codex-output">{}</pre>').format(text)
-        body = fold(pre, text) if is_long(text) else pre
+        body = fold(pre, text, failed) if is_long(text) else pre
     else:
         rendered = Markup('<div class="codex-markdown">{}</div>').format(markdown(text))
         body = fold(rendered, text) if is_long(text) else rendered

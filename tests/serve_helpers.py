@@ -193,3 +193,54 @@ def serving(settings: Settings, **options: Any) -> Iterator[Site]:
         yield site
     finally:
         site.close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def codex_serve(log_path: Path, *args: str) -> Iterator[str]:
+    """A real ``codex serve`` process on a free loopback port, its output in
+    ``log_path``; yields its base URL and stops it on exit."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "codex_cli", "serve", "--port", str(port), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/-/versions.json", timeout=2).is_success:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"codex serve did not answer: {log_path.read_text()}"
+                    )
+                time.sleep(0.05)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

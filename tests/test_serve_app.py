@@ -75,16 +75,18 @@ def test_plugins_are_loaded_through_the_entry_point(site: Site) -> None:
         assert site.get(f"/-/static-plugins/{PLUGIN}/{script}").status_code == 200
 
 
-def test_search_all_finds_events(site: Site) -> None:
-    page = html(site, "/-/search?q=tokenizer")
-    assert "/log/events?_search=tokenizer" in page
+def test_home_search_box_opens_our_search_page(site: Site) -> None:
+    page = html(site, "/-/search?q=tokenizer")  # the box's action and name
+    assert 'href="/-/sessions/demo-1?at=10#e10"' in page
 
 
 def test_events_table_facets_sort_and_search(site: Site) -> None:
     data = site.json("/log/events.json?_size=100")
     assert data["filtered_table_rows_count"] == 14
     facets = data["facet_results"]
-    assert set(facets) == {"role", "kind", "session_id", "tool_name", "model"}
+    assert set(facets) == {"role", "kind", "failed", "session_id", "tool_name", "model"}
+    failed = {f["value"]: f["count"] for f in facets["failed"]["results"]}
+    assert failed == {0: 2, 1: 1}
     counts = {f["value"]: f["count"] for f in facets["role"]["results"]}
     assert counts == {"user": 4, "assistant": 7, "tool": 3}
     tools = {f["value"]: f["count"] for f in facets["tool_name"]["results"]}
@@ -115,10 +117,12 @@ def test_events_table_renders_content_readably_and_escaped(site: Site) -> None:
     assert SCRIPT not in page and "&lt;script&gt;document.title" in page
     assert 'href="javascript:' not in page and "[click me](javascript:" in page
     assert "<b>bold</b>" not in page
-    # data: collapsed JSON; session ids link to the timeline, labelled by title
+    # data: collapsed JSON; session ids link to the timeline at the event,
+    # labelled by title
     assert '<details class="codex-json"><summary>JSON object · 2 keys</summary>' in page
     assert (
-        '<a href="/-/sessions/demo-1" title="demo-1">Please fix the **parser**' in page
+        '<a href="/-/sessions/demo-1?at=4#e4" title="demo-1">Please fix the **parser**'
+        in page
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -101,25 +102,25 @@ def test_search_open_a_session_and_nothing_runs(server: str, tmp_path: Path) -> 
             # Our own pages' scripts all run under the Content-Security-Policy.
             page.on("console", lambda msg: console.append(msg.text))
 
-            # Home: search for a word with datasette-search-all's box
+            # Home: the search box opens our search page; a hit opens the event
             page.goto(server + "/")
             expect(page.locator("h1")).to_contain_text("Agent session log")
             page.fill("#search-all-q", "tokenizer")
             page.press("#search-all-q", "Enter")
             page.wait_for_url("**/-/search?q=tokenizer")
-            results = page.locator("#search-all-results h2")
-            expect(results).to_contain_text("1 result in log: events")
-            expect(page.locator("#search-all-results table")).to_contain_text(
-                "All green"
+            expect(page.locator(".codex-hit")).to_have_count(1)
+            expect(page.locator(".codex-hit mark")).to_have_text("tokenizer")
+            page.click(".codex-hit-link")
+            page.wait_for_url("**/-/sessions/demo-1?at=10#e10")
+            expect(page.locator("article#e10")).to_have_class(
+                re.compile("codex-highlight")
             )
-            results.locator("a").click()
-            page.wait_for_url("**/log/events?_search=tokenizer")
-            expect(page.locator("td.col-content")).to_have_count(1)
-            expect(page.locator("td.col-content")).to_contain_text("All green")
 
-            # Open the session page from the result's session link
+            # The events table links to the session at the event too
+            page.goto(server + "/log/events?_search=tokenizer")
+            expect(page.locator("td.col-content")).to_have_count(1)
             page.click("td.col-session_id a")
-            page.wait_for_url("**/-/sessions/demo-1")
+            page.wait_for_url("**/-/sessions/demo-1?at=10#e10")
             expect(page.locator("h1")).to_contain_text("Please fix the parser bug")
             call = page.locator("article#e3")
             expect(call.locator(".codex-tool")).to_have_text("shell")

@@ -17,7 +17,7 @@ from ._app import SinceOption, is_tty, load_settings, print_json, progress
 from .db import DryRunFlag, JsonFlag, human_bytes
 from .log import app
 
-EXPORT_FORMATS = ("ndjson", "jsonl-chat", "csv", "markdown")
+EXPORT_FORMATS = ("ndjson", "jsonl-chat", "csv", "markdown", "html")
 
 
 @app.command()
@@ -145,13 +145,16 @@ def export(
         ),
     ] = None,
 ) -> None:
-    """Export sessions: ndjson (our events, re-importable), jsonl-chat (OpenAI chat), csv, markdown."""
+    """Export sessions: ndjson (our events, re-importable), jsonl-chat (OpenAI chat), csv, markdown, html (one session as a self-contained, redacted page)."""
     from ..read.export import check_format
     from ..read.export import export as run_export
     from ..read.queries import open_log
     from ..store.files import output_file, storage_error
     from ..timeutil import parse_when
 
+    if fmt == "html":  # rendered by the web UI's templates, not read.export
+        _export_html(sessions or [], all_sessions or since is not None, output)
+        return
     check_format(fmt)
     if bool(sessions) == all_sessions:
         raise UsageError(
@@ -193,6 +196,21 @@ def export(
         f"Exported {result.sessions} session(s), {result.events} event(s) to {output}.",
         err=True,
     )
+
+
+def _export_html(sessions: list[str], others: bool, output: Path | None) -> None:
+    from ..publish import export_session_html
+    from ..store.files import output_file
+
+    if len(sessions) != 1 or others:
+        raise UsageError("--format html exports one SESSION (no --all, no --since)")
+    page = export_session_html(load_settings().db_path, sessions[0])
+    if output is None:
+        typer.echo(page, nl=False)
+        return
+    with output_file(output) as handle:
+        handle.write(page.encode("utf-8"))
+    typer.echo(f"Exported session {sessions[0]} to {output}.", err=True)
 
 
 @app.command("upgrade-files")

@@ -49,18 +49,33 @@ def search(
     kind: str | None = None,
     session: str | None = None,
     tool: str | None = None,
+    model: str | None = None,
+    project: str | None = None,
+    failed: bool = False,
     since: str | None = None,
     until: str | None = None,
     limit: int = 20,
+    offset: int = 0,
+    order: str = "rank",
     raw: bool = False,
     highlight: tuple[str, str] = ("[", "]"),
 ) -> list[SearchHit]:
-    """The best ``limit`` matches for ``query``, best first."""
+    """The best ``limit`` matches for ``query``, best first (after skipping ``offset``).
+
+    ``project`` is the session's project (its git root or directory);
+    ``failed`` keeps only failed tool results. ``order="recent"`` puts the
+    newest matches first instead of the best: instant for a word that
+    matches half the log, which bm25 takes seconds to rank.
+    """
+    if order not in ("rank", "recent"):
+        raise UsageError(f"invalid order {order!r}: expected rank or recent")
     match = query if raw else quote_fts(query)
     if not match.strip():
         raise UsageError("empty search query: give at least one word")
     if limit < 1:
         raise UsageError(f"invalid limit {limit}: expected 1 or more")
+    if offset < 0:
+        raise UsageError(f"invalid offset {offset}: expected 0 or more")
     # Rank first, over rowids only; then fetch rows and build snippets for the
     # few winners (snippet() over every match is the slow part of a common word).
     filters: list[str] = []
@@ -70,10 +85,18 @@ def search(
         ("kind", kind),
         ("session_id", session),
         ("tool_name", tool),
+        ("model", model),
     ):
         if value is not None:
             filters.append(f"AND e.{column} = ?")
             params.append(value)
+    if project is not None:
+        filters.append(
+            "AND e.session_id IN (SELECT id FROM sessions WHERE project = ?)"
+        )
+        params.append(project)
+    if failed:
+        filters.append("AND e.failed = 1")
     if since:
         filters.append("AND e.ts >= ?")
         params.append(since)
@@ -81,18 +104,21 @@ def search(
         filters.append("AND e.ts < ?")
         params.append(until)
     join = "JOIN events e ON e.pk = events_fts.rowid" if filters else ""
+    by = "events_fts.rank" if order == "rank" else "events_fts.rowid DESC"
     ranked = (
         f"SELECT events_fts.rowid AS pk, events_fts.rank AS rank FROM events_fts {join} "
-        f"WHERE events_fts MATCH ? {' '.join(filters)} ORDER BY events_fts.rank LIMIT ?"
+        f"WHERE events_fts MATCH ? {' '.join(filters)} ORDER BY {by} LIMIT ? OFFSET ?"
     )
-    params.append(limit)
+    params += [limit, offset]
     columns = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
     sql = (
         f"WITH top AS ({ranked}) "
         f"SELECT {columns}, snippet(events_fts, 0, ?, ?, '…', 16), top.rank "
-        "FROM top JOIN events_fts ON events_fts.rowid = top.pk "
+        # CROSS JOIN keeps top as the outer loop: otherwise SQLite may scan
+        # every match of a common word to find the few rows of top.
+        "FROM top CROSS JOIN events_fts ON events_fts.rowid = top.pk "
         "JOIN events e ON e.pk = top.pk "
-        "WHERE events_fts MATCH ? ORDER BY top.rank"
+        f"WHERE events_fts MATCH ? ORDER BY {'top.rank' if order == 'rank' else 'top.pk DESC'}"
     )
     params += [highlight[0], highlight[1], match]
     try:
@@ -110,3 +136,14 @@ def search(
         raise
     n = len(EVENT_COLUMNS.split(","))
     return [SearchHit(row_to_event(tuple(row)[:n]), row[n], row[n + 1]) for row in rows]
+
+
+def count_matches(conn: sqlite3.Connection, query: str) -> int:
+    """How many events contain every word of ``query`` (filters aside): cheap,
+    and what ranking them costs grows with."""
+    match = quote_fts(query)
+    if not match.strip():
+        return 0
+    return conn.execute(
+        "SELECT count(*) FROM events_fts WHERE events_fts MATCH ?", (match,)
+    ).fetchone()[0]

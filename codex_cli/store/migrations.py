@@ -261,6 +261,90 @@ def m005_pricing_and_links(db: Database) -> None:
     db.execute(SESSION_AGGREGATE_TRIGGER)
 
 
+_FACET_KEY = (
+    "session_id = {r}.session_id AND role = {r}.role AND kind = {r}.kind "
+    "AND tool_name = coalesce({r}.tool_name, '') AND model = coalesce({r}.model, '') "
+    "AND failed = coalesce({r}.failed, -1)"
+)
+_FACET_ADD = (
+    "INSERT INTO event_facets VALUES (new.session_id, new.role, new.kind, "
+    "coalesce(new.tool_name, ''), coalesce(new.model, ''), coalesce(new.failed, -1), 1) "
+    "ON CONFLICT DO UPDATE SET events = events + 1;"
+)
+_FACET_REMOVE = (
+    f"UPDATE event_facets SET events = events - 1 WHERE {_FACET_KEY.format(r='old')};"
+)
+EVENT_FACETS_TRIGGERS = (
+    f"CREATE TRIGGER event_facets_ai AFTER INSERT ON events BEGIN {_FACET_ADD} END",
+    f"CREATE TRIGGER event_facets_ad AFTER DELETE ON events BEGIN {_FACET_REMOVE} END",
+    "CREATE TRIGGER event_facets_au AFTER UPDATE OF session_id, role, kind, tool_name, "
+    f"model, data ON events BEGIN {_FACET_REMOVE} {_FACET_ADD} END",
+)
+
+
+@migrations()
+def m009_failure_columns(db: Database) -> None:
+    """``exit_code``, ``is_error`` and ``failed`` as indexed columns of events;
+    ``event_facets``, the counts that facets on events read.
+
+    Importers and live loggers put a tool result's outcome in ``data``
+    (``exit_code``, ``is_error``). The columns are generated from it (VIRTUAL:
+    SQLite cannot add STORED columns to a table), so every existing row has
+    them at once, with no UPDATE firing the FTS trigger for a million rows,
+    they can never disagree with ``data``, and no writer changes. ``failed``
+    is 1 for a result with ``is_error`` true or a non-zero ``exit_code``, 0
+    for any other result carrying either, NULL for every other event; the
+    partial indexes hold only the rows that have a value.
+
+    ``event_facets`` counts events per session, role, kind, tool, model and
+    outcome, kept by triggers like the session row: facet counts read it
+    instead of scanning a million events (``datasette_plugins/facets.py``).
+    ``idx_events_kind`` becomes ``idx_events_kind_role`` (kind, role).
+    """
+    db.execute(
+        "ALTER TABLE events ADD COLUMN exit_code INTEGER GENERATED ALWAYS AS "
+        "(CAST(json_extract(data, '$.exit_code') AS INTEGER)) VIRTUAL"
+    )
+    db.execute(
+        "ALTER TABLE events ADD COLUMN is_error INTEGER GENERATED ALWAYS AS "
+        "(CASE json_extract(data, '$.is_error') WHEN 1 THEN 1 WHEN 'true' THEN 1 "
+        "WHEN 0 THEN 0 WHEN 'false' THEN 0 END) VIRTUAL"
+    )
+    db.execute(
+        "ALTER TABLE events ADD COLUMN failed INTEGER GENERATED ALWAYS AS "
+        "(CASE WHEN is_error = 1 OR coalesce(exit_code, 0) != 0 THEN 1 "
+        "WHEN is_error IS NOT NULL OR exit_code IS NOT NULL THEN 0 END) VIRTUAL"
+    )
+    for column in ("exit_code", "is_error", "failed"):
+        db.execute(
+            f'CREATE INDEX "idx_events_{column}" ON "events" ("{column}") '
+            f'WHERE "{column}" IS NOT NULL'
+        )
+    # kind and role together: the events table's count behind the common
+    # pair of filters reads the index alone (kind= alone still uses it).
+    db.execute('DROP INDEX IF EXISTS "idx_events_kind"')
+    db.execute('CREATE INDEX "idx_events_kind_role" ON "events" ("kind", "role")')
+    # Facet counts at any size: one row per combination of the faceted
+    # columns in a session (NULL kept as '' or -1, so the key is unique).
+    db.execute("""CREATE TABLE event_facets (
+  session_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  tool_name TEXT NOT NULL,
+  model TEXT NOT NULL,
+  failed INTEGER NOT NULL,
+  events INTEGER NOT NULL,
+  PRIMARY KEY (session_id, role, kind, tool_name, model, failed)
+) WITHOUT ROWID""")
+    db.execute(
+        "INSERT INTO event_facets SELECT session_id, role, kind, "
+        "coalesce(tool_name, ''), coalesce(model, ''), coalesce(failed, -1), "
+        "count(*) FROM events GROUP BY 1, 2, 3, 4, 5, 6"
+    )
+    for sql in EVENT_FACETS_TRIGGERS:
+        db.execute(sql)
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in one write transaction; return their names."""
     db = Database(conn)
