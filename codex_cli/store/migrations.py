@@ -261,6 +261,46 @@ def m005_pricing_and_links(db: Database) -> None:
     db.execute(SESSION_AGGREGATE_TRIGGER)
 
 
+@migrations()
+def m007_unique_seq(db: Database) -> None:
+    """``seq`` is unique per session: the index on ``(session_id, seq)`` becomes UNIQUE.
+
+    Older releases kept a ``seq`` given by an ``--ndjson`` stream or an
+    import, so a log may hold duplicates. They are renumbered first, by the
+    rule the recovery paths use (``writer.index_file_events``): in insertion
+    order (``pk``, which is the order of the lines in the session's file), an
+    event whose ``seq`` an earlier event of its session holds gets the
+    session's highest ``seq`` plus one. The NDJSON files keep the old numbers;
+    ``codex log rebuild`` applies the same rule to them and gets the same seqs.
+    """
+    conn = db.conn
+    sessions = [
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT session_id FROM events "
+            "GROUP BY session_id, seq HAVING count(*) > 1"
+        )
+    ]
+    for sid in sessions:
+        rows = conn.execute(
+            "SELECT pk, seq FROM events WHERE session_id = ? ORDER BY pk", (sid,)
+        ).fetchall()
+        used: set[int] = set()
+        top = max(seq for _, seq in rows)
+        changes = []
+        for pk, seq in rows:
+            if seq in used:
+                top += 1
+                changes.append((top, pk))
+                seq = top
+            used.add(seq)
+        conn.executemany("UPDATE events SET seq = ? WHERE pk = ?", changes)
+    db.execute('DROP INDEX IF EXISTS "idx_events_session_id_seq"')
+    db.execute(
+        'CREATE UNIQUE INDEX "idx_events_session_id_seq" ON "events" ("session_id", "seq")'
+    )
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in one write transaction; return their names."""
     db = Database(conn)
