@@ -37,12 +37,38 @@ TOKEN_FIELDS = (
     "reasoning_tokens",
 )
 OPTIONAL_TEXT_FIELDS = ("tool_name", "tool_call_id", "model", "provider")
+# Kinds whose content may be empty: a command that printed nothing, a call
+# whose arguments are all in data.
+EMPTY_CONTENT_KINDS = ("tool_call", "tool_result")
 # SQLite stores integers in 64 bits; a larger one fails at insert, after the
 # batch has begun, so it is refused here with the field named.
 MAX_INT = 2**63 - 1
 # Deeper data cannot be encoded without exhausting Python's recursion limit
 # (json.dumps recurses); no agent's tool arguments come close.
 MAX_DATA_DEPTH = 100
+
+
+def require_content(content: str, kind: str) -> None:
+    """Refuse empty content (``""``, blank stdin) unless ``kind`` may be empty."""
+    if not content.strip() and kind not in EMPTY_CONTENT_KINDS:
+        raise InvalidEvent(
+            f"empty content for a {kind!r} event: give the text (only "
+            f"{' and '.join(EMPTY_CONTENT_KINDS)} events may be empty)"
+        )
+
+
+def parse_scalar(value: str) -> Any:
+    """``--meta`` values: a JSON scalar (``1``, ``2.5``, ``true``, ``null``) as such, else the text."""
+    if value[:1] in "-0123456789tfn" and value:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        if parsed is None or isinstance(parsed, bool | int | str):
+            return parsed
+        if isinstance(parsed, float) and math.isfinite(parsed):
+            return parsed
+    return value
 
 
 def utc_now() -> str:

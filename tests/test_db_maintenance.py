@@ -48,6 +48,7 @@ def test_status_json(log: Settings, cli) -> None:
 
 
 def test_status_text_on_an_empty_log(cli) -> None:
+    assert cli("db", "migrate").exit_code == 0  # creates the (empty) log
     result = cli("db", "status")
     assert result.exit_code == 0
     assert "events:         0" in result.output and "in sync" in result.output

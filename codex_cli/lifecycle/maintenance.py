@@ -54,7 +54,7 @@ def status(settings: Settings) -> dict[str, Any]:
     """Paths, schema version, migrations, counts, sizes, time range, FTS health."""
     from ..store.migrations import applied
 
-    conn = dbm.connect(settings.db_path)
+    conn = dbm.connect_for_reading(settings.db_path)
     try:
         sessions, events, oldest, newest = conn.execute(
             "SELECT (SELECT count(*) FROM sessions), count(*), min(ts), max(ts) FROM events"

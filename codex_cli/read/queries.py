@@ -19,9 +19,13 @@ from ..store.schema import EVENT_COLUMNS, SESSION_COLUMNS
 def open_log(
     settings: Settings | None = None, db_path: Path | str | None = None
 ) -> sqlite3.Connection:
-    """Open the configured log database for reading (and migrate it if needed)."""
+    """Open the configured log database for reading (and migrate it if needed and writable).
+
+    Creates nothing: no log yet is :class:`~codex_cli.errors.NoLog`; a
+    read-only log is read in place.
+    """
     settings = settings or Settings.from_env()
-    conn = dbm.connect(db_path or settings.db_path)
+    conn = dbm.connect_for_reading(db_path or settings.db_path)
     conn.row_factory = sqlite3.Row
     return conn
 

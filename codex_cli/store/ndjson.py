@@ -44,6 +44,10 @@ def parse_line(
         record = json.loads(text)
     except json.JSONDecodeError as exc:
         return BadLine(path, lineno, f"not JSON ({exc.msg} at column {exc.colno})")
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        return BadLine(path, lineno, f"not accepted as JSON ({exc})")
+    except RecursionError:
+        return BadLine(path, lineno, "not accepted as JSON: nested too deeply")
     try:
         return Event.from_record(record, **defaults)
     except CodexError as exc:
