@@ -289,7 +289,12 @@ def view(
     ] = 0.5,
 ) -> None:
     """Print a session's transcript; tool calls are shown with their results."""
-    from ..read.queries import get_session, open_log, session_events
+    from ..read.queries import (
+        get_session,
+        open_log,
+        session_events,
+        wait_for_session,
+    )
     from ..read.render import (
         ROLE_COLOURS,
         render_json,
@@ -302,8 +307,21 @@ def view(
         raise UsageError(
             f"invalid --format {fmt!r}: expected one of {', '.join(FORMATS)}"
         )
-    conn = open_log(load_settings())
-    summary = get_session(conn, session)
+    if follow:  # a session that does not exist yet is waited for
+        try:
+            conn, summary = wait_for_session(
+                load_settings(),
+                session,
+                interval=interval,
+                on_wait=lambda: typer.echo(
+                    f"Waiting for session {session} (Ctrl-C to stop)...", err=True
+                ),
+            )
+        except KeyboardInterrupt:
+            return
+    else:
+        conn = open_log(load_settings())
+        summary = get_session(conn, session)
     events = session_events(conn, session)
     colour = is_tty()
 

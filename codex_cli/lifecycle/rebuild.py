@@ -34,12 +34,12 @@ from ..errors import StorageError, UsageError
 from ..events import Event
 from ..settings import Settings
 from ..store import db as dbm
+from ..store.files import open_session_file
 from ..store.ndjson import SUFFIX, BadLine, parse_line
 from ..store.writer import (
     INSERT_OR_IGNORE_SQL,
     event_row,
     index_file_events,
-    open_session_file,
 )
 from .retention import finish_interrupted
 
@@ -150,7 +150,12 @@ def read_session_file(path: Path) -> _FileEvents:
             )
         )
     return _FileEvents(
-        path, path.name[: -len(SUFFIX)], end, events, bad, (st.st_dev, st.st_ino, len(data))
+        path,
+        path.name[: -len(SUFFIX)],
+        end,
+        events,
+        bad,
+        (st.st_dev, st.st_ino, len(data)),
     )
 
 

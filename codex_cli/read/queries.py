@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import SessionNotFound
+from ..errors import NoLog, SessionNotFound
 from ..events import Event
 from ..settings import Settings
 from ..store import db as dbm
@@ -129,6 +130,34 @@ def get_session(conn: sqlite3.Connection, session_id: str) -> SessionSummary:
             f"no session {session_id!r} in the log (see `codex log sessions`)"
         )
     return _summary(row)
+
+
+def wait_for_session(
+    settings: Settings,
+    session_id: str,
+    *,
+    interval: float = 0.5,
+    on_wait: Callable[[], None] | None = None,
+) -> tuple[sqlite3.Connection, SessionSummary]:
+    """Open the log and the session, polling until both exist (``view --follow``).
+
+    ``on_wait`` is called once, when the session is not there yet.
+    """
+    told = False
+    while True:
+        try:
+            conn = open_log(settings)
+        except NoLog:
+            conn = None
+        if conn is not None:
+            try:
+                return conn, get_session(conn, session_id)
+            except SessionNotFound:
+                conn.close()
+        if not told and on_wait is not None:
+            on_wait()
+            told = True
+        time.sleep(interval)
 
 
 def session_events(

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
-import urllib.parse
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,7 +94,10 @@ def connect_for_reading(
     for query in ("?mode=ro", "?mode=ro&immutable=1"):
         try:
             conn = sqlite3.connect(
-                uri + query, uri=True, isolation_level=None, timeout=busy_timeout_ms / 1000
+                uri + query,
+                uri=True,
+                isolation_level=None,
+                timeout=busy_timeout_ms / 1000,
             )
             version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
