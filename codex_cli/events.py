@@ -58,8 +58,8 @@ def require_content(content: str, kind: str) -> None:
 
 
 def parse_scalar(value: str) -> Any:
-    """``--meta`` values: a JSON scalar (``1``, ``2.5``, ``true``, ``null``) as such, else the text."""
-    if value[:1] in "-0123456789tfn" and value:
+    """``--meta`` values: a JSON scalar (``1``, ``2.5``, ``true``, ``null``, ``"1"``) as such, else the text."""
+    if value and value[0] in '-0123456789tfn"':
         try:
             parsed = json.loads(value)
         except ValueError:

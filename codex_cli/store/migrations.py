@@ -267,10 +267,10 @@ def m007_unique_seq(db: Database) -> None:
 
     Older releases kept a ``seq`` given by an ``--ndjson`` stream or an
     import, so a log may hold duplicates. They are renumbered first, by the
-    rule the recovery paths use (``writer.index_file_events``): in insertion
-    order (``pk``, which is the order of the lines in the session's file), an
-    event whose ``seq`` an earlier event of its session holds gets the
-    session's highest ``seq`` plus one. The NDJSON files keep the old numbers;
+    rule ``codex log rebuild`` applies to a file: in insertion order (``pk``,
+    which is the order of the lines in the session's file), an event whose
+    ``seq`` an earlier event of its session holds gets the highest ``seq``
+    seen so far plus one (``[1, 1, 2]`` becomes ``[1, 2, 3]``). The NDJSON files keep the old numbers;
     ``codex log rebuild`` applies the same rule to them and gets the same seqs.
     """
     conn = db.conn
@@ -286,14 +286,14 @@ def m007_unique_seq(db: Database) -> None:
             "SELECT pk, seq FROM events WHERE session_id = ? ORDER BY pk", (sid,)
         ).fetchall()
         used: set[int] = set()
-        top = max(seq for _, seq in rows)
+        top = 0
         changes = []
         for pk, seq in rows:
             if seq in used:
-                top += 1
-                changes.append((top, pk))
-                seq = top
+                seq = top + 1
+                changes.append((seq, pk))
             used.add(seq)
+            top = max(top, seq)
         conn.executemany("UPDATE events SET seq = ? WHERE pk = ?", changes)
     db.execute('DROP INDEX IF EXISTS "idx_events_session_id_seq"')
     db.execute(
