@@ -112,7 +112,10 @@ def read_session_file(path: Path) -> _FileEvents:
     A ``seq`` an earlier line of the file holds is renumbered past the
     highest one (files of older releases may repeat seqs; see migration m007).
     """
-    fd = open_session_file(path, os.O_RDONLY, create=False)
+    try:
+        fd = open_session_file(path, os.O_RDONLY, create=False)
+    except FileNotFoundError:  # purged since it was listed: nothing to load
+        return _FileEvents(path, path.name[: -len(SUFFIX)], 0, [], [], None)
     try:
         st = os.fstat(fd)
         with os.fdopen(os.dup(fd), "rb") as handle:

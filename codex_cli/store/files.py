@@ -110,7 +110,8 @@ def open_session_file(path: Path, flags: int, create: bool = True) -> int:
     cloned repository) would make the writer append to, and its torn-line
     repair truncate, a file anywhere; a FIFO would hang the writer. Both are
     refused with a message naming the path, as is a log directory that is
-    not a directory.
+    not a directory. Without ``create``, a missing file is
+    :class:`FileNotFoundError`.
     """
     check_log_dir(path.parent, create=create)
     mode = flags | os.O_NOFOLLOW | os.O_NONBLOCK | (os.O_CREAT if create else 0)
@@ -127,6 +128,8 @@ def open_session_file(path: Path, flags: int, create: bool = True) -> int:
             raise StorageError(
                 f"refusing {path}: a session file must be a regular file"
             ) from None
+        if exc.errno == errno.ENOENT and not create:
+            raise  # the caller decides what a missing file means
         raise StorageError(f"cannot open {path}: {exc.strerror}") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
