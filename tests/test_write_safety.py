@@ -395,12 +395,14 @@ def test_duplicate_ids_in_one_stream_skip_only_themselves(
         for i in range(3000)
     ]
     lines.insert(2500, json.dumps({"id": "e2400", "role": "user", "content": "again"}))
+    lines.insert(2700, json.dumps({"id": "e10", "role": "user", "content": "again"}))
     stream = tmp_path / "dup.ndjson"
     stream.write_text("\n".join(lines) + "\n")
     result = add(cli, "--ndjson", str(stream), "-s", "d", "--json")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        f"{stream}:2501: duplicate event id 'e2400' in this stream"
+        f"{stream}:2501: duplicate event id 'e2400' in this stream",
+        f"{stream}:2701: duplicate event id 'e10' in this stream",  # an earlier batch
     ]
     assert json.loads(result.stdout)["written"] == 3000
     records = ndjson_records(codex_home / "sessions" / "d.ndjson")

@@ -107,6 +107,7 @@ def ingest_ndjson(
             on_batch(count)
 
     with SessionLogger(default or "ndjson-ingest", settings=settings) as logger:
+        start = logger.conn.execute("SELECT coalesce(max(pk), 0) FROM events")
         written = logger.write_result(
             events(),
             redact=redact,
@@ -114,6 +115,7 @@ def ingest_ndjson(
             on_batch=batch_done,
             keep_events=False,
             on_reject=rejected,
+            stream_start=start.fetchone()[0],
         )
     result.written = written.count
     result.already_logged = written.duplicates

@@ -180,14 +180,18 @@ def write_events(
     on_batch: Callable[[int], None] | None = None,
     keep_events: bool = True,
     on_reject: Callable[[Event, str], None] | None = None,
+    stream_start: int | None = None,
 ) -> WriteResult:
     """Write ``events`` to both stores, one transaction per batch.
 
     ``skip_existing`` makes the write idempotent by event id (imports,
     merges); otherwise a duplicate id is an error, or, with ``on_reject``,
     that event is reported to it and skipped while the rest of its batch is
-    written. ``keep_events=False`` returns counts and session ids only, for
-    streams of any length.
+    written. With ``skip_existing``, ``on_reject`` and ``stream_start`` (the
+    highest ``events.pk`` before the stream began), an id the stream itself
+    wrote earlier is reported too, not skipped as already logged.
+    ``keep_events=False`` returns counts and session ids only, for streams of
+    any length.
     """
     result = WriteResult(keep_events=keep_events)
     for batch in _batches(events, batch_size):
@@ -202,6 +206,7 @@ def write_events(
                 retries,
                 result,
                 on_reject,
+                stream_start,
             )
         if on_batch is not None:
             on_batch(len(batch))
@@ -238,12 +243,13 @@ def _write_batch(
     retries: int,
     result: WriteResult,
     on_reject: Callable[[Event, str], None] | None = None,
+    stream_start: int | None = None,
 ) -> None:
     old_sizes: dict[str, int] = {}
     try:
         with dbm.immediate_transaction(conn, db_path, retries):
             if skip_existing:
-                batch = _drop_existing(conn, batch, result, on_reject)
+                batch = _drop_existing(conn, batch, result, on_reject, stream_start)
             sessions = list(dict.fromkeys(e.session_id for e in batch))
             next_seq: dict[str, int] = {}
             for sid in sessions:
@@ -327,13 +333,17 @@ def _insert(
 
 
 def _existing_ids(conn: sqlite3.Connection, events: Sequence[Event]) -> set[str]:
+    return set(_existing_pks(conn, events))
+
+
+def _existing_pks(conn: sqlite3.Connection, events: Sequence[Event]) -> dict[str, int]:
     ids = json.dumps([e.id for e in events])
-    return {
-        row[0]
-        for row in conn.execute(
-            "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))", (ids,)
+    return dict(
+        conn.execute(
+            "SELECT id, pk FROM events WHERE id IN (SELECT value FROM json_each(?))",
+            (ids,),
         )
-    }
+    )
 
 
 def _drop_existing(
@@ -341,19 +351,22 @@ def _drop_existing(
     batch: Sequence[Event],
     result: WriteResult,
     on_reject: Callable[[Event, str], None] | None = None,
+    stream_start: int | None = None,
 ) -> list[Event]:
-    existing = _existing_ids(conn, batch)
+    existing = _existing_pks(conn, batch)
     kept: list[Event] = []
     seen: set[str] = set()
     for event in batch:
-        if event.id in existing:
+        pk = existing.get(event.id)
+        # Written by this stream (or twice in this batch): not a re-run but a
+        # source that repeats an id.
+        repeated = event.id in seen or (
+            pk is not None and stream_start is not None and pk > stream_start
+        )
+        if repeated and on_reject is not None:
+            on_reject(event, f"duplicate event id {event.id!r} in this stream")
+        elif pk is not None or event.id in seen:
             result.duplicates += 1
-        elif event.id in seen:
-            # Twice in one batch is not a re-run: the source repeats an id.
-            if on_reject is None:
-                result.duplicates += 1
-            else:
-                on_reject(event, f"duplicate event id {event.id!r} in this stream")
         else:
             seen.add(event.id)
             kept.append(event)
@@ -562,6 +575,7 @@ class SessionLogger:
         on_batch: Callable[[int], None] | None = None,
         keep_events: bool = True,
         on_reject: Callable[[Event, str], None] | None = None,
+        stream_start: int | None = None,
     ) -> WriteResult:
         """Like :meth:`write`, returning counts too; see :func:`write_events`."""
         if self._closed:
@@ -578,6 +592,7 @@ class SessionLogger:
                 on_batch=on_batch,
                 keep_events=keep_events,
                 on_reject=on_reject,
+                stream_start=stream_start,
             )
 
     def update_session(self, session_id: str | None = None, **values: Any) -> None:
