@@ -670,3 +670,86 @@ def test_storage_error_from_the_api_is_a_codex_error(
         pytest.raises(StorageError, match="not a directory"),
     ):
         logger.log("user", "x")
+
+
+FILL_DATABASE = """
+import sys
+from codex_cli.errors import CodexError
+from codex_cli.store.writer import SessionLogger
+try:
+    with SessionLogger("full") as logger:
+        for i in range(100_000):
+            logger.log("user", f"event {i} " + "x" * 2000)
+except CodexError as exc:
+    print(f"Error: {exc}", file=sys.stderr)
+    sys.exit(exc.exit_code)
+"""
+
+
+def test_full_disk_on_the_database_side_is_one_line_and_stores_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli
+) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    monkeypatch.setenv("CODEX_LOG_DB_PATH", str(small / "log.db"))
+    script = (
+        'mount -t tmpfs -o size=400k tmpfs "$0" && "$1" -c "$2" ; rc=$? ; '
+        '"$1" -m codex_cli log add -s full -r user "one more" ; '
+        'echo "rc=$rc,$?" ; cp "$0"/log.db* "$3"/'
+    )
+    proc = subprocess.run(
+        [
+            "unshare",
+            "-m" if os.geteuid() == 0 else "-rm",  # a user namespace when not root
+            "sh",
+            "-c",
+            script,
+            str(small),
+            sys.executable,
+            FILL_DATABASE,
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout.strip().endswith("rc=1,1"), proc.stdout + proc.stderr
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 2 and "Traceback" not in proc.stderr
+    for line in errors:
+        assert line.startswith(f"Error: cannot write database {small / 'log.db'}")
+        assert "full" in line
+    # What was acknowledged is in both stores, and nothing else.
+    copy = Settings.from_env().with_overrides(db_path=tmp_path / "log.db")
+    assert db_event_ids(copy.db_path) == file_event_ids(copy.log_dir)
+
+
+def test_check_with_the_log_directory_gone_writes_the_events_back(
+    settings: Settings, cli
+) -> None:
+    with SessionLogger("s", settings=settings) as logger:
+        ids = {logger.log("user", f"e{i}").id for i in range(3)}
+    for path in settings.log_dir.iterdir():
+        path.unlink()
+    settings.log_dir.rmdir()
+    result = cli("db", "check", "--json")
+    found = {p["check"]: p["sessions"] for p in json.loads(result.stdout)["problems"]}
+    assert found["events_only_in_database"] == ["s"]
+    assert cli("db", "check", "--fix").exit_code == 0
+    assert file_event_ids(settings.log_dir) == {"s": ids}
+    assert_stores_agree(settings)
+
+
+def test_a_session_at_the_top_of_the_seq_range_is_a_clear_error(
+    settings: Settings, cli
+) -> None:
+    with SessionLogger("top", settings=settings) as logger:
+        logger.log("user", "one")
+    conn = sqlite3.connect(settings.db_path)  # as an older release left it
+    conn.execute("UPDATE events SET seq = ? WHERE session_id = 'top'", (2**63 - 1,))
+    conn.commit()
+    conn.close()
+    one_line_error(
+        add(cli, "-s", "top", "-r", "user", "two"), "top of the 64-bit range"
+    )
+    assert add(cli, "-s", "other", "-r", "user", "fine").exit_code == 0

@@ -207,8 +207,7 @@ def check(settings: Settings, *, fix: bool = False, full: bool = False) -> Check
             for problem in report.problems:
                 if problem.check in ("orphan_events", "session_aggregates", "fts"):
                     problem.fixed = True
-        if Path(settings.log_dir).exists():
-            report.problems += compare_stores(conn, settings, full=full, fix=fix)
+        report.problems += compare_stores(conn, settings, full=full, fix=fix)
     except sqlite3.DatabaseError as exc:
         raise StorageError(f"cannot check {settings.db_path}: {exc}") from None
     finally:
@@ -247,7 +246,9 @@ def compare_stores(
     from .rebuild import session_files
 
     log_dir = Path(settings.log_dir)
-    on_disk = {p.name[: -len(SUFFIX)]: p for p in session_files(log_dir)}
+    # No directory at all: every event is only in the database.
+    listed = session_files(log_dir) if log_dir.is_dir() else []
+    on_disk = {p.name[: -len(SUFFIX)]: p for p in listed}
     counts = dict(
         conn.execute("SELECT session_id, count(*) FROM events GROUP BY session_id")
     )

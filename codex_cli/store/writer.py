@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidEvent, StorageError
-from ..events import Event
+from ..events import MAX_INT, Event
 from ..redact import redact_text, redact_value
 from ..settings import Settings
 from . import db as dbm
@@ -259,6 +259,12 @@ def _write_batch(
                     result.recovered += _reconcile(conn, files, sid, recorded, size)
                     old_sizes[sid] = files.size(sid)
                     max_seq = _session_state(conn, sid)[1]
+                if max_seq + len(batch) > MAX_INT:  # a log of an older release
+                    raise StorageError(
+                        f"session {sid} holds seq {max_seq}, the top of the 64-bit "
+                        "range (given by a stream to an older release): continue "
+                        "in a new session"
+                    )
                 next_seq[sid] = max_seq + 1
             written: list[Event] = []
             for event in batch:
