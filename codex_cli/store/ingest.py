@@ -24,7 +24,7 @@ from typing import Any
 
 from ..events import Event, derived_event_id
 from ..settings import Settings, validate_session_id
-from .ndjson import BadLine, parse_line
+from .ndjson import BadLine, load_record, record_event
 
 
 @dataclass
@@ -89,11 +89,16 @@ def ingest_ndjson(
         for lineno, raw in lines:
             if not raw.strip():
                 continue
-            parsed = parse_line(raw, name, lineno, **defaults)
+            record = load_record(raw, name, lineno)
+            parsed = (
+                record
+                if isinstance(record, BadLine)
+                else record_event(record, name, lineno, **defaults)
+            )
             if isinstance(parsed, BadLine):
                 bad_line(parsed)
                 continue
-            if _lacks_id_has_ts(raw):
+            if "id" not in record and "ts" in record:
                 parsed = stable_id(parsed, lineno, raw)
             pending[parsed.id] = lineno
             yield parsed
@@ -121,15 +126,3 @@ def ingest_ndjson(
     result.already_logged = written.duplicates
     result.sessions = written.sessions
     return result
-
-
-def _lacks_id_has_ts(raw: bytes) -> bool:
-    # Cheap byte tests first: most streams either carry ids or carry no ts.
-    if b'"ts"' not in raw:
-        return False
-    if b'"id"' not in raw:
-        return True
-    import json
-
-    record = json.loads(raw)
-    return "id" not in record and "ts" in record
