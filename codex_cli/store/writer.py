@@ -310,13 +310,17 @@ def _insert(
 
     The savepoint undoes a partial ``executemany`` so the batch can be
     retried without the refused events (seqs are renumbered to stay gapless).
+    One row fails whole, so a single event (``log()``) needs none.
     """
-    conn.execute("SAVEPOINT write_batch")
+    savepoint = len(events) > 1
+    if savepoint:
+        conn.execute("SAVEPOINT write_batch")
     try:
         conn.executemany(INSERT_SQL, [event_row(e) for e in events])
     except sqlite3.IntegrityError:
-        conn.execute("ROLLBACK TO write_batch")
-        conn.execute("RELEASE write_batch")
+        if savepoint:
+            conn.execute("ROLLBACK TO write_batch")
+            conn.execute("RELEASE write_batch")
         taken = _existing_ids(conn, events)
         kept: list[Event] = []
         renumber: dict[str, int] = {}
@@ -334,7 +338,8 @@ def _insert(
             renumber[event.session_id] += 1
         conn.executemany(INSERT_SQL, [event_row(e) for e in kept])
         return kept
-    conn.execute("RELEASE write_batch")
+    if savepoint:
+        conn.execute("RELEASE write_batch")
     return events
 
 
