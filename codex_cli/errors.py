@@ -41,6 +41,10 @@ class SessionNotFound(CodexError):
     """No session with that id exists in the log."""
 
 
+class NoLog(CodexError):
+    """A read-only command found no log database (and created none)."""
+
+
 class DatabaseLocked(CodexError):
     """Another writer held the database past the retry bound."""
 

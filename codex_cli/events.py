@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -36,6 +37,38 @@ TOKEN_FIELDS = (
     "reasoning_tokens",
 )
 OPTIONAL_TEXT_FIELDS = ("tool_name", "tool_call_id", "model", "provider")
+# Kinds whose content may be empty: a command that printed nothing, a call
+# whose arguments are all in data.
+EMPTY_CONTENT_KINDS = ("tool_call", "tool_result")
+# SQLite stores integers in 64 bits; a larger one fails at insert, after the
+# batch has begun, so it is refused here with the field named.
+MAX_INT = 2**63 - 1
+# Deeper data cannot be encoded without exhausting Python's recursion limit
+# (json.dumps recurses); no agent's tool arguments come close.
+MAX_DATA_DEPTH = 100
+
+
+def require_content(content: str, kind: str) -> None:
+    """Refuse empty content (``""``, blank stdin) unless ``kind`` may be empty."""
+    if not content.strip() and kind not in EMPTY_CONTENT_KINDS:
+        raise InvalidEvent(
+            f"empty content for a {kind!r} event: give the text (only "
+            f"{' and '.join(EMPTY_CONTENT_KINDS)} events may be empty)"
+        )
+
+
+def parse_scalar(value: str) -> Any:
+    """``--meta`` values: a JSON scalar (``1``, ``2.5``, ``true``, ``null``, ``"1"``) as such, else the text."""
+    if value and value[0] in '-0123456789tfn"':
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        if parsed is None or isinstance(parsed, bool | int | str):
+            return parsed
+        if isinstance(parsed, float) and math.isfinite(parsed):
+            return parsed
+    return value
 
 
 def utc_now() -> str:
@@ -46,30 +79,56 @@ def format_ts(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and ``Z``: fixed width, so text order is time order."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset, 9999 with a negative one
+        raise InvalidEvent(
+            f"invalid ts {moment.isoformat()!r}: out of range in UTC"
+        ) from None
+    # The year by hand: strftime drops the zero padding of years before 1000,
+    # and the fixed width is what makes text order time order.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
+        f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def normalize_ts(value: object) -> str:
-    """Accept an ISO-8601 string (any offset, ``Z``) or a datetime; return our form."""
+    """Accept an ISO-8601 string (any offset, ``Z``), a datetime or epoch seconds; return our form.
+
+    Every value is validated, ours included: a string merely shaped like ours
+    (``9999-99-99T99:99:99.999Z``) would never be purged and would sort first.
+    """
     if isinstance(value, datetime):
         return format_ts(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return format_ts(datetime.fromtimestamp(value, UTC))
+        try:
+            return format_ts(datetime.fromtimestamp(value, UTC))
+        except (OverflowError, OSError, ValueError):
+            raise InvalidEvent(
+                f"invalid ts {value!r}: epoch seconds out of range"
+            ) from None
     if not isinstance(value, str):
-        raise InvalidEvent(f"invalid ts {value!r}: expected an ISO-8601 timestamp")
+        raise InvalidEvent(
+            f"invalid ts: expected an ISO-8601 timestamp, got {type(value).__name__}"
+        )
     text = value.strip()
-    if len(text) == 24 and text.endswith("Z") and text[10] == "T" and text[19] == ".":
-        return text  # already ours: the common case on bulk paths
     try:
         parsed = datetime.fromisoformat(
             text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
         )
     except ValueError:
         raise InvalidEvent(
-            f"invalid ts {value!r}: expected ISO-8601 such as 2026-01-31T12:00:00Z"
+            f"invalid ts {_shorten(value)}: expected ISO-8601 such as 2026-01-31T12:00:00Z"
         ) from None
+    if len(text) == 24 and text[-1] == "Z" and text[10] == "T" and text[19] == ".":
+        return text  # already ours (and valid): the common case on bulk paths
     return format_ts(parsed)
+
+
+def _shorten(value: str, limit: int = 60) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
 def new_event_id(ts_ms: int | None = None) -> str:
@@ -99,7 +158,10 @@ def _uuid7(ms: int, rand80: int) -> str:
 
 
 def _ts_ms(ts: str) -> int:
-    return int(datetime.fromisoformat(ts[:-1] + "+00:00").timestamp() * 1000)
+    try:
+        return int(datetime.fromisoformat(ts[:-1] + "+00:00").timestamp() * 1000)
+    except (ValueError, OverflowError, OSError):
+        return 0
 
 
 @dataclass(frozen=True)
@@ -126,13 +188,13 @@ class Event:
 
     def __post_init__(self) -> None:
         validate_session_id(self.session_id, "session_id")
-        if self.role not in ROLES:
+        if not isinstance(self.role, str) or self.role not in ROLES:
             raise InvalidEvent(
-                f"invalid role {self.role!r}: expected one of {', '.join(ROLES)}"
+                f"invalid role {_shown(self.role)}: expected one of {', '.join(ROLES)}"
             )
-        if self.kind not in KINDS:
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise InvalidEvent(
-                f"invalid kind {self.kind!r}: expected one of {', '.join(KINDS)}"
+                f"invalid kind {_shown(self.kind)}: expected one of {', '.join(KINDS)}"
             )
         if not isinstance(self.content, str):
             raise InvalidEvent(
@@ -141,32 +203,44 @@ class Event:
         _check_text(self.content, "content")
         for name in OPTIONAL_TEXT_FIELDS:
             value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                raise InvalidEvent(f"invalid {name} {value!r}: expected text")
+            if value is not None:
+                if not isinstance(value, str):
+                    raise InvalidEvent(f"invalid {name} {_shown(value)}: expected text")
+                _check_text(value, name)
         for name in TOKEN_FIELDS:
             value = getattr(self, name)
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not 0 <= value <= MAX_INT
             ):
                 raise InvalidEvent(
-                    f"invalid {name} {value!r}: expected a whole number >= 0"
+                    f"invalid {name} {_shown(value)}: expected a whole number "
+                    "from 0 to 2**63-1"
                 )
         if self.seq is not None and (
-            isinstance(self.seq, bool) or not isinstance(self.seq, int) or self.seq < 1
+            isinstance(self.seq, bool)
+            or not isinstance(self.seq, int)
+            or not 1 <= self.seq <= MAX_INT
         ):
             raise InvalidEvent(
-                f"invalid seq {self.seq!r}: expected a whole number >= 1"
+                f"invalid seq {_shown(self.seq)}: expected a whole number "
+                "from 1 to 2**63-1"
             )
         if not isinstance(self.data, dict):
             raise InvalidEvent(
                 f"invalid data: expected a JSON object, got {type(self.data).__name__}"
             )
+        if self.data:
+            check_data(self.data)
         if not self.id:
             object.__setattr__(self, "id", new_event_id())
         elif not isinstance(self.id, str) or not 1 <= len(self.id) <= 128:
             raise InvalidEvent(
-                f"invalid id {self.id!r}: expected text of 1-128 characters"
+                f"invalid id {_shown(self.id)}: expected text of 1-128 characters"
             )
+        else:
+            _check_text(self.id, "id")
         object.__setattr__(self, "ts", normalize_ts(self.ts) if self.ts else utc_now())
 
     def with_seq(self, seq: int) -> Event:
@@ -267,6 +341,52 @@ def upgrade_record(record: Mapping[str, Any]) -> Mapping[str, Any]:
             f"({SCHEMA_VERSION}): upgrade codex_cli"
         )
     return record
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """A value for an error message: short, and printable whatever it holds."""
+    text = ascii(value) if isinstance(value, str) else repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and len(text) > limit:
+        return f"of {len(text)} digits"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def check_data(data: dict[str, Any]) -> None:
+    """Refuse what cannot be stored as strict JSON: NaN and infinities, lone
+    surrogates, keys that are not text, other types, nesting deeper than
+    :data:`MAX_DATA_DEPTH` (walked without recursion, so any depth is safe)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value, "data")
+        elif isinstance(value, bool) or value is None or isinstance(value, int):
+            continue
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise InvalidEvent(
+                    f"invalid data: {value!r} is not JSON (NaN and infinities "
+                    "are refused)"
+                )
+        elif isinstance(value, dict | list | tuple):
+            if depth > MAX_DATA_DEPTH:
+                raise InvalidEvent(
+                    f"invalid data: nested deeper than {MAX_DATA_DEPTH} levels"
+                )
+            if isinstance(value, dict):
+                for key in value:
+                    if not isinstance(key, str):
+                        raise InvalidEvent(
+                            f"invalid data: key {_shown(key)} is not text"
+                        )
+                    _check_text(key, "data key")
+                stack.extend((v, depth + 1) for v in value.values())
+            else:
+                stack.extend((v, depth + 1) for v in value)
+        else:
+            raise InvalidEvent(
+                f"invalid data: {type(value).__name__} is not a JSON value"
+            )
 
 
 def _check_text(value: str, name: str) -> None:

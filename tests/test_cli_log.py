@@ -57,9 +57,7 @@ def test_session_from_environment_and_stdin(
     records = ndjson_records(codex_home / "sessions" / "env-session.ndjson")
     assert [r["seq"] for r in records] == [1, 2]
     assert records[1]["content"] == "1 failed\n2 passed\n"
-    assert (
-        records[1]["data"] == {"exit_code": "1"} and records[1]["tool_name"] == "shell"
-    )
+    assert records[1]["data"] == {"exit_code": 1} and records[1]["tool_name"] == "shell"
 
 
 @pytest.mark.parametrize(
@@ -111,6 +109,7 @@ def test_ndjson_ingest_reports_bad_lines_and_keeps_going(
     assert json.loads(result.stdout) == {
         "written": 2,
         "skipped": 4,
+        "already_logged": 0,
         "sessions": ["a", "b"],
     }
     lines = result.stderr.strip().splitlines()

@@ -96,7 +96,7 @@ def test_failed_insert_leaves_both_stores_unchanged(settings: Settings) -> None:
         kept = logger.log("user", "one")
         size = logger.ndjson_path.stat().st_size
         clash = Event(session_id="s", role="user", content="two", id=kept.id)
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(InvalidEvent, match="duplicate event id"):
             logger.write([Event(session_id="s", role="user", content="ok"), clash])
         assert logger.ndjson_path.stat().st_size == size
     assert db_events(settings.db_path, "s") == [kept]

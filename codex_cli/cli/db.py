@@ -82,15 +82,24 @@ def check(
         bool,
         typer.Option(
             "--fix",
-            help="Repair what can be repaired: rebuild the search index, recompute session counts.",
+            help="Repair what can be repaired: rebuild the search index, recompute "
+            "session counts, bring the database in line with the NDJSON files.",
+        ),
+    ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Compare the stores event by event (ids), not only by sizes and counts.",
         ),
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Check integrity, the search index, orphan events and session counts (exit 1 on a problem)."""
+    """Check integrity, the search index, orphan events, session counts, and the
+    database against the NDJSON files (exit 1 on a problem)."""
     from ..lifecycle.maintenance import check as run_check
 
-    report = run_check(load_settings(), fix=fix)
+    report = run_check(load_settings(), fix=fix, full=full)
     if as_json:
         print_json(report.to_dict())
     else:
@@ -98,7 +107,10 @@ def check(
             state = "fixed" if problem.fixed else "problem"
             typer.echo(f"{state}: {problem.check}: {problem.detail}")
         if not report.problems:
-            typer.echo("ok: integrity, search index, session rows and counts")
+            typer.echo(
+                "ok: integrity, search index, session rows and counts, "
+                + ("every event in both stores" if full else "file sizes and counts")
+            )
         elif not report.ok and not fix:
             typer.echo("Run `codex db check --fix` to repair.", err=True)
     if not report.ok:

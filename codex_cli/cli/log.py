@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import UsageError
-from ..events import KINDS, ROLES, Event
+from ..events import KINDS, ROLES, Event, parse_scalar, require_content
 from ..settings import Settings
 from ._app import (
     ColorOption,
@@ -38,7 +38,7 @@ def _parse_meta(pairs: list[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"invalid --meta {pair!r}: expected KEY=VALUE")
-        data[key] = value
+        data[key] = parse_scalar(value)
     return data
 
 
@@ -89,7 +89,10 @@ def add(
     meta: Annotated[
         list[str] | None,
         typer.Option(
-            "--meta", "-m", help="KEY=VALUE stored in the event's data; repeatable."
+            "--meta",
+            "-m",
+            help="KEY=VALUE stored in the event's data (a JSON scalar such as 1, "
+            "true or null as such, else text); repeatable.",
         ),
     ] = None,
     ndjson: Annotated[
@@ -119,6 +122,21 @@ def add(
     codex log add --role user "fix the failing test"
     echo "$OUTPUT" | codex log add --role tool --kind tool_result --tool shell -
     codex log add --ndjson events.ndjson
+
+    With --ndjson each line is one JSON object with the fields of an event:
+    role and content (required), kind, ts (ISO-8601), id, tool_name,
+    tool_call_id, model, provider, the token counts and data (an object).
+    session_id defaults to --session, else $CODEX_SESSION_ID; seq is assigned
+    in stream order. For example:
+
+    \b
+    {"role":"user","content":"fix the test","ts":"2026-01-31T12:00:00Z"}
+    {"role":"assistant","kind":"tool_call","content":"pytest -q","tool_name":"shell"}
+
+    Bad lines are reported as FILE:LINE: reason and skipped, the rest is
+    written, and the exit code is 1. Ids already in the log are skipped, and
+    a line with a ts but no id gets an id derived from its session, line
+    number and text, so sending a stream again writes nothing twice.
     """
     from ..store.writer import SessionLogger
 
@@ -134,6 +152,7 @@ def add(
     if text is None:
         raise UsageError("missing TEXT: give the content, or - to read standard input")
     content = _read_stdin_text() if text == "-" else text
+    require_content(content, kind)
     fresh = session is None and settings.session_id is None
     session_id = settings.resolve_session_id(session, "--session")
     with SessionLogger(session_id, settings=settings) as logger:
@@ -171,15 +190,9 @@ def _add_ndjson(
     redact: bool | None,
     as_json: bool,
 ) -> None:
-    from ..settings import validate_session_id
-    from ..store.ndjson import BadLine, parse_line
-    from ..store.writer import SessionLogger
+    from ..store.ingest import ingest_ndjson
 
-    defaults: dict[str, Any] = {}
-    if session is not None:
-        defaults["session_id"] = validate_session_id(session, "--session")
     name = "<stdin>" if source == "-" else source
-    bad: list[BadLine] = []
 
     def lines() -> Iterator[tuple[int, bytes]]:
         if source == "-":
@@ -191,35 +204,30 @@ def _add_ndjson(
         except OSError as exc:
             raise UsageError(f"cannot read {source}: {exc.strerror}") from None
 
-    def events() -> Iterator[Event]:
-        for lineno, raw in lines():
-            if not raw.strip():
-                continue
-            parsed = parse_line(raw, name, lineno, **defaults)
-            if isinstance(parsed, BadLine):
-                bad.append(parsed)
-                typer.echo(str(parsed), err=True)
-            else:
-                yield parsed
-
-    placeholder = session or settings.session_id or "ndjson-ingest"
-    with (
-        SessionLogger(placeholder, settings=settings) as logger,
-        progress("Ingesting") as advance,
-    ):
-        result = logger.write_result(
-            events(), redact=redact, on_batch=advance, keep_events=False
+    with progress("Ingesting") as advance:
+        result = ingest_ndjson(
+            lines(),
+            name,
+            settings,
+            session_id=session,
+            redact=redact,
+            on_bad_line=lambda bad: typer.echo(str(bad), err=True),
+            on_batch=advance,
         )
-    sessions = sorted(result.sessions)
     if as_json:
-        print_json({"written": result.count, "skipped": len(bad), "sessions": sessions})
+        print_json(result.to_dict())
     else:
+        already = (
+            f"; {result.already_logged} already in the log"
+            if result.already_logged
+            else ""
+        )
         typer.echo(
-            f"Wrote {result.count} event(s) to {len(sessions)} session(s); "
-            f"skipped {len(bad)} line(s).",
+            f"Wrote {result.written} event(s) to {len(result.sessions)} session(s); "
+            f"skipped {len(result.bad_lines)} line(s){already}.",
             err=True,
         )
-    if bad:
+    if result.bad_lines:
         raise typer.Exit(1)
 
 
@@ -312,7 +320,12 @@ def view(
     color: ColorOption = None,
 ) -> None:
     """Print a session's transcript; tool calls are shown with their results."""
-    from ..read.queries import get_session, open_log, session_events
+    from ..read.queries import (
+        get_session,
+        open_log,
+        session_events,
+        wait_for_session,
+    )
     from ..read.render import (
         ROLE_COLOURS,
         render_json,
@@ -327,8 +340,21 @@ def view(
             f"invalid --format {fmt!r}: expected one of {', '.join(FORMATS)}"
         )
     settings = load_settings()
-    conn = open_log(settings)
-    summary = get_session(conn, session)
+    if follow:  # a session that does not exist yet is waited for
+        try:
+            conn, summary = wait_for_session(
+                settings,
+                session,
+                interval=interval,
+                on_wait=lambda: typer.echo(
+                    f"Waiting for session {session} (Ctrl-C to stop)...", err=True
+                ),
+            )
+        except KeyboardInterrupt:
+            return
+    else:
+        conn = open_log(settings)
+        summary = get_session(conn, session)
     events = session_events(conn, session)
     colour = use_colour(color, settings)
     esc = escaper(colour)

@@ -59,7 +59,7 @@ def status(settings: Settings) -> dict[str, Any]:
     """
     from ..store.migrations import applied
 
-    conn = dbm.connect(settings.db_path)
+    conn = dbm.connect_for_reading(settings.db_path)
     try:
         sessions, events, oldest, newest = conn.execute(
             "SELECT (SELECT count(*) FROM sessions), count(*), min(ts), max(ts) FROM events"
@@ -92,6 +92,7 @@ class Problem:
     check: str
     detail: str
     fixed: bool = False
+    sessions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -147,12 +148,14 @@ FROM events e WHERE session_id IN (SELECT value FROM json_each(?)) GROUP BY sess
 """
 
 
-def check(settings: Settings, *, fix: bool = False) -> CheckReport:
-    """Integrity, FTS consistency, orphan events, session aggregates; ``fix`` repairs."""
+def check(settings: Settings, *, fix: bool = False, full: bool = False) -> CheckReport:
+    """Integrity, FTS consistency, orphan events, session aggregates, and the two
+    stores against each other (sizes and counts; with ``full``, every event id);
+    ``fix`` repairs, the stores from the NDJSON files."""
     import json
 
     report = CheckReport(fix=fix)
-    conn = dbm.connect(settings.db_path)
+    conn = dbm.connect_for_reading(settings.db_path)
     try:
         integrity = [row[0] for row in conn.execute("PRAGMA integrity_check")]
         if integrity != ["ok"]:
@@ -210,11 +213,199 @@ def check(settings: Settings, *, fix: bool = False) -> CheckReport:
             for problem in report.problems:
                 if problem.check in ("orphan_events", "session_aggregates", "fts"):
                     problem.fixed = True
+        report.problems += compare_stores(conn, settings, full=full, fix=fix)
     except sqlite3.DatabaseError as exc:
         raise StorageError(f"cannot check {settings.db_path}: {exc}") from None
     finally:
         conn.close()
     return report
+
+
+def _file_counts(path: Path) -> tuple[int, int]:
+    """``(size, lines)`` of a session file, read in blocks (a torn last line counts)."""
+    size = lines = 0
+    last = b"\n"
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            size += len(block)
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return size, lines + (last != b"\n")
+
+
+def compare_stores(
+    conn: sqlite3.Connection,
+    settings: Settings,
+    *,
+    full: bool = False,
+    fix: bool = False,
+) -> list[Problem]:
+    """The database against the NDJSON files, session by session.
+
+    Fast: each file's size against the size the database recorded, and its
+    line count against the session's events; only sessions that disagree are
+    read line by line. ``full`` reads every file and compares event ids.
+    ``fix`` repairs each disagreeing session from its file (the log of
+    record): lines the database lacks are indexed, and events only in the
+    database are appended to the file, so that nothing is lost.
+    """
+    from .rebuild import session_files
+
+    log_dir = Path(settings.log_dir)
+    # No directory at all: every event is only in the database.
+    listed = session_files(log_dir) if log_dir.is_dir() else []
+    on_disk = {p.name[: -len(SUFFIX)]: p for p in listed}
+    counts = dict(
+        conn.execute("SELECT session_id, count(*) FROM events GROUP BY session_id")
+    )
+    recorded = dict(conn.execute("SELECT id, ndjson_bytes FROM sessions"))
+    size_off: list[str] = []
+    suspects: list[str] = []
+    for sid in sorted(set(on_disk) | set(counts)):
+        size, lines = _file_counts(on_disk[sid]) if sid in on_disk else (0, 0)
+        if sid in recorded and recorded[sid] != size:
+            size_off.append(sid)
+        if full or lines != counts.get(sid, 0) or sid in size_off:
+            suspects.append(sid)
+    db_only: dict[str, int] = {}
+    file_only: dict[str, int] = {}
+    bad: list[str] = []
+    for sid in suspects:
+        in_file, bad_lines = _file_ids(on_disk.get(sid))
+        bad += bad_lines
+        in_db = {
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM events WHERE session_id = ?", (sid,)
+            )
+        }
+        if in_db - in_file:
+            db_only[sid] = len(in_db - in_file)
+        if in_file - in_db:
+            file_only[sid] = len(in_file - in_db)
+    duplicate_seq = [
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT session_id FROM events GROUP BY session_id, seq "
+            "HAVING count(*) > 1"
+        )
+    ]
+    problems = []
+    if size_off:
+        problems.append(
+            Problem(
+                "ndjson_size",
+                f"{len(size_off)} session(s) whose file size differs from the size "
+                "the database recorded: " + ", ".join(size_off[:5]),
+                sessions=size_off,
+            )
+        )
+    if db_only:
+        problems.append(
+            Problem(
+                "events_only_in_database",
+                f"{sum(db_only.values())} event(s) of {len(db_only)} session(s) are "
+                "in the database but not in their NDJSON file: "
+                + ", ".join(list(db_only)[:5]),
+                sessions=list(db_only),
+            )
+        )
+    if file_only:
+        problems.append(
+            Problem(
+                "unindexed_lines",
+                f"{sum(file_only.values())} line(s) of {len(file_only)} session file(s) "
+                "are not in the database: " + ", ".join(list(file_only)[:5]),
+                sessions=list(file_only),
+            )
+        )
+    if duplicate_seq:
+        problems.append(
+            Problem(
+                "duplicate_seq",
+                f"{len(duplicate_seq)} session(s) hold a seq twice: "
+                + ", ".join(duplicate_seq[:5]),
+                sessions=duplicate_seq,
+            )
+        )
+    if bad:
+        # Not repairable here: only a person can say what a broken line meant.
+        problems.append(
+            Problem(
+                "bad_lines",
+                f"{len(bad)} line(s) are not events (edit or remove them): "
+                + "; ".join(bad[:3]),
+            )
+        )
+    if fix:
+        repair = sorted(set(size_off) | set(db_only) | set(file_only))
+        for sid in repair:
+            repair_session(conn, settings, sid)
+        for problem in problems:
+            if problem.check in (
+                "ndjson_size",
+                "events_only_in_database",
+                "unindexed_lines",
+            ):
+                problem.fixed = True
+    return problems
+
+
+def _file_ids(path: Path | None) -> tuple[set[str], list[str]]:
+    from .rebuild import read_session_file
+
+    if path is None:
+        return set(), []
+    parsed = read_session_file(path)
+    return {e.id for e in parsed.events}, [str(b) for b in parsed.bad]
+
+
+def repair_session(
+    conn: sqlite3.Connection, settings: Settings, session_id: str
+) -> None:
+    """Make one session agree in both stores, under the write lock, losing nothing.
+
+    The file's lines the database lacks are indexed; a torn last line is cut
+    off; events only in the database are appended to the file (in seq
+    order); the recorded size becomes the file's.
+    """
+    from ..read.queries import row_to_event
+    from ..store.ndjson import session_path
+    from ..store.schema import EVENT_COLUMNS
+    from ..store.writer import NdjsonFiles, index_file_events
+    from .rebuild import read_session_file
+
+    files = NdjsonFiles(Path(settings.log_dir))
+    path = session_path(Path(settings.log_dir), session_id)
+    try:
+        with dbm.immediate_transaction(conn, settings.db_path):
+            in_file: set[str] = set()
+            if os.path.lexists(path):
+                parsed = read_session_file(path)
+                if files.size(session_id) > parsed.complete_bytes:
+                    files.truncate(session_id, parsed.complete_bytes)
+                index_file_events(conn, session_id, parsed.events)
+                in_file = {e.id for e in parsed.events}
+            missing = [
+                row_to_event(row)
+                for row in conn.execute(
+                    f"SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ? ORDER BY seq",
+                    (session_id,),
+                )
+                if row[0] not in in_file
+            ]
+            if missing:
+                files.size(session_id)  # opens (creates) the file
+                files.append(
+                    session_id,
+                    "".join(e.to_json_line() for e in missing).encode("utf-8"),
+                )
+            conn.execute(
+                "UPDATE sessions SET ndjson_bytes = ? WHERE id = ?",
+                (files.size(session_id), session_id),
+            )
+    finally:
+        files.close()
 
 
 def backup(settings: Settings, dest: Path, *, force: bool = False) -> int:

@@ -11,10 +11,17 @@ write path's own crash recovery (:func:`codex_cli.store.writer._reconcile`) they
 are inserted with ``INSERT OR IGNORE`` and the session's recorded file size is
 set to the end of its last complete line. Events from another directory
 (``from_dir``) are new to this log, so they go through the write path.
+
+Files are parsed ahead of the write lock (for speed), so under the lock each
+file is checked again (device, inode, size): one a purge removed meanwhile is
+not indexed (its events would come back with no file), one a writer grew or
+``upgrade-files`` replaced is parsed again.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -27,9 +34,16 @@ from ..errors import StorageError, UsageError
 from ..events import Event
 from ..settings import Settings
 from ..store import db as dbm
+from ..store.files import open_session_file
 from ..store.ndjson import SUFFIX, BadLine, parse_line
-from ..store.writer import INSERT_OR_IGNORE_SQL, event_row
+from ..store.writer import (
+    INSERT_OR_IGNORE_SQL,
+    event_row,
+    index_file_events,
+)
 from .retention import finish_interrupted
+
+log = logging.getLogger("codex_cli")
 
 BATCH_EVENTS = 20_000
 CACHE_KIB = 256 * 1024  # a bigger page cache for the index and FTS merges
@@ -60,9 +74,15 @@ def session_files(directory: Path) -> list[Path]:
         raise UsageError(
             f"invalid NDJSON directory {str(directory)!r}: not a directory"
         )
-    return sorted(
-        p for p in directory.iterdir() if p.name.endswith(SUFFIX) and p.is_file()
-    )
+    found = []
+    for p in sorted(directory.iterdir()):
+        if not p.name.endswith(SUFFIX):
+            continue
+        if p.is_symlink() or not p.is_file():
+            log.warning("%s: not a regular file: skipped", p)
+            continue
+        found.append(p)
+    return found
 
 
 @dataclass
@@ -72,19 +92,44 @@ class _FileEvents:
     complete_bytes: int
     events: list[Event]
     bad: list[BadLine]
+    identity: tuple[int, int, int] | None = None  # device, inode, size when read
+
+
+def file_identity(path: Path) -> tuple[int, int, int] | None:
+    """``(device, inode, size)`` of a path (not following a symlink), ``None`` if gone."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror}") from None
+    return st.st_dev, st.st_ino, st.st_size
 
 
 def read_session_file(path: Path) -> _FileEvents:
-    """Parse a session file; a torn last line (no newline) is reported, not loaded."""
+    """Parse a session file; a torn last line (no newline) is reported, not loaded.
+
+    A ``seq`` an earlier line of the file holds is renumbered past the
+    highest one (files of older releases may repeat seqs; see migration m007).
+    """
     try:
-        data = path.read_bytes()
+        fd = open_session_file(path, os.O_RDONLY, create=False)
+    except FileNotFoundError:  # purged since it was listed: nothing to load
+        return _FileEvents(path, path.name[: -len(SUFFIX)], 0, [], [], None)
+    try:
+        st = os.fstat(fd)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise StorageError(f"cannot read {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
     end = data.rfind(b"\n") + 1
     lines = data[:end].split(b"\n")[:-1] if end else []
     events: list[Event] = []
     bad: list[BadLine] = []
     last_seq = 0
+    used: set[int] = set()
     name = str(path)
     for lineno, raw in enumerate(lines, 1):
         if not raw.strip():
@@ -93,8 +138,9 @@ def read_session_file(path: Path) -> _FileEvents:
         if isinstance(parsed, BadLine):
             bad.append(parsed)
             continue
-        if parsed.seq is None:
+        if parsed.seq is None or parsed.seq in used:
             parsed = parsed.with_seq(last_seq + 1)
+        used.add(parsed.seq)  # type: ignore[arg-type]
         last_seq = max(last_seq, parsed.seq or 0)
         events.append(parsed)
     if data[end:].strip():
@@ -106,7 +152,14 @@ def read_session_file(path: Path) -> _FileEvents:
                 "write to this session cuts it off",
             )
         )
-    return _FileEvents(path, path.name[: -len(SUFFIX)], end, events, bad)
+    return _FileEvents(
+        path,
+        path.name[: -len(SUFFIX)],
+        end,
+        events,
+        bad,
+        (st.st_dev, st.st_ino, len(data)),
+    )
 
 
 def rebuild(
@@ -216,13 +269,44 @@ def _index_files(
             result.events += len(parsed.events)
             for bad in parsed.bad:
                 report(bad)
-        sizes = [(f.complete_bytes, f.session_id) for f in batch.files]
         with dbm.immediate_transaction(conn, db_path):
+            files_now, rows = _still_current(batch)
+            sizes = [(f.complete_bytes, f.session_id) for f in files_now]
             # rowcount counts inserted rows only: not ignored ones, not trigger work.
-            result.added += conn.executemany(INSERT_OR_IGNORE_SQL, batch.rows).rowcount
+            conn.execute("SAVEPOINT rebuild_batch")
+            try:
+                added = conn.executemany(INSERT_OR_IGNORE_SQL, rows).rowcount
+            except sqlite3.IntegrityError:  # a seq taken by another event: renumber
+                conn.execute("ROLLBACK TO rebuild_batch")
+                added = sum(
+                    index_file_events(conn, f.session_id, f.events) for f in files_now
+                )
+            conn.execute("RELEASE rebuild_batch")
+            result.added += added
             conn.executemany("UPDATE sessions SET ndjson_bytes = ? WHERE id = ?", sizes)
         if on_progress is not None:
             on_progress(len(batch.rows))
+
+
+def _still_current(batch: _Batch) -> tuple[list[_FileEvents], list[tuple[Any, ...]]]:
+    """The batch's files as they are now, under the write lock.
+
+    A file gone since it was parsed was purged: its events stay out. A file
+    that grew or was replaced is parsed again.
+    """
+    current: list[_FileEvents] = []
+    changed = False
+    for parsed in batch.files:
+        now = file_identity(parsed.path)
+        if now == parsed.identity:
+            current.append(parsed)
+            continue
+        changed = True
+        if now is not None:
+            current.append(read_session_file(parsed.path))
+    if not changed:
+        return batch.files, batch.rows
+    return current, [event_row(e) for f in current for e in f.events]
 
 
 def _write_foreign(

@@ -29,7 +29,7 @@ from ..errors import SessionNotFound, StorageError, UsageError
 from ..events import format_ts
 from ..settings import Settings, validate_session_id
 from ..store import db as dbm
-from ..store.files import atomic_file, fsync_dir, storage_error
+from ..store.files import atomic_file, check_log_dir, fsync_dir, storage_error
 from ..store.ndjson import session_path
 
 JOURNAL_NAME = ".purge-journal.json"
@@ -82,6 +82,7 @@ def journal_path(log_dir: Path) -> Path:
 
 def pending_journal(log_dir: Path) -> list[str]:
     """Sessions an interrupted purge may have left half-removed (usually none)."""
+    check_log_dir(Path(log_dir), create=False)
     path = journal_path(log_dir)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import SessionNotFound
+from ..errors import NoLog, SessionNotFound
 from ..events import Event
 from ..settings import Settings
 from ..store import db as dbm
@@ -19,9 +20,13 @@ from ..store.schema import EVENT_COLUMNS, SESSION_COLUMNS
 def open_log(
     settings: Settings | None = None, db_path: Path | str | None = None
 ) -> sqlite3.Connection:
-    """Open the configured log database for reading (and migrate it if needed)."""
+    """Open the configured log database for reading (and migrate it if needed and writable).
+
+    Creates nothing: no log yet is :class:`~codex_cli.errors.NoLog`; a
+    read-only log is read in place.
+    """
     settings = settings or Settings.from_env()
-    conn = dbm.connect(db_path or settings.db_path)
+    conn = dbm.connect_for_reading(db_path or settings.db_path)
     conn.row_factory = sqlite3.Row
     return conn
 
@@ -143,6 +148,34 @@ def get_session(conn: sqlite3.Connection, session_id: str) -> SessionSummary:
             f"no session {session_id!r} in the log (see `codex log sessions`)"
         )
     return _summary(row)
+
+
+def wait_for_session(
+    settings: Settings,
+    session_id: str,
+    *,
+    interval: float = 0.5,
+    on_wait: Callable[[], None] | None = None,
+) -> tuple[sqlite3.Connection, SessionSummary]:
+    """Open the log and the session, polling until both exist (``view --follow``).
+
+    ``on_wait`` is called once, when the session is not there yet.
+    """
+    told = False
+    while True:
+        try:
+            conn = open_log(settings)
+        except NoLog:
+            conn = None
+        if conn is not None:
+            try:
+                return conn, get_session(conn, session_id)
+            except SessionNotFound:
+                conn.close()
+        if not told and on_wait is not None:
+            on_wait()
+            told = True
+        time.sleep(interval)
 
 
 def session_events(

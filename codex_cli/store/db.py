@@ -8,16 +8,18 @@ pandas when it is installed). Schema work goes through sqlite-utils in
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from ..errors import DatabaseLocked, DatabaseTooNew, StorageError
+from ..errors import DatabaseLocked, DatabaseTooNew, NoLog, StorageError
 from .schema import SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -65,6 +67,57 @@ def connect(
     except sqlite3.DatabaseError as exc:
         raise StorageError(f"cannot open database {path}: {exc}") from None
     return conn
+
+
+def connect_for_reading(
+    path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> sqlite3.Connection:
+    """Open the log to read it, creating nothing.
+
+    A missing database is :class:`NoLog`. One we may write is opened as
+    usual (migrated if needed); one we may not (a read-only file or mount)
+    is opened read-only, or immutable when even its ``-shm`` cannot be
+    created, with no WAL switch and no migration attempt.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise NoLog(
+            f"no log yet: {path} does not exist (record an event with "
+            "`codex log add`, or import some with `codex log import`)"
+        )
+    if path.is_dir():
+        raise StorageError(f"cannot open database {path}: it is a directory")
+    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        return connect(path, busy_timeout_ms=busy_timeout_ms)
+    uri = "file:" + urllib.parse.quote(str(path.resolve()))
+    last: sqlite3.DatabaseError | None = None
+    for query in ("?mode=ro", "?mode=ro&immutable=1"):
+        try:
+            conn = sqlite3.connect(
+                uri + query,
+                uri=True,
+                isolation_level=None,
+                timeout=busy_timeout_ms / 1000,
+            )
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            last = exc
+            continue
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise DatabaseTooNew(
+                f"{path} has schema version {version}; this release of codex-cli "
+                f"understands up to {SCHEMA_VERSION}: upgrade codex-cli to use it"
+            )
+        if version < SCHEMA_VERSION:
+            conn.close()
+            raise StorageError(
+                f"cannot read {path}: it has schema version {version} and is "
+                f"read-only, so it cannot be migrated to {SCHEMA_VERSION}; run "
+                "`codex db migrate` where it is writable"
+            )
+        return conn
+    raise StorageError(f"cannot open database {path} read-only: {last}")
 
 
 def is_locked_error(exc: BaseException) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -100,3 +101,54 @@ def project_root(cwd: str) -> str:
     except (OSError, ValueError):
         pass
     return cwd
+
+
+def open_session_file(path: Path, flags: int, create: bool = True) -> int:
+    """Open a session file safely: never through a symlink, only a regular file.
+
+    A symlink planted at ``sessions/<id>.ndjson`` (the log may live in a
+    cloned repository) would make the writer append to, and its torn-line
+    repair truncate, a file anywhere; a FIFO would hang the writer. Both are
+    refused with a message naming the path, as is a log directory that is
+    not a directory. Without ``create``, a missing file is
+    :class:`FileNotFoundError`.
+    """
+    check_log_dir(path.parent, create=create)
+    mode = flags | os.O_NOFOLLOW | os.O_NONBLOCK | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, mode, 0o644)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise StorageError(
+                f"refusing {path}: a session file must not be a symlink"
+            ) from None
+        if exc.errno in (errno.ENXIO, errno.EISDIR) or (
+            os.path.lexists(path) and not os.path.isfile(path)
+        ):
+            raise StorageError(
+                f"refusing {path}: a session file must be a regular file"
+            ) from None
+        if exc.errno == errno.ENOENT and not create:
+            raise  # the caller decides what a missing file means
+        raise StorageError(f"cannot open {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StorageError(f"refusing {path}: a session file must be a regular file")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def check_log_dir(log_dir: Path, create: bool = True) -> None:
+    """Make sure the log directory is a directory (creating it if ``create``)."""
+    if log_dir.is_dir():
+        return
+    if log_dir.exists() or log_dir.is_symlink():
+        raise StorageError(
+            f"the log directory {log_dir} is not a directory "
+            "(see CODEX_SESSION_LOG_DIR)"
+        )
+    if create:
+        try:
+            log_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {log_dir}: {exc.strerror}") from None

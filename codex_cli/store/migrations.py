@@ -261,6 +261,46 @@ def m005_pricing_and_links(db: Database) -> None:
     db.execute(SESSION_AGGREGATE_TRIGGER)
 
 
+@migrations()
+def m007_unique_seq(db: Database) -> None:
+    """``seq`` is unique per session: the index on ``(session_id, seq)`` becomes UNIQUE.
+
+    Older releases kept a ``seq`` given by an ``--ndjson`` stream or an
+    import, so a log may hold duplicates. They are renumbered first, by the
+    rule ``codex log rebuild`` applies to a file: in insertion order (``pk``,
+    which is the order of the lines in the session's file), an event whose
+    ``seq`` an earlier event of its session holds gets the highest ``seq``
+    seen so far plus one (``[1, 1, 2]`` becomes ``[1, 2, 3]``). The NDJSON files keep the old numbers;
+    ``codex log rebuild`` applies the same rule to them and gets the same seqs.
+    """
+    conn = db.conn
+    sessions = [
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT session_id FROM events "
+            "GROUP BY session_id, seq HAVING count(*) > 1"
+        )
+    ]
+    for sid in sessions:
+        rows = conn.execute(
+            "SELECT pk, seq FROM events WHERE session_id = ? ORDER BY pk", (sid,)
+        ).fetchall()
+        used: set[int] = set()
+        top = 0
+        changes = []
+        for pk, seq in rows:
+            if seq in used:
+                seq = top + 1
+                changes.append((seq, pk))
+            used.add(seq)
+            top = max(top, seq)
+        conn.executemany("UPDATE events SET seq = ? WHERE pk = ?", changes)
+    db.execute('DROP INDEX IF EXISTS "idx_events_session_id_seq"')
+    db.execute(
+        'CREATE UNIQUE INDEX "idx_events_session_id_seq" ON "events" ("session_id", "seq")'
+    )
+
+
 _FACET_KEY = (
     "session_id = {r}.session_id AND role = {r}.role AND kind = {r}.kind "
     "AND tool_name = coalesce({r}.tool_name, '') AND model = coalesce({r}.model, '') "

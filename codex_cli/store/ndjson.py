@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import CodexError
 from ..events import Event
@@ -35,15 +36,33 @@ def parse_line(
     raw: bytes | str, path: str, lineno: int, **defaults: object
 ) -> Event | BadLine:
     """Parse one NDJSON line into an event, or say why it is not one."""
+    record = load_record(raw, path, lineno)
+    if isinstance(record, BadLine):
+        return record
+    return record_event(record, path, lineno, **defaults)
+
+
+def load_record(raw: bytes | str, path: str, lineno: int) -> Any:
+    """One line's JSON value, or a :class:`BadLine` saying why it has none."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
         return BadLine(path, lineno, f"not UTF-8 ({exc.reason} at byte {exc.start})")
     text = text.lstrip("\ufeff") if lineno == 1 else text
     try:
-        record = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         return BadLine(path, lineno, f"not JSON ({exc.msg} at column {exc.colno})")
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        return BadLine(path, lineno, f"not accepted as JSON ({exc})")
+    except RecursionError:
+        return BadLine(path, lineno, "not accepted as JSON: nested too deeply")
+
+
+def record_event(
+    record: Any, path: str, lineno: int, **defaults: object
+) -> Event | BadLine:
+    """The event a parsed line describes, or why it describes none."""
     try:
         return Event.from_record(record, **defaults)
     except CodexError as exc:

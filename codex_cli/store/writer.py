@@ -5,14 +5,20 @@ For each batch, inside one SQLite write transaction:
 1. reconcile each session's NDJSON file with the database (a writer killed
    between its NDJSON append and its commit leaves lines the database lacks:
    they are loaded, and a torn last line is cut off);
-2. redact secrets and assign ``seq`` (gapless per session: the write lock
-   serialises writers across processes);
+2. redact secrets and assign ``seq`` (always: gapless and unique per session,
+   as the write lock serialises writers across processes; a ``seq`` the
+   caller gave is not kept);
 3. insert the rows, append the lines (one ``write`` per session on an
    ``O_APPEND`` file), record the new file sizes, commit.
 
 If anything fails before the commit, the transaction is rolled back and the
 files are cut back to their old sizes: an event is in both stores or in
 neither.
+
+Session files are opened without following symlinks and must be regular
+files; a cached descriptor is checked against the path (device and inode) at
+every batch, so a file renamed over (``upgrade-files``) or removed (``purge``)
+is reopened instead of written into an unlinked inode.
 """
 
 from __future__ import annotations
@@ -28,12 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import StorageError
-from ..events import Event
+from ..errors import InvalidEvent, StorageError
+from ..events import MAX_INT, Event
 from ..redact import redact_text, redact_value
 from ..settings import Settings
 from . import db as dbm
-from .files import project_root
+from .files import open_session_file, project_root
 from .ndjson import BadLine, parse_line, session_path
 from .schema import EVENT_COLUMNS, SESSION_COLUMNS
 
@@ -53,8 +59,10 @@ INSERT_SQL = (
     f"INSERT INTO events ({EVENT_COLUMNS}) "
     f"VALUES ({', '.join('?' * len(EVENT_COLUMNS.split(',')))})"
 )
-# Recovery paths (crash reconciliation, rebuild) may meet rows already there.
-INSERT_OR_IGNORE_SQL = INSERT_SQL.replace("INSERT", "INSERT OR IGNORE", 1)
+# Recovery paths (crash reconciliation, rebuild) may meet rows already there:
+# skipped by id only. (OR IGNORE would also drop, silently, a new event whose
+# seq another event holds: those fail instead, see index_file_events.)
+INSERT_OR_IGNORE_SQL = INSERT_SQL + " ON CONFLICT (id) DO NOTHING"
 
 
 def event_row(event: Event) -> tuple[Any, ...]:
@@ -116,16 +124,27 @@ class NdjsonFiles:
         if fd is None:
             if len(self._fds) >= self.max_open:
                 self.close()
-            path = self.path(session_id)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise StorageError(f"cannot write {path}: {exc.strerror}") from None
+            fd = open_session_file(self.path(session_id), os.O_WRONLY | os.O_APPEND)
             self._fds[session_id] = fd
         return fd
 
+    def refresh(self, session_id: str) -> None:
+        """Drop a cached descriptor whose file was replaced or removed meanwhile."""
+        fd = self._fds.get(session_id)
+        if fd is None:
+            return
+        try:
+            here = os.stat(self.path(session_id), follow_symlinks=False)
+            mine = os.fstat(fd)
+            if (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino):
+                return
+        except OSError:
+            pass  # removed: reopened (created) below
+        del self._fds[session_id]
+        os.close(fd)
+
     def size(self, session_id: str) -> int:
+        self.refresh(session_id)
         return os.fstat(self.fd(session_id)).st_size
 
     def append(self, session_id: str, data: bytes) -> None:
@@ -160,21 +179,47 @@ def write_events(
     retries: int = dbm.LOCK_RETRIES,
     on_batch: Callable[[int], None] | None = None,
     keep_events: bool = True,
+    on_reject: Callable[[Event, str], None] | None = None,
+    stream_start: int | None = None,
 ) -> WriteResult:
     """Write ``events`` to both stores, one transaction per batch.
 
     ``skip_existing`` makes the write idempotent by event id (imports,
-    merges); otherwise a duplicate id is an error. ``keep_events=False``
-    returns counts and session ids only, for streams of any length.
+    merges); otherwise a duplicate id is an error, or, with ``on_reject``,
+    that event is reported to it and skipped while the rest of its batch is
+    written. With ``skip_existing``, ``on_reject`` and ``stream_start`` (the
+    highest ``events.pk`` before the stream began), an id the stream itself
+    wrote earlier is reported too, not skipped as already logged.
+    ``keep_events=False`` returns counts and session ids only, for streams of
+    any length.
     """
     result = WriteResult(keep_events=keep_events)
     for batch in _batches(events, batch_size):
-        _write_batch(
-            conn, db_path, files, batch, redact, skip_existing, retries, result
-        )
+        with _database_errors(db_path):
+            _write_batch(
+                conn,
+                db_path,
+                files,
+                batch,
+                redact,
+                skip_existing,
+                retries,
+                result,
+                on_reject,
+                stream_start,
+            )
         if on_batch is not None:
             on_batch(len(batch))
     return result
+
+
+@contextlib.contextmanager
+def _database_errors(db_path: Path) -> Iterator[None]:
+    """A full disk, a read-only file, a corrupt database: one line naming it."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"cannot write database {db_path}: {exc}") from None
 
 
 def _batches(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
@@ -197,12 +242,14 @@ def _write_batch(
     skip_existing: bool,
     retries: int,
     result: WriteResult,
+    on_reject: Callable[[Event, str], None] | None = None,
+    stream_start: int | None = None,
 ) -> None:
     old_sizes: dict[str, int] = {}
     try:
         with dbm.immediate_transaction(conn, db_path, retries):
             if skip_existing:
-                batch = _drop_existing(conn, batch, result)
+                batch = _drop_existing(conn, batch, result, on_reject, stream_start)
             sessions = list(dict.fromkeys(e.session_id for e in batch))
             next_seq: dict[str, int] = {}
             for sid in sessions:
@@ -212,20 +259,29 @@ def _write_batch(
                     result.recovered += _reconcile(conn, files, sid, recorded, size)
                     old_sizes[sid] = files.size(sid)
                     max_seq = _session_state(conn, sid)[1]
+                if max_seq + len(batch) > MAX_INT:  # a log of an older release
+                    raise StorageError(
+                        f"session {sid} holds seq {max_seq}, the top of the 64-bit "
+                        "range (given by a stream to an older release): continue "
+                        "in a new session"
+                    )
                 next_seq[sid] = max_seq + 1
             written: list[Event] = []
             for event in batch:
                 if redact:
                     event = redact_event(event)
-                if event.seq is None:
-                    event = event.with_seq(next_seq[event.session_id])
-                next_seq[event.session_id] = max(next_seq[event.session_id], event.seq + 1)  # type: ignore[operator]
+                # Always assigned: a seq from the source could repeat one this
+                # session holds, or sit at the top of the 64-bit range.
+                event = event.with_seq(next_seq[event.session_id])
+                next_seq[event.session_id] += 1
                 written.append(event)
-            conn.executemany(INSERT_SQL, [event_row(e) for e in written])
+            written = _insert(conn, written, on_reject)
             lines: dict[str, list[str]] = {sid: [] for sid in sessions}
             for event in written:
                 lines[event.session_id].append(event.to_json_line())
             for sid in sessions:
+                if not lines[sid]:
+                    continue
                 data = "".join(lines[sid]).encode("utf-8")
                 files.append(sid, data)
                 unredacted = 0 if redact else len(lines[sid])
@@ -245,20 +301,82 @@ def _write_batch(
         result.written.extend(written)
 
 
-def _drop_existing(
-    conn: sqlite3.Connection, batch: Sequence[Event], result: WriteResult
+def _insert(
+    conn: sqlite3.Connection,
+    events: list[Event],
+    on_reject: Callable[[Event, str], None] | None,
 ) -> list[Event]:
-    ids = json.dumps([e.id for e in batch])
-    existing = {
-        row[0]
-        for row in conn.execute(
-            "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))", (ids,)
+    """Insert the rows; an id already taken is an error, or reported and dropped.
+
+    The savepoint undoes a partial ``executemany`` so the batch can be
+    retried without the refused events (seqs are renumbered to stay gapless).
+    One row fails whole, so a single event (``log()``) needs none.
+    """
+    savepoint = len(events) > 1
+    if savepoint:
+        conn.execute("SAVEPOINT write_batch")
+    try:
+        conn.executemany(INSERT_SQL, [event_row(e) for e in events])
+    except sqlite3.IntegrityError:
+        if savepoint:
+            conn.execute("ROLLBACK TO write_batch")
+            conn.execute("RELEASE write_batch")
+        taken = _existing_ids(conn, events)
+        kept: list[Event] = []
+        renumber: dict[str, int] = {}
+        for event in events:
+            renumber.setdefault(event.session_id, event.seq or 1)
+        for event in events:
+            if event.id in taken:
+                reason = f"duplicate event id {event.id!r}: already in the log"
+                if on_reject is None:
+                    raise InvalidEvent(reason) from None
+                on_reject(event, reason)
+                continue
+            taken.add(event.id)
+            kept.append(event.with_seq(renumber[event.session_id]))
+            renumber[event.session_id] += 1
+        conn.executemany(INSERT_SQL, [event_row(e) for e in kept])
+        return kept
+    if savepoint:
+        conn.execute("RELEASE write_batch")
+    return events
+
+
+def _existing_ids(conn: sqlite3.Connection, events: Sequence[Event]) -> set[str]:
+    return set(_existing_pks(conn, events))
+
+
+def _existing_pks(conn: sqlite3.Connection, events: Sequence[Event]) -> dict[str, int]:
+    ids = json.dumps([e.id for e in events])
+    return dict(
+        conn.execute(
+            "SELECT id, pk FROM events WHERE id IN (SELECT value FROM json_each(?))",
+            (ids,),
         )
-    }
+    )
+
+
+def _drop_existing(
+    conn: sqlite3.Connection,
+    batch: Sequence[Event],
+    result: WriteResult,
+    on_reject: Callable[[Event, str], None] | None = None,
+    stream_start: int | None = None,
+) -> list[Event]:
+    existing = _existing_pks(conn, batch)
     kept: list[Event] = []
     seen: set[str] = set()
     for event in batch:
-        if event.id in existing or event.id in seen:
+        pk = existing.get(event.id)
+        # Written by this stream (or twice in this batch): not a re-run but a
+        # source that repeats an id.
+        repeated = event.id in seen or (
+            pk is not None and stream_start is not None and pk > stream_start
+        )
+        if repeated and on_reject is not None:
+            on_reject(event, f"duplicate event id {event.id!r} in this stream")
+        elif pk is not None or event.id in seen:
             result.duplicates += 1
         else:
             seen.add(event.id)
@@ -297,9 +415,11 @@ def _reconcile(
             "UPDATE sessions SET ndjson_bytes = ? WHERE id = ?", (size, session_id)
         )
         return 0
-    with open(path, "rb") as handle:
-        handle.seek(recorded)
-        tail = handle.read()
+    fd = open_session_file(path, os.O_RDONLY, create=False)
+    try:
+        tail = os.pread(fd, size - recorded, recorded)
+    finally:
+        os.close(fd)
     complete_end = tail.rfind(b"\n") + 1
     if complete_end < len(tail):
         log.warning(
@@ -319,8 +439,7 @@ def _reconcile(
         else:
             recovered.append(parsed)
     if recovered:
-        rows = [event_row(e if e.seq is not None else e.with_seq(1)) for e in recovered]
-        conn.executemany(INSERT_OR_IGNORE_SQL, rows)
+        index_file_events(conn, session_id, recovered)
         log.warning(
             "%s: loaded %d event(s) an interrupted writer had not committed",
             path,
@@ -331,6 +450,55 @@ def _reconcile(
         (recorded + complete_end, session_id),
     )
     return len(recovered)
+
+
+def index_file_events(
+    conn: sqlite3.Connection, session_id: str, events: Sequence[Event]
+) -> int:
+    """Index events already in a session's file (the recovery paths); return how many were new.
+
+    Idempotent by id. A new event whose ``seq`` another event of the session
+    holds gets the next free one, past the session's end: the rule migration
+    m007 applied to old logs, in file order, so a rebuild gives the same seqs.
+    Must run inside a write transaction.
+    """
+    conn.execute("SAVEPOINT index_file")
+    try:
+        added = conn.executemany(
+            INSERT_OR_IGNORE_SQL,
+            [event_row(e if e.seq is not None else e.with_seq(1)) for e in events],
+        ).rowcount
+    except sqlite3.IntegrityError:
+        conn.execute("ROLLBACK TO index_file")
+        added = _index_renumbering(conn, session_id, events)
+    conn.execute("RELEASE index_file")
+    return added
+
+
+def _index_renumbering(
+    conn: sqlite3.Connection, session_id: str, events: Sequence[Event]
+) -> int:
+    known = set(_existing_ids(conn, events))
+    used = {
+        row[0]
+        for row in conn.execute(
+            "SELECT seq FROM events WHERE session_id = ?", (session_id,)
+        )
+    }
+    top = max(used, default=0)
+    rows = []
+    for event in events:
+        if event.id in known:
+            continue
+        known.add(event.id)
+        seq = event.seq or top + 1
+        if seq in used:
+            seq = top + 1
+        used.add(seq)
+        top = max(top, seq)
+        rows.append(event_row(event.with_seq(seq)))
+    conn.executemany(INSERT_SQL, rows)
+    return len(rows)
 
 
 class SessionLogger:
@@ -417,6 +585,8 @@ class SessionLogger:
         skip_existing: bool = False,
         on_batch: Callable[[int], None] | None = None,
         keep_events: bool = True,
+        on_reject: Callable[[Event, str], None] | None = None,
+        stream_start: int | None = None,
     ) -> WriteResult:
         """Like :meth:`write`, returning counts too; see :func:`write_events`."""
         if self._closed:
@@ -432,6 +602,8 @@ class SessionLogger:
                 retries=self.retries,
                 on_batch=on_batch,
                 keep_events=keep_events,
+                on_reject=on_reject,
+                stream_start=stream_start,
             )
 
     def update_session(self, session_id: str | None = None, **values: Any) -> None:
@@ -452,6 +624,7 @@ class SessionLogger:
         assignments = ", ".join(f"{name} = ?" for name in values)
         with (
             self._lock,
+            _database_errors(self.db_path),
             dbm.immediate_transaction(self.conn, self.db_path, self.retries),
         ):
             self.conn.execute("INSERT OR IGNORE INTO sessions (id) VALUES (?)", (sid,))
