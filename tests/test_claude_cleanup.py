@@ -75,6 +75,7 @@ def test_settings_json_and_claude_config_dir(
 ) -> None:
     settings = claude_home / ".claude" / "settings.json"
     settings.write_text(json.dumps({"cleanupPeriodDays": 99999}), encoding="utf-8")
+    assert cli("log", "add", "--role", "user", "a log to report on").exit_code == 0
     info = status(cli)
     assert (info["cleanup_period_days"], info["cleanup_period_from"]) == (
         99999,
@@ -100,5 +101,15 @@ def test_no_claude_code_no_warning(
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "empty-home"))
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    assert "Claude Code" not in cli("db", "status").output  # no log yet either
+    assert cli("log", "add", "--role", "user", "a log to report on").exit_code == 0
     assert status(cli) is None
     assert "Claude Code" not in cli("db", "status").output
+
+
+def test_no_log_yet_still_warns(cli: Callable[..., Any], claude_home: Path) -> None:
+    result = cli("db", "status")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("Warning: 3 Claude Code transcript(s) in ")
+    assert lines[1].startswith("Error: no log yet: ") and len(lines) == 2

@@ -47,10 +47,20 @@ def status(
     as_json: JsonFlag = False,
 ) -> None:
     """Paths, schema version, migrations, counts, sizes, time range, search index health."""
+    from ..errors import NoLog
+    from ..lifecycle.claude_cleanup import claude_cleanup
     from ..lifecycle.claude_cleanup import warning as claude_warning
     from ..lifecycle.maintenance import status as get_status
 
-    info = get_status(load_settings())
+    settings = load_settings()
+    try:
+        info = get_status(settings)
+    except NoLog:
+        # No log at all is when Claude Code's cleanup costs the most: say so too.
+        cleanup = claude_warning(claude_cleanup(None, settings))
+        if cleanup:
+            typer.echo(f"Warning: {cleanup}", err=True)
+        raise
     if as_json:
         print_json(info)
         return

@@ -53,22 +53,27 @@ def _transcripts(projects: Path) -> list[tuple[str, int, int]]:
 
 
 def claude_cleanup(
-    conn: sqlite3.Connection, settings: Settings, now: datetime | None = None
+    conn: sqlite3.Connection | None, settings: Settings, now: datetime | None = None
 ) -> dict[str, Any] | None:
-    """Transcripts not imported yet and when Claude Code deletes them; ``None`` without Claude Code."""
+    """Transcripts not imported yet and when Claude Code deletes them; ``None`` without Claude Code.
+
+    ``conn`` is ``None`` when there is no log yet: then nothing is imported.
+    """
     claude_dir = settings.claude_dir
     projects = claude_dir / "projects"
     if not projects.is_dir():
         return None
     days, source = cleanup_period(claude_dir)
     now = now or datetime.now(UTC)
+    imported: dict[str, tuple[int, int]] = {}
     try:
-        imported = {
-            path: (size, mtime)
-            for path, size, mtime in conn.execute(
-                "SELECT path, size, mtime_ns FROM imports"
-            )
-        }
+        if conn is not None:
+            imported = {
+                path: (size, mtime)
+                for path, size, mtime in conn.execute(
+                    "SELECT path, size, mtime_ns FROM imports"
+                )
+            }
     except sqlite3.OperationalError:  # a database older than the imports table
         imported = {}
     transcripts = _transcripts(projects)
