@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import (
     log_import,  # noqa: F401  (registers `codex log import`)
     log_maintenance,  # noqa: F401  (purge, rebuild, export, upgrade-files)
+    log_usage,  # noqa: F401  (registers `codex log usage`)
 )
 from ._app import make_typer, setup_logging
 from .db import app as db_app

@@ -390,3 +390,76 @@ def events_cost(events: Iterable[Event], prices: PriceBook | None = None) -> Usa
         rates = prices.rates(model, provider, event.ts[:10], band_of(values[0]))
         total.add(1, values, rates, model_name(model, provider))
     return total
+
+
+_HEADERS = {
+    "daily": "Date",
+    "weekly": "Week of",
+    "monthly": "Month",
+    "session": "Session",
+    "model": "Model",
+    "project": "Project",
+}
+_NUMBER_COLUMNS = (
+    ("Input", "input_tokens"),
+    ("Cache read", "cached_input_tokens"),
+    ("Cache write", "cache_write_tokens"),
+    ("Output", "output_tokens"),
+    ("Reasoning", "reasoning_tokens"),
+    ("Total", "total_tokens"),
+)
+
+
+def format_cost(usage: Usage) -> str:
+    """``$1.23``; ``$1.23 +?`` when part is unpriced; ``unpriced`` when all is."""
+    if usage.cost_usd is None:
+        return "unpriced"
+    text = f"${usage.cost:,.2f}"
+    return text + " +?" if usage.unpriced else text
+
+
+def _cells(label: str, usage: Usage) -> list[str]:
+    return [label] + [f"{getattr(usage, attr):,}" for _, attr in _NUMBER_COLUMNS] + [
+        format_cost(usage)
+    ]
+
+
+def format_report(report: UsageReport, width: int = 48) -> str:
+    """The report as an aligned text table with a totals line, as ccusage prints it."""
+    header = [_HEADERS[report.report]] + [h for h, _ in _NUMBER_COLUMNS] + ["Cost (USD)"]
+    lines: list[list[str]] = []
+    for row in report.rows:
+        label = row.key or "(none)"
+        if report.report == "session" and row.labels.get("title"):
+            label = f"{label[:12]} {row.labels['title']}".replace("\n", " ")
+        if len(label) > width:
+            label = label[: width - 1] + "…"
+        lines.append(_cells(label, row.usage))
+        if report.breakdown:
+            for name in sorted(row.models, key=lambda n: -row.models[n].cost):
+                lines.append(_cells(f"  └ {name}"[:width], row.models[name]))
+    total = _cells("Total", report.totals)
+    widths = [
+        max(len(cells[i]) for cells in [header, total, *lines])
+        for i in range(len(header))
+    ]
+
+    def render(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("─" * w for w in widths)
+    out = [render(header), rule, *(render(c) for c in lines), rule, render(total)]
+    out.append(
+        "Input counts cache reads and writes; reasoning is part of output. "
+        f"Prices: genai-prices {report.prices['genai_prices']}"
+        + (f" and {report.prices['price_file']}" if report.prices["price_file"] else "")
+        + "."
+    )
+    if report.unpriced:
+        out.append("Unpriced (not in any price table, not counted in the cost):")
+        for name, usage in sorted(report.unpriced.items()):
+            out.append(f"  {name}: {usage.total_tokens:,} tokens in {usage.events:,} events")
+        out.append("Give them a price in a price file: see docs/usage.md.")
+    return "\n".join(out)
