@@ -8,8 +8,8 @@ reading the rollup table), drawn with the vendored Vega-Lite, and the
 from __future__ import annotations
 
 from functools import cache
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 from datasette.utils.asgi import Response
 
@@ -99,9 +99,20 @@ def cost_spec(daily: UsageReport) -> dict[str, Any]:
             },
             "color": {"field": "model", "type": "nominal", "title": "Model"},
             "tooltip": [
-                {"field": "date", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": "Day"},
+                {
+                    "field": "date",
+                    "type": "temporal",
+                    "timeUnit": "utcyearmonthdate",
+                    "title": "Day",
+                },
                 {"field": "model", "type": "nominal", "title": "Model"},
-                {"field": "cost_usd", "type": "quantitative", "aggregate": "sum", "title": "USD", "format": "$,.4f"},
+                {
+                    "field": "cost_usd",
+                    "type": "quantitative",
+                    "aggregate": "sum",
+                    "title": "USD",
+                    "format": "$,.4f",
+                },
             ],
         },
     }
@@ -118,8 +129,12 @@ def tokens_spec(daily: UsageReport) -> dict[str, Any]:
             u.cache_write_tokens,
             u.output_tokens,
         )
-        for order, ((kind, _), tokens) in enumerate(zip(TOKEN_KINDS, parts, strict=True)):
-            values.append({"date": row.key, "kind": kind, "tokens": tokens, "order": order})
+        for order, ((kind, _), tokens) in enumerate(
+            zip(TOKEN_KINDS, parts, strict=True)
+        ):
+            values.append(
+                {"date": row.key, "kind": kind, "tokens": tokens, "order": order}
+            )
     return {
         "$schema": SCHEMA,
         "title": "Tokens per day (cache reads and writes are part of input)",
@@ -129,7 +144,13 @@ def tokens_spec(daily: UsageReport) -> dict[str, Any]:
         "mark": {"type": "bar"},
         "encoding": {
             "x": _x_axis(),
-            "y": {"field": "tokens", "type": "quantitative", "stack": True, "title": "tokens", "axis": {"format": "~s"}},
+            "y": {
+                "field": "tokens",
+                "type": "quantitative",
+                "stack": True,
+                "title": "tokens",
+                "axis": {"format": "~s"},
+            },
             "color": {
                 "field": "kind",
                 "type": "nominal",
@@ -141,7 +162,12 @@ def tokens_spec(daily: UsageReport) -> dict[str, Any]:
             },
             "order": {"field": "order", "type": "quantitative"},
             "tooltip": [
-                {"field": "date", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": "Day"},
+                {
+                    "field": "date",
+                    "type": "temporal",
+                    "timeUnit": "utcyearmonthdate",
+                    "title": "Day",
+                },
                 {"field": "kind", "type": "nominal", "title": "Tokens"},
                 {"field": "tokens", "type": "quantitative", "format": ","},
             ],
@@ -170,7 +196,10 @@ async def usage_page(datasette: Any, request: Any) -> Response:
         reports = await db.execute_fn(load)
     except CodexError as exc:
         return Response.text(f"Error: {exc}", status=400)
-    specs = {"cost": cost_spec(reports["daily"]), "tokens": tokens_spec(reports["daily"])}
+    specs = {
+        "cost": cost_spec(reports["daily"]),
+        "tokens": tokens_spec(reports["daily"]),
+    }
     if request.url_vars.get("format"):
         return Response.json(
             {
@@ -194,7 +223,8 @@ async def usage_page(datasette: Any, request: Any) -> Response:
                 "args": args,
                 "cost": format_cost,
                 "database": db.name,
-                "json_url": datasette.urls.path("/-/usage.json") + (f"?{query}" if query else ""),
+                "json_url": datasette.urls.path("/-/usage.json")
+                + (f"?{query}" if query else ""),
             },
             request=request,
         )

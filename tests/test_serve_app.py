@@ -236,11 +236,16 @@ def test_usage_page_and_json(site: Site) -> None:
     # "claude-sonnet" names no model of the price table: unpriced, not $0
     assert daily["rows"][1]["cost_usd"] is None
     assert [u["model"] for u in daily["unpriced"]] == ["claude-sonnet"]
-    assert [r["model"] for r in data["models"]["rows"]] == ["gpt-5-codex", "claude-sonnet"]
+    assert [r["model"] for r in data["models"]["rows"]] == [
+        "gpt-5-codex",
+        "claude-sonnet",
+    ]
     assert data["projects"]["totals"] == daily["totals"]  # same numbers everywhere
     cost, tokens = data["specs"]["cost"], data["specs"]["tokens"]
     # A time axis (empty days keep their place); one legend per chart
-    assert cost["encoding"]["x"]["type"] == tokens["encoding"]["x"]["type"] == "temporal"
+    assert (
+        cost["encoding"]["x"]["type"] == tokens["encoding"]["x"]["type"] == "temporal"
+    )
     assert cost["encoding"]["color"]["field"] == "model"
     assert tokens["encoding"]["color"]["scale"]["domain"] == [
         "input: uncached",
@@ -249,17 +254,31 @@ def test_usage_page_and_json(site: Site) -> None:
         "output",
     ]
     # Cached tokens are a part of input, never drawn on top of it
-    day1 = {v["kind"]: v["tokens"] for v in tokens["data"]["values"] if v["date"] == "2026-03-01"}
-    assert day1 == {"input: uncached": 6300, "input: cache read": 200, "input: cache write": 0, "output": 270}
+    day1 = {
+        v["kind"]: v["tokens"]
+        for v in tokens["data"]["values"]
+        if v["date"] == "2026-03-01"
+    }
+    assert day1 == {
+        "input: uncached": 6300,
+        "input: cache read": 200,
+        "input: cache write": 0,
+        "output": 270,
+    }
     assert sum(day1.values()) == daily["rows"][0]["total_tokens"]
     assert all("tooltip" in spec["encoding"] for spec in (cost, tokens))
     later = site.json("/-/usage.json?since=2026-03-02")["daily"]["rows"]
     assert [r["date"] for r in later] == ["2026-03-02"]
     page = html(site, "/-/usage")
     assert "vega-embed.min.js" in page and 'id="codex-usage-cost-spec"' in page
-    spec_text = re.search(r'id="codex-usage-tokens-spec">(.*?)</script>', page, re.S).group(1)
+    spec_text = re.search(
+        r'id="codex-usage-tokens-spec">(.*?)</script>', page, re.S
+    ).group(1)
     assert json.loads(spec_text) == tokens
-    assert "Unpriced, not counted in the cost" in page and "<strong>claude-sonnet</strong>" in page
+    assert (
+        "Unpriced, not counted in the cost" in page
+        and "<strong>claude-sonnet</strong>" in page
+    )
     assert 'id="codex-usage-projects"' in page and "$0.01 +?" in page
     bad = site.get("/-/usage?timezone=Mars/Olympus")
     assert bad.status_code == 400 and "invalid --timezone" in bad.text

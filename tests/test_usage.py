@@ -102,7 +102,9 @@ HAND_CHECKED = [
 ]
 
 
-@pytest.mark.parametrize(("provider", "model", "tokens", "requests", "usd"), HAND_CHECKED)
+@pytest.mark.parametrize(
+    ("provider", "model", "tokens", "requests", "usd"), HAND_CHECKED
+)
 def test_cost_by_hand_one_model_per_provider(
     settings: Settings,
     cli: Callable[..., Any],
@@ -156,8 +158,22 @@ def test_tier_thresholds_cover_every_tier_of_the_price_table() -> None:
 def test_unpriced_models_are_listed_never_zero(
     settings: Settings, cli: Callable[..., Any]
 ) -> None:
-    log(settings, "s1", "2026-03-01T10:00:00Z", model="my-llama", input_tokens=100, output_tokens=50)
-    log(settings, "s1", "2026-03-01T11:00:00Z", model="gpt-5", provider="openai", input_tokens=1_000_000)
+    log(
+        settings,
+        "s1",
+        "2026-03-01T10:00:00Z",
+        model="my-llama",
+        input_tokens=100,
+        output_tokens=50,
+    )
+    log(
+        settings,
+        "s1",
+        "2026-03-01T11:00:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=1_000_000,
+    )
     data = usage_json(cli, "model")
     llama = next(r for r in data["rows"] if r["model"] == "my-llama")
     assert llama["cost_usd"] is None and llama["unpriced_models"] == ["my-llama"]
@@ -167,14 +183,30 @@ def test_unpriced_models_are_listed_never_zero(
     text = cli("log", "usage", "model").output
     assert "unpriced" in text and "$1.25 +?" in text and "my-llama: 150 tokens" in text
     # A model the table knows, from a provider it does not, is not guessed at.
-    log(settings, "s2", "2026-03-01T12:00:00Z", model="gpt-5", provider="my-proxy", input_tokens=10)
+    log(
+        settings,
+        "s2",
+        "2026-03-01T12:00:00Z",
+        model="gpt-5",
+        provider="my-proxy",
+        input_tokens=10,
+    )
     assert "gpt-5 (my-proxy)" in usage_json(cli, "daily")["totals"]["unpriced_models"]
 
 
 def test_price_file_prices_private_models(
     settings: Settings, cli: Callable[..., Any], codex_home: Path
 ) -> None:
-    log(settings, "s1", "2026-03-01T10:00:00Z", model="llama-3-70b", provider="ollama", input_tokens=2_000_000, cached_input_tokens=1_000_000, output_tokens=1_000_000)
+    log(
+        settings,
+        "s1",
+        "2026-03-01T10:00:00Z",
+        model="llama-3-70b",
+        provider="ollama",
+        input_tokens=2_000_000,
+        cached_input_tokens=1_000_000,
+        output_tokens=1_000_000,
+    )
     (codex_home / "prices.toml").write_text(
         '[[model]]\nmodel = "llama-*"\nprovider = "ollama"\ninput = 0.5\ncache_read = 0.1\noutput = 2\n'
     )
@@ -187,12 +219,21 @@ def test_price_file_prices_private_models(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[[model]]\nmodel = "x"\ninput = -1\noutput = 1\n', "[[model]] #1 (x): input must be a number"),
+        (
+            '[[model]]\nmodel = "x"\ninput = -1\noutput = 1\n',
+            "[[model]] #1 (x): input must be a number",
+        ),
         ('[[model]]\nmodel = "x"\ninput = 1\n', "[[model]] #1 (x): output is required"),
-        ('[[model]]\nmodel = "x"\ninput = 1\noutput = 1\ncolour = 1\n', "[[model]] #1 (x): unknown key(s) colour"),
-        ('[[model]]\ninput = 1\noutput = 1\n', "[[model]] #1: model must be a non-empty name"),
+        (
+            '[[model]]\nmodel = "x"\ninput = 1\noutput = 1\ncolour = 1\n',
+            "[[model]] #1 (x): unknown key(s) colour",
+        ),
+        (
+            "[[model]]\ninput = 1\noutput = 1\n",
+            "[[model]] #1: model must be a non-empty name",
+        ),
         ("[[model]\n", "not valid TOML"),
-        ('models = 1\n', "unknown key(s) models"),
+        ("models = 1\n", "unknown key(s) models"),
     ],
 )
 def test_bad_price_file_is_one_line_naming_file_and_entry(
@@ -208,15 +249,39 @@ def test_bad_price_file_is_one_line_naming_file_and_entry(
 
 def test_missing_named_price_file_is_an_error(cli: Callable[..., Any]) -> None:
     result = cli("log", "usage", "daily", env={"CODEX_PRICES": "/nonexistent/p.toml"})
-    assert result.exit_code == 2 and "price file /nonexistent/p.toml does not exist" in result.output
+    assert (
+        result.exit_code == 2
+        and "price file /nonexistent/p.toml does not exist" in result.output
+    )
 
 
 def test_reports_timezone_since_until_and_breakdown(
     settings: Settings, cli: Callable[..., Any]
 ) -> None:
-    log(settings, "a", "2026-03-01T22:30:00Z", model="gpt-5", provider="openai", input_tokens=100)
-    log(settings, "a", "2026-03-02T10:00:00Z", model="claude-sonnet-4-5", provider="anthropic", input_tokens=10)
-    log(settings, "b", "2026-03-09T10:00:00Z", model="gpt-5", provider="openai", input_tokens=1)
+    log(
+        settings,
+        "a",
+        "2026-03-01T22:30:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=100,
+    )
+    log(
+        settings,
+        "a",
+        "2026-03-02T10:00:00Z",
+        model="claude-sonnet-4-5",
+        provider="anthropic",
+        input_tokens=10,
+    )
+    log(
+        settings,
+        "b",
+        "2026-03-09T10:00:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=1,
+    )
     with SessionLogger("a", settings=settings) as logger:
         logger.update_session(project="/repo/a", source="claude")
     days = usage_json(cli, "daily")
@@ -227,15 +292,33 @@ def test_reports_timezone_since_until_and_breakdown(
     ]
     # 22:30 UTC is 23:30 in Paris, but 07:30 the next day in Tokyo.
     tokyo = usage_json(cli, "daily", "--timezone", "Asia/Tokyo")
-    assert [(r["date"], r["input_tokens"]) for r in tokyo["rows"]][0] == ("2026-03-02", 110)
-    assert usage_json(cli, "daily", "--since", "20260302", "--until", "2026-03-02")["totals"]["input_tokens"] == 10
+    assert [(r["date"], r["input_tokens"]) for r in tokyo["rows"]][0] == (
+        "2026-03-02",
+        110,
+    )
+    assert (
+        usage_json(cli, "daily", "--since", "20260302", "--until", "2026-03-02")[
+            "totals"
+        ]["input_tokens"]
+        == 10
+    )
     weeks = usage_json(cli, "weekly")
-    assert [(r["week"], r["input_tokens"]) for r in weeks["rows"]] == [("2026-02-23", 100), ("2026-03-02", 10), ("2026-03-09", 1)]
+    assert [(r["week"], r["input_tokens"]) for r in weeks["rows"]] == [
+        ("2026-02-23", 100),
+        ("2026-03-02", 10),
+        ("2026-03-09", 1),
+    ]
     assert usage_json(cli, "monthly")["rows"][0]["month"] == "2026-03"
     projects = usage_json(cli, "project")
-    assert {r["project"]: r["input_tokens"] for r in projects["rows"]} == {"/repo/a": 110, "": 1}
+    assert {r["project"]: r["input_tokens"] for r in projects["rows"]} == {
+        "/repo/a": 110,
+        "": 1,
+    }
     sessions = usage_json(cli, "session")["rows"]
-    assert [(r["session_id"], r["source"]) for r in sessions] == [("a", "claude"), ("b", None)]
+    assert [(r["session_id"], r["source"]) for r in sessions] == [
+        ("a", "claude"),
+        ("b", None),
+    ]
     broken = usage_json(cli, "daily", "--breakdown")["rows"][1]["breakdown"]
     assert [b["model"] for b in broken] == ["claude-sonnet-4-5 (anthropic)"]
     text = cli("log", "usage", "daily", "--breakdown").output
@@ -248,7 +331,12 @@ def test_reports_timezone_since_until_and_breakdown(
 
 # --- the rollup agrees with the events, whatever happens ----------------------
 
-MODELS = [("gpt-5", "openai"), ("claude-sonnet-4-5", "anthropic"), (None, None), ("x", "")]
+MODELS = [
+    ("gpt-5", "openai"),
+    ("claude-sonnet-4-5", "anthropic"),
+    (None, None),
+    ("x", ""),
+]
 SOURCES = ["codex", "claude", None]
 
 
@@ -283,9 +371,21 @@ def check_agreement(settings: Settings) -> None:
             "select count(*) from events where "
             + " or ".join(f"{c} is not null" for c in TOKENS)
         ).fetchone()[0]
-        assert conn.execute("select coalesce(sum(events), 0) from usage_rollup").fetchone()[0] == usage_events
-        assert conn.execute("select count(*) from usage_rollup where events <= 0").fetchone()[0] == 0
-        total = tuple(sum(v[i] for v in from_events.values()) for i in range(len(TOKENS)))
+        assert (
+            conn.execute(
+                "select coalesce(sum(events), 0) from usage_rollup"
+            ).fetchone()[0]
+            == usage_events
+        )
+        assert (
+            conn.execute(
+                "select count(*) from usage_rollup where events <= 0"
+            ).fetchone()[0]
+            == 0
+        )
+        total = tuple(
+            sum(v[i] for v in from_events.values()) for i in range(len(TOKENS))
+        )
         for report in REPORTS:
             got = usage_report(conn, report, timezone="America/New_York").totals
             assert tuple(getattr(got, c) for c in TOKENS) == total, report
@@ -352,7 +452,11 @@ def test_rollup_equals_events_and_sessions_through_purge_and_rebuild(
                 logger.update_session(f"s{i}", source=source)
     check_agreement(settings)
     if purge_days is not None:
-        purge(settings, older_than=timedelta(days=purge_days), now=start + timedelta(days=10))
+        purge(
+            settings,
+            older_than=timedelta(days=purge_days),
+            now=start + timedelta(days=10),
+        )
         check_agreement(settings)
     if rebuild_after:
         for suffix in ("", "-wal", "-shm"):
@@ -365,12 +469,32 @@ def test_rollup_equals_events_and_sessions_through_purge_and_rebuild(
 
 def test_migration_backfills_existing_events(settings: Settings) -> None:
     """A log written before m008 gets its rollup from the events it holds."""
-    log(settings, "s1", "2026-03-01T10:00:00Z", model="gpt-5", provider="openai", input_tokens=7, output_tokens=3)
-    log(settings, "s1", "2026-03-01T10:30:00Z", model="gpt-5", provider="openai", input_tokens=250_000)
+    log(
+        settings,
+        "s1",
+        "2026-03-01T10:00:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=7,
+        output_tokens=3,
+    )
+    log(
+        settings,
+        "s1",
+        "2026-03-01T10:30:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=250_000,
+    )
     conn = dbm.connect(settings.db_path)
     before = conn.execute("select * from usage_rollup order by band").fetchall()
     conn.execute("delete from _sqlite_migrations where name = 'm008_usage_rollup'")
-    for name in ("events_usage_ai", "events_usage_ad", "events_usage_au_old", "events_usage_au_new"):
+    for name in (
+        "events_usage_ai",
+        "events_usage_ad",
+        "events_usage_au_old",
+        "events_usage_au_new",
+    ):
         conn.execute(f"drop trigger {name}")
     conn.execute("drop table usage_rollup")
     conn.execute("pragma user_version = 5")
@@ -383,10 +507,46 @@ def test_migration_backfills_existing_events(settings: Settings) -> None:
 
 
 def test_session_cost_for_the_session_page(settings: Settings) -> None:
-    log(settings, "s1", "2026-03-01T10:00:00Z", model="gpt-5", provider="openai", input_tokens=1_000_000)
+    log(
+        settings,
+        "s1",
+        "2026-03-01T10:00:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=1_000_000,
+    )
     log(settings, "s1", "2026-03-01T10:01:00Z", model="my-llama", output_tokens=5)
     with SessionLogger("s1", settings=settings) as logger:
         cost = session_cost(logger.conn, "s1", PriceBook())
         data = cost.to_dict()
     assert data["cost_usd"] == 1.25 and data["unpriced_models"] == ["my-llama"]
     assert [b["model"] for b in data["breakdown"]] == ["gpt-5 (openai)", "my-llama"]
+
+
+def test_rates_are_cached_beside_the_database(
+    settings: Settings, cli: Callable[..., Any], codex_home: Path
+) -> None:
+    """A second report reads the rates it needs from the cache, not from genai-prices."""
+    log(
+        settings,
+        "s1",
+        "2026-03-01T10:00:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=1_000_000,
+    )
+    first = usage_json(cli, "daily")
+    cache = json.loads((codex_home / "prices-cache.json").read_text())
+    assert cache["genai_prices"] == "0.2.3"
+    assert cache["rates"]["gpt-5\topenai\t2026-03-01\t0"] == [
+        "1.25",
+        "0.125",
+        "1.25",
+        "10",
+    ]
+    assert usage_json(cli, "daily") == first
+    # A cache from another version of the table is ignored, not trusted.
+    cache["genai_prices"] = "0.0.1"
+    cache["rates"]["gpt-5\topenai\t2026-03-01\t0"] = ["99", "99", "99", "99"]
+    (codex_home / "prices-cache.json").write_text(json.dumps(cache))
+    assert usage_json(cli, "daily")["totals"]["cost_usd"] == 1.25

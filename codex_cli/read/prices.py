@@ -14,8 +14,11 @@ list it and never count it as $0.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import json
 import math
+import os
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,7 +46,11 @@ class Rates:
     source: str
 
     def cost(
-        self, input_tokens: int, cached_input_tokens: int, cache_write_tokens: int, output_tokens: int
+        self,
+        input_tokens: int,
+        cached_input_tokens: int,
+        cache_write_tokens: int,
+        output_tokens: int,
     ) -> Decimal:
         """USD for these tokens (``input_tokens`` counts the cached ones too)."""
         uncached = max(0, input_tokens - cached_input_tokens - cache_write_tokens)
@@ -137,6 +144,7 @@ def load_price_file(path: Path) -> list[PriceEntry]:
     return result
 
 
+@cache
 def genai_prices_version() -> str:
     """The installed genai-prices version: the price table reports name."""
     from importlib.metadata import PackageNotFoundError, version
@@ -202,11 +210,24 @@ def _table_rates(model: str, provider: str, day: str, band: int) -> Rates | None
 
 
 class PriceBook:
-    """Rates for (model, provider, day, band): the user file first, then genai-prices."""
+    """Rates for (model, provider, day, band): the user file first, then genai-prices.
 
-    def __init__(self, entries: list[PriceEntry] | None = None, path: Path | None = None):
+    With a ``cache_path``, rates looked up in genai-prices are kept in a small
+    JSON file (keyed by the package version), so a report in a new process
+    need not import genai-prices and load its table (~0.2 s) again.
+    """
+
+    def __init__(
+        self,
+        entries: list[PriceEntry] | None = None,
+        path: Path | None = None,
+        cache_path: Path | None = None,
+    ):
         self.entries = entries or []
         self.path = path
+        self.cache_path = cache_path
+        self._cache: dict[str, list[str] | None] | None = None
+        self._dirty = False
 
     @classmethod
     def from_settings(cls, settings: Settings, path: Path | None = None) -> PriceBook:
@@ -215,11 +236,12 @@ class PriceBook:
             file, required = path, True
         else:
             file, required = settings.price_file
+        cache_path = settings.db_path.parent / "prices-cache.json"
         if not file.exists():
             if required:
                 raise PriceFileError(f"price file {file} does not exist")
-            return cls()
-        return cls(load_price_file(file), file)
+            return cls(cache_path=cache_path)
+        return cls(load_price_file(file), file, cache_path)
 
     def rates(self, model: str, provider: str, day: str, band: int = 0) -> Rates | None:
         """USD per million tokens, or ``None`` when the model is unpriced."""
@@ -228,7 +250,55 @@ class PriceBook:
                 return entry.rates
         if not model:
             return None
-        return _table_rates(model, provider, day, band)
+        if self.cache_path is None:
+            return _table_rates(model, provider, day, band)
+        cache = self._load_cache()
+        key = f"{model}\t{provider}\t{day}\t{band}"
+        if key in cache:
+            values = cache[key]
+            if values is None:
+                return None
+            rates = [Decimal(v) for v in values]
+            return Rates(*rates, source=f"genai-prices {genai_prices_version()}")
+        found = _table_rates(model, provider, day, band)
+        cache[key] = (
+            None
+            if found is None
+            else [
+                str(found.input),
+                str(found.cache_read),
+                str(found.cache_write),
+                str(found.output),
+            ]
+        )
+        self._dirty = True
+        return found
+
+    def _load_cache(self) -> dict[str, list[str] | None]:
+        if self._cache is None:
+            self._cache = {}
+            assert self.cache_path is not None
+            try:
+                data = json.loads(self.cache_path.read_text(encoding="utf-8"))
+                if data.get("genai_prices") == genai_prices_version():
+                    self._cache = dict(data["rates"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                pass  # no cache, or a stale or broken one: look prices up again
+        return self._cache
+
+    def save(self) -> None:
+        """Write looked-up rates to the cache file (best effort: it is only a cache)."""
+        if not self._dirty or self.cache_path is None or self._cache is None:
+            return
+        data = {"genai_prices": genai_prices_version(), "rates": self._cache}
+        tmp = self.cache_path.with_name(f".{self.cache_path.name}.{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.cache_path)
+            self._dirty = False
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def describe(self) -> dict[str, Any]:
         """What priced a report: the table's version and the user file, if any."""

@@ -290,6 +290,7 @@ def usage_report(
             seen = row.labels.setdefault("_last", hour)
             if hour > seen:
                 row.labels["_last"] = hour
+    prices.save()
     ordered = _order(report, grouped)
     if report == "session":
         _label_sessions(conn, ordered)
@@ -311,7 +312,9 @@ def _order(report: str, grouped: dict[str, UsageRow]) -> list[UsageRow]:
         return [grouped[k] for k in sorted(grouped)]
     if report == "session":
         return sorted(grouped.values(), key=lambda r: r.labels["_last"])
-    return sorted(grouped.values(), key=lambda r: (-r.usage.cost, -r.usage.total_tokens, r.key))
+    return sorted(
+        grouped.values(), key=lambda r: (-r.usage.cost, -r.usage.total_tokens, r.key)
+    )
 
 
 def _label_sessions(conn: sqlite3.Connection, rows: list[UsageRow]) -> None:
@@ -374,6 +377,7 @@ def session_cost(
         part.add(events, tokens, prices.rates(model, provider, hour[:10], band), name)
         total.merge(part)
         models.setdefault(name, Usage()).merge(part)
+    prices.save()
     return SessionCost(session_id, total, models)
 
 
@@ -419,14 +423,18 @@ def format_cost(usage: Usage) -> str:
 
 
 def _cells(label: str, usage: Usage) -> list[str]:
-    return [label] + [f"{getattr(usage, attr):,}" for _, attr in _NUMBER_COLUMNS] + [
-        format_cost(usage)
-    ]
+    return (
+        [label]
+        + [f"{getattr(usage, attr):,}" for _, attr in _NUMBER_COLUMNS]
+        + [format_cost(usage)]
+    )
 
 
 def format_report(report: UsageReport, width: int = 48) -> str:
     """The report as an aligned text table with a totals line, as ccusage prints it."""
-    header = [_HEADERS[report.report]] + [h for h, _ in _NUMBER_COLUMNS] + ["Cost (USD)"]
+    header = (
+        [_HEADERS[report.report]] + [h for h, _ in _NUMBER_COLUMNS] + ["Cost (USD)"]
+    )
     lines: list[list[str]] = []
     for row in report.rows:
         label = row.key or "(none)"
@@ -460,6 +468,8 @@ def format_report(report: UsageReport, width: int = 48) -> str:
     if report.unpriced:
         out.append("Unpriced (not in any price table, not counted in the cost):")
         for name, usage in sorted(report.unpriced.items()):
-            out.append(f"  {name}: {usage.total_tokens:,} tokens in {usage.events:,} events")
+            out.append(
+                f"  {name}: {usage.total_tokens:,} tokens in {usage.events:,} events"
+            )
         out.append("Give them a price in a price file: see docs/usage.md.")
     return "\n".join(out)
