@@ -547,6 +547,6 @@ def test_rates_are_cached_beside_the_database(
     assert usage_json(cli, "daily") == first
     # A cache from another version of the table is ignored, not trusted.
     cache["genai_prices"] = "0.0.1"
-    cache["rates"]["gpt-5\topenai\t2026-03-01\t0"] = ["99", "99", "99", "99"]
+    cache["rates"][key] = ["99", "99", "99", "99"]
     (codex_home / "prices-cache.json").write_text(json.dumps(cache))
     assert usage_json(cli, "daily")["totals"]["cost_usd"] == 1.25

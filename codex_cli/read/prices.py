@@ -258,8 +258,8 @@ class PriceBook:
             values = cache[key]
             if values is None:
                 return None
-            rates = [Decimal(v) for v in values]
-            return Rates(*rates, source=f"genai-prices {genai_prices_version()}")
+            i, r, w, o = (Decimal(v) for v in values)
+            return Rates(i, r, w, o, source=f"genai-prices {genai_prices_version()}")
         found = _table_rates(model, provider, day, band)
         cache[key] = (
             None
