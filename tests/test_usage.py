@@ -538,11 +538,13 @@ def test_rates_are_cached_beside_the_database(
     first = usage_json(cli, "daily")
     cache = json.loads((codex_home / "prices-cache.json").read_text())
     assert cache["genai_prices"] == "0.2.3"
-    assert cache["rates"]["gpt-5\topenai\t2026-03-01\t0"] == [
-        "1.25",
-        "0.125",
-        "1.25",
-        "10",
+    # One request of 1M input tokens: band 524288, the largest tier start.
+    key = "gpt-5\topenai\t2026-03-01\t524288"
+    assert [Decimal(v) for v in cache["rates"][key]] == [
+        Decimal("1.25"),
+        Decimal("0.125"),
+        Decimal("1.25"),  # gpt-5 has no cache-write price: billed as input
+        Decimal("10"),
     ]
     assert usage_json(cli, "daily") == first
     # A cache from another version of the table is ignored, not trusted.
