@@ -97,7 +97,12 @@ def cost_spec(daily: UsageReport) -> dict[str, Any]:
                 "title": "USD",
                 "axis": {"format": "$,.2f"},
             },
-            "color": {"field": "model", "type": "nominal", "title": "Model"},
+            "color": {
+                "field": "model",
+                "type": "nominal",
+                "title": "Model",
+                "legend": {"labelLimit": 320},
+            },
             "tooltip": [
                 {
                     "field": "date",
