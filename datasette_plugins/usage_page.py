@@ -15,7 +15,7 @@ from datasette.utils.asgi import Response
 
 from codex_cli.errors import CodexError
 from codex_cli.read.prices import PriceBook
-from codex_cli.read.usage import UsageReport, format_cost, usage_report
+from codex_cli.read.usage import UsageReport, format_cost, usage_reports
 from codex_cli.settings import Settings
 
 from .pages import _check_view, log_database, script_json
@@ -191,11 +191,13 @@ async def usage_page(datasette: Any, request: Any) -> Response:
     }
 
     def load(conn: Any) -> dict[str, UsageReport]:
-        book = price_book()
-        return {
-            report: usage_report(conn, report, breakdown=True, prices=book, **args)
-            for report in ("daily", "model", "project")
-        }
+        return usage_reports(
+            conn,
+            ("daily", "model", "project"),
+            breakdown=True,
+            prices=price_book(),
+            **args,
+        )
 
     try:
         reports = await db.execute_fn(load)

@@ -31,6 +31,7 @@ from ..errors import PriceFileError
 from ..settings import Settings
 
 MILLION = Decimal(1_000_000)
+NANO = Decimal(1_000_000_000)
 PRICE_FIELDS = ("input", "cache_read", "cache_write", "output")
 ENTRY_KEYS = frozenset({"model", "provider", *PRICE_FIELDS})
 
@@ -60,6 +61,18 @@ class Rates:
             + cache_write_tokens * self.cache_write
             + output_tokens * self.output
         ) / MILLION
+
+    @property
+    def nano(self) -> tuple[int, int, int, int]:
+        """The four rates in nano-USD per million tokens, as integers (fast, exact sums).
+
+        Prices in the tables have at most a few decimals; a rate finer than
+        a nano-dollar per million tokens would be rounded to one.
+        """
+        return tuple(  # type: ignore[return-value]
+            int((rate * NANO).to_integral_value())
+            for rate in (self.input, self.cache_read, self.cache_write, self.output)
+        )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import InvalidDate, UsageError
 from ..events import Event
-from ..store.schema import band_of
+from ..store.schema import TIER_THRESHOLDS, band_of
 from .prices import PriceBook, Rates
 
 REPORTS = ("daily", "weekly", "monthly", "session", "model", "project")
@@ -183,19 +183,40 @@ def zone(name: str) -> ZoneInfo:
         ) from None
 
 
-class _Buckets:
-    """UTC rollup hours -> the local day, week or month they fall in."""
+def _local_day_sql(tz: ZoneInfo, first: str | None, last: str | None) -> str:
+    """SQL for the local date of a rollup row's UTC hour in ``tz``.
 
-    def __init__(self, tz: ZoneInfo) -> None:
-        self.tz = tz
-        self._days: dict[str, date] = {}
+    A CASE over the zone's UTC offsets in the span of the log (one branch
+    per daylight-saving change), so the grouping by local day runs in SQL.
+    """
+    if tz.key == "UTC" or first is None or last is None:
+        return "substr(r.hour, 1, 10)"
 
-    def day(self, hour: str) -> date:
-        local = self._days.get(hour)
-        if local is None:
-            moment = datetime.fromisoformat(hour + ":00").replace(tzinfo=UTC)
-            local = self._days[hour] = moment.astimezone(self.tz).date()
-        return local
+    def offset(moment: datetime) -> int:
+        delta = moment.astimezone(tz).utcoffset() or timedelta()
+        return int(delta.total_seconds() // 60)
+
+    start = datetime.fromisoformat(first[:10]).replace(tzinfo=UTC)
+    end = datetime.fromisoformat(last[:10]).replace(tzinfo=UTC) + timedelta(days=1)
+    segments: list[tuple[str, int]] = []  # (first UTC hour, offset in minutes)
+    current = offset(start)
+    day = start
+    while day < end:
+        following = day + timedelta(days=1)
+        if offset(following) != current:
+            hour = day
+            while offset(hour) == current:
+                hour += timedelta(hours=1)
+            segments.append((hour.strftime("%Y-%m-%dT%H"), current))
+            current = offset(hour)
+        day = following
+    if not segments:
+        return f"date(r.hour || ':00', '{current:+d} minutes')"
+    branches = "".join(
+        f"WHEN r.hour < '{until}' THEN '{minutes:+d} minutes' "
+        for until, minutes in segments
+    )
+    return f"date(r.hour || ':00', CASE {branches}ELSE '{current:+d} minutes' END)"
 
 
 def _bucket_key(report: str, day: date) -> str:
@@ -206,25 +227,107 @@ def _bucket_key(report: str, day: date) -> str:
     return day.isoformat()
 
 
-_SQL = """
-select r.hour, r.model, r.provider, r.band, {dim} as dim,
-       sum(r.events), sum(r.input_tokens), sum(r.cached_input_tokens),
-       sum(r.cache_write_tokens), sum(r.output_tokens), sum(r.reasoning_tokens)
+_SESSIONS_JOIN = "left join sessions as s on s.id = r.session_id"
+# Rows are summed in SQL as finely as pricing needs and no finer: by UTC day
+# only for a model whose price changed within the report's span, and by
+# "rate band", the lowest band of the run of bands its model prices alike
+# (a tier start of that model), so most models need one row per report key.
+_REPORT_SQL = """
+select {day} as day, {project} as project, {session} as session, r.model, r.provider,
+  case when {dated} then substr(r.hour, 1, 10) else '' end as utc_day,
+  {rate_band} as rate_band,
+  sum(r.events), sum(r.input_tokens), sum(r.cached_input_tokens),
+  sum(r.cache_write_tokens), sum(r.output_tokens), sum(r.reasoning_tokens)
 from usage_rollup as r {join}
-where r.hour >= ? and r.hour < ?
-group by r.hour, r.model, r.provider, r.band, dim
+{where}
+group by day, project, session, r.model, r.provider, utc_day, rate_band
 """
-_DIMENSIONS = {
-    "session": ("r.session_id", ""),
-    "project": (
-        "coalesce(s.project, '')",
-        "left join sessions as s on s.id = r.session_id",
-    ),
-    "source": (
-        "coalesce(s.source, '')",
-        "left join sessions as s on s.id = r.session_id",
-    ),
-}
+ALL_BANDS = (0, *TIER_THRESHOLDS)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _pricing_sql(
+    conn: sqlite3.Connection,
+    prices: PriceBook,
+    where: str,
+    params: list[str],
+    span: tuple[date, date] | None,
+) -> tuple[str, str]:
+    """SQL for (whether a row keeps its day, its rate band), from the rates in the span."""
+    if span is None:
+        return "0", "0"  # no rows
+    days = [
+        (span[0] + timedelta(days=i)).isoformat()
+        for i in range((span[1] - span[0]).days + 1)
+    ]
+    dated: list[str] = []
+    cases: list[str] = []
+    for model, provider, top in conn.execute(
+        "select r.model, r.provider, max(r.band) from usage_rollup as r "
+        f"{where} group by r.model, r.provider",
+        params,
+    ):
+        match = f"r.model = {_sql_text(model)} and r.provider = {_sql_text(provider)}"
+        bands = [band for band in ALL_BANDS if band <= top]
+        by_band = [
+            tuple(prices.rates(model, provider, day, band) for day in days)
+            for band in bands
+        ]
+        if any(len(set(rates)) > 1 for rates in by_band):
+            dated.append(f"({match})")
+        starts = [
+            band for i, band in enumerate(bands) if i and by_band[i] != by_band[i - 1]
+        ]
+        if starts:
+            inner = "".join(f"WHEN r.band >= {b} THEN {b} " for b in reversed(starts))
+            cases.append(f"WHEN {match} THEN CASE {inner}ELSE 0 END ")
+    # Rows of models whose rate is one in all their bands have rate band 0.
+    dated_sql = " or ".join(dated) if dated else "0"
+    band_sql = f"CASE {''.join(cases)}ELSE 0 END" if cases else "0"
+    return dated_sql, band_sql
+
+
+# A cell's cost is summed in integers, tokens x nano-USD per million tokens.
+_SCALE = Decimal(10) ** 15
+
+
+class _Sums:
+    """A lean accumulator for one cell of a report."""
+
+    __slots__ = ("values", "cost", "priced", "unpriced")
+
+    def __init__(self) -> None:
+        self.values = [0, 0, 0, 0, 0, 0]  # events, then TOKENS
+        self.cost = 0
+        self.priced = False
+        self.unpriced: set[str] = set()
+
+    def add(self, values: list[int], cost: int | None, name: str) -> None:
+        acc = self.values
+        for i, value in enumerate(values):
+            acc[i] += value
+        if cost is not None:
+            self.cost += cost
+            self.priced = True
+        elif values[1] or values[4]:
+            self.unpriced.add(name)
+
+    def usage(self) -> Usage:
+        events, input_, cached, written, output, reasoning = self.values
+        return Usage(
+            events,
+            input_,
+            cached,
+            written,
+            output,
+            reasoning,
+            cost=Decimal(self.cost) / _SCALE,
+            unpriced=self.unpriced,
+            priced=self.priced,
+        )
 
 
 def usage_report(
@@ -242,92 +345,181 @@ def usage_report(
     ``since``/``until`` are local dates in ``timezone`` (inclusive). Every
     report over the same dates has the same totals.
     """
-    if report not in REPORTS:
-        raise UsageError(
-            f"invalid report {report!r}: expected one of {', '.join(REPORTS)}"
-        )
+    return usage_reports(
+        conn,
+        (report,),
+        since=since,
+        until=until,
+        timezone=timezone,
+        breakdown=breakdown,
+        prices=prices,
+    )[report]
+
+
+def usage_reports(
+    conn: sqlite3.Connection,
+    reports: Iterable[str],
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    timezone: str = "UTC",
+    breakdown: bool = False,
+    prices: PriceBook | None = None,
+) -> dict[str, UsageReport]:
+    """Several reports over the same days from one pass over the rollup (the web page)."""
+    wanted = list(dict.fromkeys(reports))
+    for report in wanted:
+        if report not in REPORTS:
+            raise UsageError(
+                f"invalid report {report!r}: expected one of {', '.join(REPORTS)}"
+            )
     tz = zone(timezone)
     first = parse_day(since, "--since") if since else None
     last = parse_day(until, "--until") if until else None
     if first and last and first > last:
         raise UsageError(f"--since {since} is after --until {until}")
-    # A UTC hour range a day wider than the local dates (any zone is within
-    # 14 hours of UTC); the exact local-date filter follows in Python.
-    low = (first - timedelta(days=1)).isoformat() if first else ""
-    high = (last + timedelta(days=2)).isoformat() if last else "9999"
     prices = prices or PriceBook()
-    dim_sql, join = _DIMENSIONS.get(report, ("''", ""))
-    rows = conn.execute(_SQL.format(dim=dim_sql, join=join), (low, high)).fetchall()
-    buckets = _Buckets(tz)
-    grouped: dict[str, UsageRow] = {}
-    totals = Usage()
-    unpriced: dict[str, Usage] = {}
-    for hour, model, provider, band, dim, events, *tokens in rows:
-        local = buckets.day(hour)
-        if (first and local < first) or (last and local > last):
-            continue
-        name = model_name(model, provider)
-        rates = prices.rates(model, provider, hour[:10], band)
-        if report in ("daily", "weekly", "monthly"):
-            key = _bucket_key(report, local)
-        elif report == "model":
-            key = name
-        else:
-            key = dim
-        row = grouped.get(key)
-        if row is None:
-            row = grouped[key] = UsageRow(key)
-            if report == "model":
-                row.labels = {"model": model or None, "provider": provider or None}
-        part = Usage()
-        part.add(events, tokens, rates, name)
-        row.usage.merge(part)
-        row.models.setdefault(name, Usage()).merge(part)
-        totals.merge(part)
-        if rates is None and part.unpriced:
-            unpriced.setdefault(name, Usage()).merge(part)
-        if report == "session":
-            seen = row.labels.setdefault("_last", hour)
-            if hour > seen:
-                row.labels["_last"] = hour
-    prices.save()
-    ordered = _order(report, grouped)
-    if report == "session":
-        _label_sessions(conn, ordered)
-    return UsageReport(
-        report=report,
-        timezone=timezone,
-        since=first.isoformat() if first else None,
-        until=last.isoformat() if last else None,
-        rows=ordered,
-        totals=totals,
-        unpriced=unpriced,
-        prices=prices.describe(),
-        breakdown=breakdown,
+    lowest, highest = conn.execute(
+        "select min(hour), max(hour) from usage_rollup"
+    ).fetchone()
+    local_day = _local_day_sql(tz, lowest, highest)
+    by_day = any(r in ("daily", "weekly", "monthly") for r in wanted)
+    conditions: list[str] = []
+    params: list[str] = []
+    # The UTC hours a day wider than the local dates (every zone is within
+    # 14 hours of UTC) let the hour index narrow the scan; the local dates decide.
+    if first:
+        conditions += ["r.hour >= ?", f"{local_day} >= ?"]
+        params += [(first - timedelta(days=1)).isoformat(), first.isoformat()]
+    if last:
+        conditions += ["r.hour < ?", f"{local_day} <= ?"]
+        params += [(last + timedelta(days=2)).isoformat(), last.isoformat()]
+    where = f"where {' and '.join(conditions)}" if conditions else ""
+    span = None
+    if lowest is not None:
+        span_start = date.fromisoformat(lowest[:10])
+        span_end = date.fromisoformat(highest[:10])
+        if first:
+            span_start = max(span_start, first - timedelta(days=1))
+        if last:
+            span_end = min(span_end, last + timedelta(days=1))
+        span = (span_start, span_end) if span_start <= span_end else None
+    dated, rate_band = _pricing_sql(conn, prices, where, params, span)
+    rows = conn.execute(
+        _REPORT_SQL.format(
+            day=local_day if by_day else "''",
+            project="coalesce(s.project, '')" if "project" in wanted else "''",
+            session="r.session_id" if "session" in wanted else "''",
+            join=_SESSIONS_JOIN if "project" in wanted else "",
+            where=where,
+            dated=dated,
+            rate_band=rate_band,
+        ),
+        params,
     )
+    any_day = span[0].isoformat() if span else "1970-01-01"
+    cells: dict[str, dict[str, _Sums]] = {r: {} for r in wanted}
+    per_model: dict[str, dict[tuple[str, str], _Sums]] = {r: {} for r in wanted}
+    totals = _Sums()
+    unpriced: dict[str, _Sums] = {}
+    labels: dict[str, dict[str, Any]] = {}
+    nanos: dict[Rates, tuple[int, int, int, int]] = {}
+    weeks: dict[str, str] = {}
+    for day, project, session, model, provider, utc_day, band, *values in rows:
+        name = model_name(model, provider)
+        # A row without its day is priced alike on every day of the span.
+        rates = prices.rates(model, provider, utc_day or any_day, band)
+        if rates is None:
+            cost = None
+        else:
+            nano = nanos.get(rates)
+            if nano is None:
+                nano = nanos[rates] = rates.nano
+            uncached = max(0, values[1] - values[2] - values[3])
+            cost = (
+                uncached * nano[0]
+                + values[2] * nano[1]
+                + values[3] * nano[2]
+                + values[4] * nano[3]
+            )
+        totals.add(values, cost, name)
+        if cost is None and (values[1] or values[4]):
+            gap = unpriced.get(name)
+            if gap is None:
+                gap = unpriced[name] = _Sums()
+            gap.add(values, None, name)
+        for report in wanted:
+            if report == "daily":
+                key = day
+            elif report == "weekly":
+                key = weeks.get(day) or weeks.setdefault(
+                    day, _bucket_key("weekly", date.fromisoformat(day))
+                )
+            elif report == "monthly":
+                key = day[:7]
+            elif report == "session":
+                key = session
+            elif report == "project":
+                key = project
+            else:
+                key = name
+                labels[name] = {"model": model or None, "provider": provider or None}
+            cell = cells[report].get(key)
+            if cell is None:
+                cell = cells[report][key] = _Sums()
+            cell.add(values, cost, name)
+            by_model = per_model[report].get((key, name))
+            if by_model is None:
+                by_model = per_model[report][(key, name)] = _Sums()
+            by_model.add(values, cost, name)
+    prices.save()
+    described = prices.describe()
+    result: dict[str, UsageReport] = {}
+    for report in wanted:
+        grouped: dict[str, UsageRow] = {
+            k: UsageRow(
+                k, sums.usage(), labels=dict(labels[k]) if report == "model" else {}
+            )
+            for k, sums in cells[report].items()
+        }
+        for (key, name), sums in per_model[report].items():
+            grouped[key].models[name] = sums.usage()
+        if report == "session":
+            _label_sessions(conn, list(grouped.values()))
+        result[report] = UsageReport(
+            report=report,
+            timezone=timezone,
+            since=first.isoformat() if first else None,
+            until=last.isoformat() if last else None,
+            rows=_order(report, grouped),
+            totals=totals.usage(),
+            unpriced={name: sums.usage() for name, sums in unpriced.items()},
+            prices=described,
+            breakdown=breakdown,
+        )
+    return result
 
 
 def _order(report: str, grouped: dict[str, UsageRow]) -> list[UsageRow]:
     if report in ("daily", "weekly", "monthly"):
         return [grouped[k] for k in sorted(grouped)]
     if report == "session":
-        return sorted(grouped.values(), key=lambda r: r.labels["_last"])
+        return sorted(
+            grouped.values(), key=lambda r: (r.labels.get("ended_at") or "", r.key)
+        )
     return sorted(
         grouped.values(), key=lambda r: (-r.usage.cost, -r.usage.total_tokens, r.key)
     )
 
 
 def _label_sessions(conn: sqlite3.Connection, rows: list[UsageRow]) -> None:
-    import json
-
-    ids = json.dumps([row.key for row in rows])
+    wanted = {row.key for row in rows}
     info = {
         r[0]: r[1:]
         for r in conn.execute(
-            "select id, project, source, title, started_at, ended_at from sessions "
-            "where id in (select value from json_each(?))",
-            (ids,),
+            "select id, project, source, title, started_at, ended_at from sessions"
         )
+        if r[0] in wanted
     }
     for row in rows:
         project, source, title, started, ended = info.get(row.key, (None,) * 5)
