@@ -25,6 +25,7 @@ from codex_cli.read.usage import (
     events_cost,
     session_cost,
     usage_report,
+    usage_reports,
 )
 from codex_cli.settings import Settings
 from codex_cli.store import db as dbm
@@ -389,6 +390,13 @@ def check_agreement(settings: Settings) -> None:
         for report in REPORTS:
             got = usage_report(conn, report, timezone="America/New_York").totals
             assert tuple(getattr(got, c) for c in TOKENS) == total, report
+        together = usage_reports(conn, REPORTS, timezone="Asia/Kolkata")
+        for report in together.values():
+            rows = report.rows
+            assert (
+                tuple(sum(getattr(r.usage, c) for r in rows) for c in TOKENS) == total
+            )
+            assert sum(r.usage.cost for r in rows) == report.totals.cost
     finally:
         conn.close()
 
@@ -552,3 +560,11 @@ def test_rates_are_cached_beside_the_database(
     cache["rates"][key] = ["99", "99", "99", "99"]
     (codex_home / "prices-cache.json").write_text(json.dumps(cache))
     assert usage_json(cli, "daily")["totals"]["cost_usd"] == 1.25
+
+
+def test_empty_log(cli: Callable[..., Any]) -> None:
+    result = cli("log", "usage", "daily", "--since", "2026-03-01")
+    assert result.exit_code == 0
+    assert result.output.strip() == "No token usage recorded from 2026-03-01."
+    data = usage_json(cli, "session")
+    assert data["rows"] == [] and data["totals"]["cost_usd"] == 0.0

@@ -624,6 +624,11 @@ def _cells(label: str, usage: Usage) -> list[str]:
 
 def format_report(report: UsageReport, width: int = 48) -> str:
     """The report as an aligned text table with a totals line, as ccusage prints it."""
+    if not report.rows:
+        bounds = (f" from {report.since}" if report.since else "") + (
+            f" until {report.until}" if report.until else ""
+        )
+        return f"No token usage recorded{bounds}."
     header = (
         [_HEADERS[report.report]] + [h for h, _ in _NUMBER_COLUMNS] + ["Cost (USD)"]
     )
