@@ -279,6 +279,16 @@ def side_by_side(ccusage_dir: Path, copies: int, rounds: int) -> list[str]:
                     f"{o.get('cached_input_tokens', 0):>10,}  {o.get('cache_write_tokens', 0):>11,}  "
                     f"{o.get('output_tokens', 0):>8,}  {o.get('cost_usd') or 0:>9.4f}"
                 )
+            ours_writes = sum(r.get("cache_write_tokens", 0) for r in ours.values())
+            theirs_writes = sum(
+                r.get("cacheCreationTokens", 0) for r in theirs.values()
+            )
+            if theirs_writes and not ours_writes:
+                lines.append(
+                    "note: this branch's Claude importer is the old one (cache writes "
+                    "counted as uncached input, the first streamed line's usage): "
+                    "input and cache reads agree, cache writes and output cannot yet."
+                )
             ours_t = [run(ours_cmd[:-1], env)[0] for _ in range(rounds)]
             theirs_t = [run(theirs_cmd[:-1], env)[0] for _ in range(rounds)]
             ratio = statistics.median(theirs_t) / statistics.median(ours_t)

@@ -307,8 +307,12 @@ class _Sums:
 
     def add(self, values: list[int], cost: int | None, name: str) -> None:
         acc = self.values
-        for i, value in enumerate(values):
-            acc[i] += value
+        acc[0] += values[0]
+        acc[1] += values[1]
+        acc[2] += values[2]
+        acc[3] += values[3]
+        acc[4] += values[4]
+        acc[5] += values[5]
         if cost is not None:
             self.cost += cost
             self.priced = True
