@@ -310,8 +310,10 @@ def main() -> None:
     )
     parser.add_argument("--copies", type=int, default=500)
     args = parser.parse_args()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
-        f"# bench_usage.py --events {args.events} ({time.strftime('%Y-%m-%d')})",
+        f"# bench_usage.py --events {args.events} ({time.strftime('%Y-%m-%d %H:%M')}, "
+        f"load average {load} on {os.cpu_count()} CPUs)",
         "",
     ]
     if args.ccusage:

@@ -249,12 +249,34 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _models(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
+    """Every (model, provider) of the rollup with its largest band, by index probes.
+
+    A skip scan over ``idx_usage_rollup_model``: one probe per model, not a
+    read of the whole rollup. Models outside a report's dates only add
+    pricing branches that match nothing.
+    """
+    found: list[tuple[str, str, int]] = []
+    row = conn.execute(
+        "select model, provider from usage_rollup order by model, provider limit 1"
+    ).fetchone()
+    while row is not None:
+        model, provider = row
+        top = conn.execute(
+            "select max(band) from usage_rollup where model = ? and provider = ?",
+            (model, provider),
+        ).fetchone()[0]
+        found.append((model, provider, top))
+        row = conn.execute(
+            "select model, provider from usage_rollup where (model, provider) > (?, ?) "
+            "order by model, provider limit 1",
+            (model, provider),
+        ).fetchone()
+    return found
+
+
 def _pricing_sql(
-    conn: sqlite3.Connection,
-    prices: PriceBook,
-    where: str,
-    params: list[str],
-    span: tuple[date, date] | None,
+    conn: sqlite3.Connection, prices: PriceBook, span: tuple[date, date] | None
 ) -> tuple[str, str]:
     """SQL for (whether a row keeps its day, its rate band), from the rates in the span."""
     if span is None:
@@ -265,11 +287,7 @@ def _pricing_sql(
     ]
     dated: list[str] = []
     cases: list[str] = []
-    for model, provider, top in conn.execute(
-        "select r.model, r.provider, max(r.band) from usage_rollup as r "
-        f"{where} group by r.model, r.provider",
-        params,
-    ):
+    for model, provider, top in _models(conn):
         match = f"r.model = {_sql_text(model)} and r.provider = {_sql_text(provider)}"
         bands = [band for band in ALL_BANDS if band <= top]
         by_band = [
@@ -408,7 +426,7 @@ def usage_reports(
         if last:
             span_end = min(span_end, last + timedelta(days=1))
         span = (span_start, span_end) if span_start <= span_end else None
-    dated, rate_band = _pricing_sql(conn, prices, where, params, span)
+    dated, rate_band = _pricing_sql(conn, prices, span)
     rows = conn.execute(
         _REPORT_SQL.format(
             day=local_day if by_day else "''",

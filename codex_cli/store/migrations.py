@@ -336,6 +336,12 @@ def m008_usage_rollup(db: Database) -> None:
         ) WITHOUT ROWID
         """))
     db.execute('CREATE INDEX "idx_usage_rollup_hour" ON "usage_rollup" ("hour")')
+    # Which models a log has, and their largest band, in a few index probes
+    # (a report prices by model before it reads the sums).
+    db.execute(
+        'CREATE INDEX "idx_usage_rollup_model" ON "usage_rollup" '
+        '("model", "provider", "band")'
+    )
     sums = ", ".join(f"sum(coalesce({c}, 0))" for c in USAGE_TOKENS)
     db.execute(
         f"INSERT INTO usage_rollup (session_id, hour, model, provider, band, events, "
