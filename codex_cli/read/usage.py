@@ -242,6 +242,25 @@ from usage_rollup as r {join}
 {where}
 group by day, project, session, r.model, r.provider, utc_day, rate_band
 """
+# With projects: sum per session first (a few rows per session), then look
+# each session's project up once, not once per rollup row.
+_PROJECT_SQL = """
+select g.day, coalesce(s.project, '') as project, {session} as session, g.model,
+  g.provider, g.utc_day, g.rate_band,
+  sum(g.e), sum(g.i), sum(g.c), sum(g.w), sum(g.o), sum(g.x)
+from (
+  select r.session_id, {day} as day, r.model, r.provider,
+    case when {dated} then substr(r.hour, 1, 10) else '' end as utc_day,
+    {rate_band} as rate_band,
+    sum(r.events) as e, sum(r.input_tokens) as i, sum(r.cached_input_tokens) as c,
+    sum(r.cache_write_tokens) as w, sum(r.output_tokens) as o,
+    sum(r.reasoning_tokens) as x
+  from usage_rollup as r
+  {where}
+  group by r.session_id, day, r.model, r.provider, utc_day, rate_band
+) as g left join sessions as s on s.id = g.session_id
+group by g.day, project, session, g.model, g.provider, g.utc_day, g.rate_band
+"""
 ALL_BANDS = (0, *TIER_THRESHOLDS)
 
 
@@ -427,18 +446,25 @@ def usage_reports(
             span_end = min(span_end, last + timedelta(days=1))
         span = (span_start, span_end) if span_start <= span_end else None
     dated, rate_band = _pricing_sql(conn, prices, span)
-    rows = conn.execute(
-        _REPORT_SQL.format(
+    if "project" in wanted:
+        sql = _PROJECT_SQL.format(
             day=local_day if by_day else "''",
-            project="coalesce(s.project, '')" if "project" in wanted else "''",
-            session="r.session_id" if "session" in wanted else "''",
-            join=_SESSIONS_JOIN if "project" in wanted else "",
+            session="g.session_id" if "session" in wanted else "''",
             where=where,
             dated=dated,
             rate_band=rate_band,
-        ),
-        params,
-    )
+        )
+    else:
+        sql = _REPORT_SQL.format(
+            day=local_day if by_day else "''",
+            project="''",
+            session="r.session_id" if "session" in wanted else "''",
+            join="",
+            where=where,
+            dated=dated,
+            rate_band=rate_band,
+        )
+    rows = conn.execute(sql, params)
     any_day = span[0].isoformat() if span else "1970-01-01"
     cells: dict[str, dict[str, _Sums]] = {r: {} for r in wanted}
     per_model: dict[str, dict[tuple[str, str], _Sums]] = {r: {} for r in wanted}
