@@ -241,6 +241,7 @@ class PriceBook:
         self.cache_path = cache_path
         self._cache: dict[str, list[str] | None] | None = None
         self._dirty = False
+        self._memo: dict[tuple[str, str, str, int], Rates | None] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, path: Path | None = None) -> PriceBook:
@@ -265,6 +266,15 @@ class PriceBook:
             return None
         if self.cache_path is None:
             return _table_rates(model, provider, day, band)
+        memo_key = (model, provider, day, band)
+        if memo_key in self._memo:
+            return self._memo[memo_key]
+        self._memo[memo_key] = found = self._cached_rates(model, provider, day, band)
+        return found
+
+    def _cached_rates(
+        self, model: str, provider: str, day: str, band: int
+    ) -> Rates | None:
         cache = self._load_cache()
         key = f"{model}\t{provider}\t{day}\t{band}"
         if key in cache:
