@@ -108,13 +108,16 @@ class UsageRow:
 
     key: str
     usage: Usage = field(default_factory=Usage)
+    #: Per-model sums, filled when the report is broken down by model.
     models: dict[str, Usage] = field(default_factory=dict)
     labels: dict[str, Any] = field(default_factory=dict)
+    #: The models used (also without a breakdown).
+    names: set[str] = field(default_factory=set)
 
     def to_dict(self, report: str, breakdown: bool) -> dict[str, Any]:
         data: dict[str, Any] = {KEY_FIELD[report]: self.key, **self.labels}
         data.update(self.usage.to_dict())
-        data["models"] = sorted(self.models)
+        data["models"] = sorted(self.names | set(self.models))
         if breakdown:
             data["breakdown"] = [
                 {"model": name, **self.models[name].to_dict()}
@@ -334,13 +337,14 @@ _SCALE = Decimal(10) ** 15
 class _Sums:
     """A lean accumulator for one cell of a report."""
 
-    __slots__ = ("values", "cost", "priced", "unpriced")
+    __slots__ = ("values", "cost", "priced", "unpriced", "names")
 
     def __init__(self) -> None:
         self.values = [0, 0, 0, 0, 0, 0]  # events, then TOKENS
         self.cost = 0
         self.priced = False
         self.unpriced: set[str] = set()
+        self.names: set[str] = set()  # the models, when not broken down
 
     def add(self, values: list[int], cost: int | None, name: str) -> None:
         acc = self.values
@@ -516,6 +520,9 @@ def usage_reports(
             if cell is None:
                 cell = cells[report][key] = _Sums()
             cell.add(values, cost, name)
+            if not breakdown:
+                cell.names.add(name)
+                continue
             by_model = per_model[report].get((key, name))
             if by_model is None:
                 by_model = per_model[report][(key, name)] = _Sums()
@@ -526,7 +533,10 @@ def usage_reports(
     for report in wanted:
         grouped: dict[str, UsageRow] = {
             k: UsageRow(
-                k, sums.usage(), labels=dict(labels[k]) if report == "model" else {}
+                k,
+                sums.usage(),
+                labels=dict(labels[k]) if report == "model" else {},
+                names=sums.names,
             )
             for k, sums in cells[report].items()
         }
