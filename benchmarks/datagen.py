@@ -110,6 +110,12 @@ WORDS = _CODE_WORDS + [
 ]
 RARE = [f"zq{i:05d}" for i in range(20000)]  # rare words: selective searches
 _CUM = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(WORDS))))
+# One model per provider, as coding agents use them.
+USAGE_MODELS = [
+    ("gpt-5-codex", "openai"),
+    ("claude-sonnet-4-5-20250929", "anthropic"),
+    ("gemini-2.5-pro", "google"),
+]
 ROLES = [
     ("user", "message"),
     ("assistant", "message"),
@@ -140,9 +146,15 @@ def make_events(
     chars: int = 500,
     start: datetime | None = None,
     days: int = 60,
+    usage: bool = False,
 ) -> Iterator[Event]:
-    """``n`` events in sessions of ``per_session``, timestamps spread over ``days``."""
+    """``n`` events in sessions of ``per_session``, timestamps spread over ``days``.
+
+    ``usage=True``: each session runs one of :data:`USAGE_MODELS` and its
+    assistant events report tokens (cache reads, writes and reasoning too).
+    """
     rng = random.Random(seed)
+    usage_rng = random.Random(seed + 1)
     start = start or datetime(2026, 9, 1, tzinfo=UTC)
     sessions = max(1, n // per_session)
     span = timedelta(days=days).total_seconds()
@@ -151,6 +163,22 @@ def make_events(
         seq = i % per_session + 1
         role, kind = ROLES[seq % len(ROLES)]
         ts = start + timedelta(seconds=span * s / sessions + seq * 5)
+        fields: dict[str, object] = {}
+        if usage and role == "assistant":
+            model, provider = USAGE_MODELS[s % len(USAGE_MODELS)]
+            total = usage_rng.randint(2_000, 150_000)
+            cached = usage_rng.randint(0, total // 2)
+            written = usage_rng.randint(0, (total - cached) // 4)
+            out = usage_rng.randint(10, 2_000)
+            fields = {
+                "model": model,
+                "provider": provider,
+                "input_tokens": total,
+                "cached_input_tokens": cached,
+                "cache_write_tokens": written if provider == "anthropic" else None,
+                "output_tokens": out,
+                "reasoning_tokens": out // 3 if provider == "openai" else None,
+            }
         yield Event(
             session_id=f"bench-{seed}-{s:06d}",
             role=role,
@@ -164,7 +192,7 @@ def make_events(
                 if kind.startswith("tool")
                 else None
             ),
-            model="gpt-5-codex" if role == "assistant" else None,
+            **(fields or {"model": "gpt-5-codex" if role == "assistant" else None}),  # type: ignore[arg-type]
         )
 
 

@@ -33,6 +33,10 @@ class InvalidDate(UsageError):
     """A date, time or duration we cannot parse."""
 
 
+class PriceFileError(UsageError):
+    """A user price file that cannot be read or has a bad entry."""
+
+
 class SearchSyntaxError(UsageError):
     """A raw FTS5 query that SQLite rejects."""
 

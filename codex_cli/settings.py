@@ -32,6 +32,7 @@ ENVIRONMENT: dict[str, str] = {
     "CODEX_REDACT": "`0`: turn secret redaction off (default on).",
     "CODEX_RETENTION_DAYS": f"Default age for `codex log purge` (default {DEFAULT_RETENTION_DAYS}).",
     "NO_COLOR": "Any value but empty: no colour in `codex log view` and `search` (no-color.org); `--color` wins.",
+    "CODEX_PRICES": "Price file for models the price table lacks (default `prices.toml` beside the database).",
 }
 
 # Read only to find other agents' transcripts for `codex log import`.
@@ -97,6 +98,8 @@ class Settings:
     retention_days: int = DEFAULT_RETENTION_DAYS
     mlflow_tracking_uri: str | None = None
     no_color: bool = False
+    #: Explicit price file (``CODEX_PRICES``); see :attr:`price_file`.
+    prices_path: Path | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
     # Other agents' homes, for `codex log import` (see SOURCE_ENVIRONMENT).
     home: Path | None = None
@@ -138,6 +141,7 @@ class Settings:
             retention_days=retention_days,
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
             no_color=bool(env.get("NO_COLOR")),
+            prices_path=Path(env["CODEX_PRICES"]) if env.get("CODEX_PRICES") else None,
             warnings=tuple(warnings),
             **{
                 name: Path(env[var]) if env.get(var) else None
@@ -153,6 +157,13 @@ class Settings:
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the non-``None`` values of ``changes`` applied."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+
+    @property
+    def price_file(self) -> tuple[Path, bool]:
+        """The user price file and whether it must exist (it was named explicitly)."""
+        if self.prices_path is not None:
+            return self.prices_path, True
+        return self.db_path.parent / "prices.toml", False
 
     def resolve_session_id(
         self, explicit: str | None = None, source: str = "--session"

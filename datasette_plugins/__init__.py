@@ -1,4 +1,4 @@
-"""codex_cli's Datasette plugin: readable events, session pages, search, activity chart.
+"""codex_cli's Datasette plugin: readable events, session pages, search, usage and cost.
 
 Loaded through the ``datasette`` entry-point group (see ``pyproject.toml``), so
 it is active in any Datasette of an environment where codex_cli is installed;
@@ -15,7 +15,7 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup
 
-from . import pages, search_page, security, session
+from . import pages, search_page, security, session, usage_page
 from .cells import content_html, data_html
 
 CONFIG = "codex-cli"  # our block under `plugins:` in the metadata
@@ -114,7 +114,7 @@ def register_routes() -> list[tuple[str, Any]]:
             r"^/-/sessions/(?P<session_id>[^/]+?)(?P<format>\.json|\.html)?$",
             session.session_page,
         ),
-        (r"^/-/activity(?P<format>\.json)?$", pages.activity_page),
+        (r"^/-/usage(?P<format>\.json)?$", usage_page.usage_page),
     ]
 
 
@@ -139,6 +139,8 @@ def prepare_connection(conn: Any, datasette: Any) -> None:
         lambda q: quote_fts(str(q or "")) or '""',
         deterministic=True,
     )
+    # For canned queries over usage_rollup: the cost of a row, NULL when unpriced.
+    conn.create_function("codex_cost", 8, usage_page.codex_cost, deterministic=True)
 
 
 @hookimpl
@@ -163,7 +165,7 @@ def extra_css_urls(datasette: Any) -> list[str]:
 
 @hookimpl
 def menu_links(datasette: Any) -> list[dict[str, str]]:
-    return [{"href": datasette.urls.path("/-/activity"), "label": "Activity chart"}]
+    return [{"href": datasette.urls.path("/-/usage"), "label": "Usage and cost"}]
 
 
 @hookimpl(hookwrapper=True)

@@ -37,9 +37,9 @@ DENIED_FUNCTIONS = frozenset(
 MAX_BLOB = 1_000_000  # randomblob()/zeroblob() beyond this would be a memory bomb
 
 
-# Vega compiles its expressions with Function(): the activity chart's page
+# Vega compiles its expressions with Function(): the usage page
 # (aggregate numbers only, no logged text) is the one that may evaluate code.
-EVAL_PATHS = ("/-/activity",)
+EVAL_PATHS = ("/-/usage",)
 
 
 def policy(nonce: str | None = None, *, allow_eval: bool = False) -> str:

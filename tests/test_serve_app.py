@@ -42,6 +42,7 @@ def test_metadata_ships_with_the_package_and_top_level_file_is_the_same() -> Non
     assert set(metadata["databases"]["log"]["queries"]) == {
         "sessions_by_day",
         "tokens_by_model_and_day",
+        "sessions_with_cost",
         "top_tools",
         "search_session",
     }
@@ -53,9 +54,10 @@ def test_home_shows_title_description_search_box_and_links(site: Site) -> None:
     assert 'action="/-/search"' in page  # datasette-search-all's box
     for link in (
         "/log/sessions",
-        "/-/activity",
+        "/-/usage",
         "/log/sessions_by_day",
         "/log/tokens_by_model_and_day",
+        "/log/sessions_with_cost",
         "/log/top_tools",
         "/log/search_session",
     ):
@@ -229,43 +231,71 @@ def test_new_events_appear_without_restart(settings: Settings, site: Site) -> No
     assert "a latecomer event" in html(site, "/-/sessions/demo-2")
 
 
-def test_activity_chart_and_json(site: Site) -> None:
-    data = site.json("/-/activity.json")
-    assert data["rows"] == [
-        {
-            "day": "2026-03-01",
-            "events": 10,
-            "input_tokens": 6500,
-            "cached_input_tokens": 200,
-            "output_tokens": 270,
-        },
-        {
-            "day": "2026-03-02",
-            "events": 4,
-            "input_tokens": 510,
-            "cached_input_tokens": 0,
-            "output_tokens": 65,
-        },
+def test_usage_page_and_json(site: Site) -> None:
+    data = site.json("/-/usage.json")
+    daily = data["daily"]
+    assert [
+        (r["date"], r["input_tokens"], r["cached_input_tokens"], r["output_tokens"])
+        for r in daily["rows"]
+    ] == [("2026-03-01", 6500, 200, 270), ("2026-03-02", 510, 0, 65)]
+    # gpt-5-codex is priced as gpt-5: (6,300 * 1.25 + 200 * 0.125 + 270 * 10) / 1e6
+    assert daily["rows"][0]["cost_usd"] == 0.0106
+    # "claude-sonnet" names no model of the price table: unpriced, not $0
+    assert daily["rows"][1]["cost_usd"] is None
+    assert [u["model"] for u in daily["unpriced"]] == ["claude-sonnet"]
+    assert [r["model"] for r in data["models"]["rows"]] == [
+        "gpt-5-codex",
+        "claude-sonnet",
     ]
-    spec = data["spec"]
+    assert data["projects"]["totals"] == daily["totals"]  # same numbers everywhere
+    cost, tokens = data["specs"]["cost"], data["specs"]["tokens"]
+    # A time axis (empty days keep their place); one legend per chart
     assert (
-        spec["$schema"].endswith("vega-lite/v5.json")
-        and spec["data"]["values"] == data["rows"]
+        cost["encoding"]["x"]["type"] == tokens["encoding"]["x"]["type"] == "temporal"
     )
-    assert [c["title"] for c in spec["vconcat"]] == ["Events per day", "Tokens per day"]
+    assert cost["encoding"]["color"]["field"] == "model"
+    assert tokens["encoding"]["color"]["scale"]["domain"] == [
+        "input: uncached",
+        "input: cache read",
+        "input: cache write",
+        "output",
+    ]
+    # Cached tokens are a part of input, never drawn on top of it
+    day1 = {
+        v["kind"]: v["tokens"]
+        for v in tokens["data"]["values"]
+        if v["date"] == "2026-03-01"
+    }
+    assert day1 == {
+        "input: uncached": 6300,
+        "input: cache read": 200,
+        "input: cache write": 0,
+        "output": 270,
+    }
+    assert sum(day1.values()) == daily["rows"][0]["total_tokens"]
+    assert all("tooltip" in spec["encoding"] for spec in (cost, tokens))
+    later = site.json("/-/usage.json?since=2026-03-02")["daily"]["rows"]
+    assert [r["date"] for r in later] == ["2026-03-02"]
+    page = html(site, "/-/usage")
+    assert "vega-embed.min.js" in page and 'id="codex-usage-cost-spec"' in page
+    spec_text = re.search(
+        r'id="codex-usage-tokens-spec">(.*?)</script>', page, re.S
+    ).group(1)
+    assert json.loads(spec_text) == tokens
     assert (
-        site.json("/-/activity.json?since=2026-03-02")["rows"][0]["day"] == "2026-03-02"
+        "Unpriced, not counted in the cost" in page
+        and "<strong>claude-sonnet</strong>" in page
     )
-    page = html(site, "/-/activity")
-    assert "vega-embed.min.js" in page and 'id="codex-activity-spec"' in page
-    spec_text = re.search(r'id="codex-activity-spec">(.*?)</script>', page, re.S).group(
-        1
-    )
-    assert json.loads(spec_text) == spec
-    assert "<td>2026-03-01</td><td>10</td>" in page
+    assert 'id="codex-usage-projects"' in page and "$0.01 +?" in page
+    bad = site.get("/-/usage?timezone=Mars/Olympus")
+    assert bad.status_code == 400 and "invalid --timezone" in bad.text
 
 
-def test_activity_spec_cannot_close_its_script_element() -> None:
+def test_activity_page_is_gone(site: Site) -> None:
+    assert site.get("/-/activity").status_code == 404
+
+
+def test_script_json_cannot_close_its_script_element() -> None:
     from datasette_plugins.pages import script_json
 
     text = str(script_json({"day": "</script><script>alert(1)</script>"}))
@@ -304,23 +334,31 @@ CANNED = [
     ),
     (
         "tokens_by_model_and_day",
-        "since=",
+        "since=&until=",
         [
             {
                 "day": "2026-03-02",
                 "model": "claude-sonnet",
+                "provider": "",
                 "events": 2,
                 "input_tokens": 510,
                 "cached_input_tokens": 0,
+                "cache_write_tokens": 0,
                 "output_tokens": 65,
+                "reasoning_tokens": 0,
+                "cost_usd": None,
             },
             {
                 "day": "2026-03-01",
                 "model": "gpt-5-codex",
+                "provider": "",
                 "events": 4,
                 "input_tokens": 6500,
                 "cached_input_tokens": 200,
+                "cache_write_tokens": 0,
                 "output_tokens": 270,
+                "reasoning_tokens": 0,
+                "cost_usd": 0.0106,
             },
         ],
     ),
@@ -339,6 +377,40 @@ CANNED = [
         ],
     ),
     ("top_tools", "since=2026-03-02", []),
+    (
+        "sessions_with_cost",
+        "since=2026-03-02",
+        [
+            {
+                "id": "evil-1",
+                "title": SCRIPT,
+                "project": None,
+                "source": None,
+                "started_at": "2026-03-02T15:00:00.000Z",
+                "ended_at": "2026-03-02T15:00:01.000Z",
+                "event_count": 2,
+                "input_tokens": 10,
+                "cached_input_tokens": 0,
+                "cache_write_tokens": 0,
+                "output_tokens": 5,
+                "cost_usd": None,
+            },
+            {
+                "id": "demo-2",
+                "title": "Summarise the changelog for the release.",
+                "project": None,
+                "source": None,
+                "started_at": "2026-03-02T14:00:00.000Z",
+                "ended_at": "2026-03-02T14:00:03.000Z",
+                "event_count": 2,
+                "input_tokens": 500,
+                "cached_input_tokens": 0,
+                "cache_write_tokens": 0,
+                "output_tokens": 60,
+                "cost_usd": None,
+            },
+        ],
+    ),
 ]
 
 
@@ -412,7 +484,7 @@ def test_row_pages_render_content_and_link_sessions(site: Site) -> None:
     assert "/log/events?session_id=demo-1" in session  # links from the events table
 
 
-@pytest.mark.parametrize("path", ["/-/sessions/demo-1", "/-/activity"])
+@pytest.mark.parametrize("path", ["/-/sessions/demo-1", "/-/usage"])
 def test_plugin_pages_follow_datasette_permissions(
     settings: Settings, path: str
 ) -> None:

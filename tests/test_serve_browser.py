@@ -149,12 +149,11 @@ def test_search_open_a_session_and_nothing_runs(server: str, tmp_path: Path) -> 
                 assert page.title() != "pwned"  # what the script would have set
             page.screenshot(path=str(tmp_path / "hostile.png"), full_page=True)
 
-            # The activity chart draws (Vega-Lite from the plugin's own static files)
-            page.goto(server + "/-/activity")
-            expect(
-                page.locator("#codex-activity-chart canvas, #codex-activity-chart svg")
-            ).to_have_count(1)
-            page.screenshot(path=str(tmp_path / "activity.png"), full_page=True)
+            # The usage charts draw (Vega-Lite from the plugin's own static files)
+            page.goto(server + "/-/usage")
+            for chart in ("#codex-usage-cost", "#codex-usage-tokens"):
+                expect(page.locator(f"{chart} canvas, {chart} svg")).to_have_count(1)
+            page.screenshot(path=str(tmp_path / "usage.png"), full_page=True)
 
             # The SQL editor (CodeMirror, inline start-up script) still starts
             page.goto(server + "/log?sql=select+count(*)+from+events")

@@ -11,6 +11,7 @@ import sys
 from . import (
     log_import,  # noqa: F401  (registers `codex log import`)
     log_maintenance,  # noqa: F401  (purge, rebuild, export, upgrade-files)
+    log_usage,  # noqa: F401  (registers `codex log usage`)
 )
 from ._app import make_typer, quiet_stdout, setup_logging
 from .db import app as db_app

@@ -16,7 +16,7 @@ from textwrap import dedent
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from .schema import SCHEMA_VERSION
+from .schema import SCHEMA_VERSION, TIER_THRESHOLDS
 
 MIGRATION_SET = "codex_cli"
 migrations = Migrations(MIGRATION_SET)
@@ -298,6 +298,115 @@ def m007_unique_seq(db: Database) -> None:
     db.execute('DROP INDEX IF EXISTS "idx_events_session_id_seq"')
     db.execute(
         'CREATE UNIQUE INDEX "idx_events_session_id_seq" ON "events" ("session_id", "seq")'
+    )
+
+
+USAGE_TOKENS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+
+def _band_sql(alias: str) -> str:
+    cases = " ".join(
+        f"WHEN coalesce({alias}.input_tokens, 0) > {t} THEN {t}"
+        for t in reversed(TIER_THRESHOLDS)
+    )
+    return f"CASE {cases} ELSE 0 END"
+
+
+def _has_usage_sql(alias: str) -> str:
+    return " OR ".join(f"{alias}.{c} IS NOT NULL" for c in USAGE_TOKENS)
+
+
+def _usage_add_sql(alias: str) -> str:
+    """An upsert adding one event (``new`` or a row alias) to its rollup row."""
+    sums = ", ".join(f"coalesce({alias}.{c}, 0)" for c in USAGE_TOKENS)
+    updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in USAGE_TOKENS)
+    return (
+        f"INSERT INTO usage_rollup (session_id, hour, model, provider, band, events, "
+        f"{', '.join(USAGE_TOKENS)}) VALUES ({alias}.session_id, substr({alias}.ts, 1, 13), "
+        f"coalesce({alias}.model, ''), coalesce({alias}.provider, ''), {_band_sql(alias)}, "
+        f"1, {sums}) ON CONFLICT (session_id, hour, model, provider, band) DO UPDATE SET "
+        f"events = events + 1, {updates};"
+    )
+
+
+def _usage_remove_sql(alias: str) -> str:
+    key = (
+        f"session_id = {alias}.session_id AND hour = substr({alias}.ts, 1, 13) "
+        f"AND model = coalesce({alias}.model, '') "
+        f"AND provider = coalesce({alias}.provider, '') AND band = {_band_sql(alias)}"
+    )
+    updates = ", ".join(f"{c} = {c} - coalesce({alias}.{c}, 0)" for c in USAGE_TOKENS)
+    return (
+        f"UPDATE usage_rollup SET events = events - 1, {updates} WHERE {key};\n"
+        f"  DELETE FROM usage_rollup WHERE {key} AND events <= 0;"
+    )
+
+
+@migrations()
+def m008_usage_rollup(db: Database) -> None:
+    """Token usage rolled up by session, UTC hour, model, provider and tier band.
+
+    One row per (session, hour, model, provider, band) with the number of
+    events that reported usage and their token sums, kept current by
+    triggers on every insert, delete (purge) and update of ``events``, and
+    backfilled from the events already there. Reports join it to
+    ``sessions`` for source and project, so editing a session's project
+    later needs no second bookkeeping; a report reads rows in the thousands
+    where the events are in the millions. Hours (not days) let a report in
+    any whole-hour time zone be exact; the band keeps requests apart that a
+    price table charges at a different tier (above 200k input tokens, say).
+    Cost is not stored: price tables change, so it is computed when read.
+    """
+    db.execute(dedent(f"""
+        CREATE TABLE usage_rollup (
+          session_id TEXT NOT NULL,
+          hour TEXT NOT NULL,
+          model TEXT NOT NULL,
+          provider TEXT NOT NULL,
+          band INTEGER NOT NULL,
+          events INTEGER NOT NULL,
+          {" INTEGER NOT NULL, ".join(USAGE_TOKENS)} INTEGER NOT NULL,
+          PRIMARY KEY (session_id, hour, model, provider, band)
+        ) WITHOUT ROWID
+        """))
+    db.execute('CREATE INDEX "idx_usage_rollup_hour" ON "usage_rollup" ("hour")')
+    # Which models a log has, and their largest band, in a few index probes
+    # (a report prices by model before it reads the sums).
+    db.execute(
+        'CREATE INDEX "idx_usage_rollup_model" ON "usage_rollup" '
+        '("model", "provider", "band")'
+    )
+    sums = ", ".join(f"sum(coalesce({c}, 0))" for c in USAGE_TOKENS)
+    db.execute(
+        f"INSERT INTO usage_rollup (session_id, hour, model, provider, band, events, "
+        f"{', '.join(USAGE_TOKENS)}) "
+        f"SELECT session_id, substr(ts, 1, 13), coalesce(model, ''), "
+        f"coalesce(provider, ''), {_band_sql('events')}, count(*), {sums} "
+        f"FROM events WHERE {_has_usage_sql('events')} GROUP BY 1, 2, 3, 4, 5"
+    )
+    db.execute(
+        f"CREATE TRIGGER events_usage_ai AFTER INSERT ON events "
+        f"WHEN {_has_usage_sql('new')} BEGIN\n  {_usage_add_sql('new')}\nEND"
+    )
+    db.execute(
+        f"CREATE TRIGGER events_usage_ad AFTER DELETE ON events "
+        f"WHEN {_has_usage_sql('old')} BEGIN\n  {_usage_remove_sql('old')}\nEND"
+    )
+    watched = ", ".join(("session_id", "ts", "model", "provider", *USAGE_TOKENS))
+    # Two triggers: an update may take an event into or out of the rollup.
+    db.execute(
+        f"CREATE TRIGGER events_usage_au_old AFTER UPDATE OF {watched} ON events "
+        f"WHEN {_has_usage_sql('old')} BEGIN\n  {_usage_remove_sql('old')}\nEND"
+    )
+    db.execute(
+        f"CREATE TRIGGER events_usage_au_new AFTER UPDATE OF {watched} ON events "
+        f"WHEN {_has_usage_sql('new')} BEGIN\n  {_usage_add_sql('new')}\nEND"
     )
 
 

@@ -38,3 +38,27 @@ SESSION_COLUMNS = (
     "parent_tool_call_id",
     "notes",
 )
+
+# Every input-token count at which some price of genai-prices (0.2.3) changes
+# tier. An event's band is the largest one its input exceeds: the usage
+# rollup (m008) keeps bands apart, so a row's requests all pay one tier.
+TIER_THRESHOLDS = (
+    32000,
+    100000,
+    128000,
+    199999,
+    200000,
+    256000,
+    272000,
+    512000,
+    524288,
+)
+
+
+def band_of(input_tokens: int | None) -> int:
+    """The tier band of a request with this many input tokens (cache included)."""
+    value = input_tokens or 0
+    for threshold in reversed(TIER_THRESHOLDS):
+        if value > threshold:
+            return threshold
+    return 0

@@ -1,0 +1,730 @@
+"""Token usage and cost per day, week, month, session, model and project.
+
+Reports read ``usage_rollup`` (one row per session, UTC hour, model,
+provider and tier band, kept current by triggers: see migration m008), never
+the events, so they cost the same at a thousand events as at millions. Cost
+is computed here, from token sums and :mod:`codex_cli.read.prices`, because
+price tables change. The CLI (``codex log usage``) and the web page
+(``/-/usage``) both call :func:`usage_report`: the same numbers in both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import InvalidDate, UsageError
+from ..events import Event
+from ..store.schema import TIER_THRESHOLDS, band_of
+from .prices import PriceBook, Rates
+
+REPORTS = ("daily", "weekly", "monthly", "session", "model", "project")
+TOKENS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+# The field naming each report's row.
+KEY_FIELD = {
+    "daily": "date",
+    "weekly": "week",
+    "monthly": "month",
+    "session": "session_id",
+    "model": "model",
+    "project": "project",
+}
+
+
+@dataclass
+class Usage:
+    """Token sums, their cost, and what could not be priced."""
+
+    events: int = 0
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    #: ``model (provider)`` names whose tokens have no price.
+    unpriced: set[str] = field(default_factory=set)
+    #: Whether any of the tokens had a price (else the cost is unknown, not $0).
+    priced: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        # input_tokens already counts cache reads and writes; reasoning is output.
+        return self.input_tokens + self.output_tokens
+
+    def add(
+        self, events: int, tokens: Iterable[int], rates: Rates | None, name: str
+    ) -> None:
+        values = list(tokens)
+        self.events += events
+        for attr, value in zip(TOKENS, values, strict=True):
+            setattr(self, attr, getattr(self, attr) + value)
+        if rates is None:
+            if values[0] or values[3]:
+                self.unpriced.add(name)
+        else:
+            self.priced = True
+            self.cost += rates.cost(values[0], values[1], values[2], values[3])
+
+    def merge(self, other: Usage) -> None:
+        self.events += other.events
+        for attr in TOKENS:
+            setattr(self, attr, getattr(self, attr) + getattr(other, attr))
+        self.cost += other.cost
+        self.unpriced |= other.unpriced
+        self.priced = self.priced or other.priced
+
+    @property
+    def cost_usd(self) -> float | None:
+        """USD of the priced tokens; ``None`` when there were tokens and none had a price."""
+        if self.unpriced and not self.priced:
+            return None
+        return float(round(self.cost, 6))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            **{attr: getattr(self, attr) for attr in TOKENS},
+            "total_tokens": self.total_tokens,
+            "cost_usd": self.cost_usd,
+            "unpriced_models": sorted(self.unpriced),
+        }
+
+
+@dataclass
+class UsageRow:
+    """One line of a report: its key, extra labels, sums, and per-model sums."""
+
+    key: str
+    usage: Usage = field(default_factory=Usage)
+    #: Per-model sums, filled when the report is broken down by model.
+    models: dict[str, Usage] = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=dict)
+    #: The models used (also without a breakdown).
+    names: set[str] = field(default_factory=set)
+
+    def to_dict(self, report: str, breakdown: bool) -> dict[str, Any]:
+        data: dict[str, Any] = {KEY_FIELD[report]: self.key, **self.labels}
+        data.update(self.usage.to_dict())
+        data["models"] = sorted(self.names | set(self.models))
+        if breakdown:
+            data["breakdown"] = [
+                {"model": name, **self.models[name].to_dict()}
+                for name in sorted(self.models, key=lambda n: -self.models[n].cost)
+            ]
+        return data
+
+
+@dataclass
+class UsageReport:
+    """A whole report: rows in order, totals, unpriced models, the price table used."""
+
+    report: str
+    timezone: str
+    since: str | None
+    until: str | None
+    rows: list[UsageRow]
+    totals: Usage
+    unpriced: dict[str, Usage]
+    prices: dict[str, Any]
+    breakdown: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON form (docs/usage.md)."""
+        return {
+            "report": self.report,
+            "timezone": self.timezone,
+            "since": self.since,
+            "until": self.until,
+            "price_table": self.prices,
+            "rows": [row.to_dict(self.report, self.breakdown) for row in self.rows],
+            "totals": self.totals.to_dict(),
+            "unpriced": [
+                {"model": name, **usage.to_dict()}
+                for name, usage in sorted(self.unpriced.items())
+            ],
+        }
+
+
+def model_name(model: str, provider: str) -> str:
+    """How a model is shown: ``claude-sonnet-4-5 (anthropic)``; ``(unknown)`` without one."""
+    shown = model or "(unknown model)"
+    return f"{shown} ({provider})" if provider else shown
+
+
+def parse_day(value: str, option: str) -> date:
+    """``2026-01-31`` or ``20260131`` (as ccusage takes them)."""
+    text = value.strip()
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise InvalidDate(
+        f"invalid {option} {value!r}: expected a date such as 2026-01-31 or 20260131"
+    )
+
+
+def zone(name: str) -> ZoneInfo:
+    """A time zone by IANA name (``UTC``, ``Europe/Paris``)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"invalid --timezone {name!r}: expected an IANA name such as UTC or Europe/Paris"
+        ) from None
+
+
+def _local_day_sql(tz: ZoneInfo, first: str | None, last: str | None) -> str:
+    """SQL for the local date of a rollup row's UTC hour in ``tz``.
+
+    A CASE over the zone's UTC offsets in the span of the log (one branch
+    per daylight-saving change), so the grouping by local day runs in SQL.
+    """
+    if tz.key == "UTC" or first is None or last is None:
+        return "substr(r.hour, 1, 10)"
+
+    def offset(moment: datetime) -> int:
+        delta = moment.astimezone(tz).utcoffset() or timedelta()
+        return int(delta.total_seconds() // 60)
+
+    start = datetime.fromisoformat(first[:10]).replace(tzinfo=UTC)
+    end = datetime.fromisoformat(last[:10]).replace(tzinfo=UTC) + timedelta(days=1)
+    segments: list[tuple[str, int]] = []  # (first UTC hour, offset in minutes)
+    current = offset(start)
+    day = start
+    while day < end:
+        following = day + timedelta(days=1)
+        if offset(following) != current:
+            hour = day
+            while offset(hour) == current:
+                hour += timedelta(hours=1)
+            segments.append((hour.strftime("%Y-%m-%dT%H"), current))
+            current = offset(hour)
+        day = following
+    if not segments:
+        return f"date(r.hour || ':00', '{current:+d} minutes')"
+    branches = "".join(
+        f"WHEN r.hour < '{until}' THEN '{minutes:+d} minutes' "
+        for until, minutes in segments
+    )
+    return f"date(r.hour || ':00', CASE {branches}ELSE '{current:+d} minutes' END)"
+
+
+def _bucket_key(report: str, day: date) -> str:
+    if report == "weekly":
+        return (day - timedelta(days=day.weekday())).isoformat()  # Monday
+    if report == "monthly":
+        return day.isoformat()[:7]
+    return day.isoformat()
+
+
+_SESSIONS_JOIN = "left join sessions as s on s.id = r.session_id"
+# Rows are summed in SQL as finely as pricing needs and no finer: by UTC day
+# only for a model whose price changed within the report's span, and by
+# "rate band", the lowest band of the run of bands its model prices alike
+# (a tier start of that model), so most models need one row per report key.
+_REPORT_SQL = """
+select {day} as day, {project} as project, {session} as session, r.model, r.provider,
+  case when {dated} then substr(r.hour, 1, 10) else '' end as utc_day,
+  {rate_band} as rate_band,
+  sum(r.events), sum(r.input_tokens), sum(r.cached_input_tokens),
+  sum(r.cache_write_tokens), sum(r.output_tokens), sum(r.reasoning_tokens)
+from usage_rollup as r {join}
+{where}
+group by day, project, session, r.model, r.provider, utc_day, rate_band
+"""
+# With projects: sum per session first (a few rows per session), then look
+# each session's project up once, not once per rollup row.
+_PROJECT_SQL = """
+select g.day, coalesce(s.project, '') as project, {session} as session, g.model,
+  g.provider, g.utc_day, g.rate_band,
+  sum(g.e), sum(g.i), sum(g.c), sum(g.w), sum(g.o), sum(g.x)
+from (
+  select r.session_id, {day} as day, r.model, r.provider,
+    case when {dated} then substr(r.hour, 1, 10) else '' end as utc_day,
+    {rate_band} as rate_band,
+    sum(r.events) as e, sum(r.input_tokens) as i, sum(r.cached_input_tokens) as c,
+    sum(r.cache_write_tokens) as w, sum(r.output_tokens) as o,
+    sum(r.reasoning_tokens) as x
+  from usage_rollup as r
+  {where}
+  group by r.session_id, day, r.model, r.provider, utc_day, rate_band
+) as g left join sessions as s on s.id = g.session_id
+group by g.day, project, session, g.model, g.provider, g.utc_day, g.rate_band
+"""
+ALL_BANDS = (0, *TIER_THRESHOLDS)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _models(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
+    """Every (model, provider) of the rollup with its largest band, by index probes.
+
+    A skip scan over ``idx_usage_rollup_model``: one probe per model, not a
+    read of the whole rollup. Models outside a report's dates only add
+    pricing branches that match nothing.
+    """
+    found: list[tuple[str, str, int]] = []
+    row = conn.execute(
+        "select model, provider from usage_rollup order by model, provider limit 1"
+    ).fetchone()
+    while row is not None:
+        model, provider = row
+        top = conn.execute(
+            "select max(band) from usage_rollup where model = ? and provider = ?",
+            (model, provider),
+        ).fetchone()[0]
+        found.append((model, provider, top))
+        row = conn.execute(
+            "select model, provider from usage_rollup where (model, provider) > (?, ?) "
+            "order by model, provider limit 1",
+            (model, provider),
+        ).fetchone()
+    return found
+
+
+def _pricing_sql(
+    conn: sqlite3.Connection, prices: PriceBook, span: tuple[date, date] | None
+) -> tuple[str, str]:
+    """SQL for (whether a row keeps its day, its rate band), from the rates in the span."""
+    if span is None:
+        return "0", "0"  # no rows
+    days = [
+        (span[0] + timedelta(days=i)).isoformat()
+        for i in range((span[1] - span[0]).days + 1)
+    ]
+    dated: list[str] = []
+    cases: list[str] = []
+    for model, provider, top in _models(conn):
+        match = f"r.model = {_sql_text(model)} and r.provider = {_sql_text(provider)}"
+        bands = [band for band in ALL_BANDS if band <= top]
+        by_band = [
+            tuple(prices.rates(model, provider, day, band) for day in days)
+            for band in bands
+        ]
+        if any(len(set(rates)) > 1 for rates in by_band):
+            dated.append(f"({match})")
+        starts = [
+            band for i, band in enumerate(bands) if i and by_band[i] != by_band[i - 1]
+        ]
+        if starts:
+            inner = "".join(f"WHEN r.band >= {b} THEN {b} " for b in reversed(starts))
+            cases.append(f"WHEN {match} THEN CASE {inner}ELSE 0 END ")
+    # Rows of models whose rate is one in all their bands have rate band 0.
+    dated_sql = " or ".join(dated) if dated else "0"
+    band_sql = f"CASE {''.join(cases)}ELSE 0 END" if cases else "0"
+    return dated_sql, band_sql
+
+
+# A cell's cost is summed in integers, tokens x nano-USD per million tokens.
+_SCALE = Decimal(10) ** 15
+
+
+class _Sums:
+    """A lean accumulator for one cell of a report."""
+
+    __slots__ = ("values", "cost", "priced", "unpriced", "names")
+
+    def __init__(self) -> None:
+        self.values = [0, 0, 0, 0, 0, 0]  # events, then TOKENS
+        self.cost = 0
+        self.priced = False
+        self.unpriced: set[str] = set()
+        self.names: set[str] = set()  # the models, when not broken down
+
+    def add(self, values: list[int], cost: int | None, name: str) -> None:
+        acc = self.values
+        acc[0] += values[0]
+        acc[1] += values[1]
+        acc[2] += values[2]
+        acc[3] += values[3]
+        acc[4] += values[4]
+        acc[5] += values[5]
+        if cost is not None:
+            self.cost += cost
+            self.priced = True
+        elif values[1] or values[4]:
+            self.unpriced.add(name)
+
+    def usage(self) -> Usage:
+        events, input_, cached, written, output, reasoning = self.values
+        return Usage(
+            events,
+            input_,
+            cached,
+            written,
+            output,
+            reasoning,
+            cost=Decimal(self.cost) / _SCALE,
+            unpriced=self.unpriced,
+            priced=self.priced,
+        )
+
+
+def usage_report(
+    conn: sqlite3.Connection,
+    report: str = "daily",
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    timezone: str = "UTC",
+    breakdown: bool = False,
+    prices: PriceBook | None = None,
+) -> UsageReport:
+    """Usage and cost grouped by ``report`` (one of :data:`REPORTS`).
+
+    ``since``/``until`` are local dates in ``timezone`` (inclusive). Every
+    report over the same dates has the same totals.
+    """
+    return usage_reports(
+        conn,
+        (report,),
+        since=since,
+        until=until,
+        timezone=timezone,
+        breakdown=breakdown,
+        prices=prices,
+    )[report]
+
+
+def usage_reports(
+    conn: sqlite3.Connection,
+    reports: Iterable[str],
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    timezone: str = "UTC",
+    breakdown: bool = False,
+    prices: PriceBook | None = None,
+) -> dict[str, UsageReport]:
+    """Several reports over the same days from one pass over the rollup (the web page)."""
+    wanted = list(dict.fromkeys(reports))
+    for report in wanted:
+        if report not in REPORTS:
+            raise UsageError(
+                f"invalid report {report!r}: expected one of {', '.join(REPORTS)}"
+            )
+    tz = zone(timezone)
+    first = parse_day(since, "--since") if since else None
+    last = parse_day(until, "--until") if until else None
+    if first and last and first > last:
+        raise UsageError(f"--since {since} is after --until {until}")
+    prices = prices or PriceBook()
+    lowest, highest = conn.execute(
+        "select min(hour), max(hour) from usage_rollup"
+    ).fetchone()
+    local_day = _local_day_sql(tz, lowest, highest)
+    by_day = any(r in ("daily", "weekly", "monthly") for r in wanted)
+    conditions: list[str] = []
+    params: list[str] = []
+    # The UTC hours a day wider than the local dates (every zone is within
+    # 14 hours of UTC) let the hour index narrow the scan; the local dates decide.
+    if first:
+        conditions += ["r.hour >= ?", f"{local_day} >= ?"]
+        params += [(first - timedelta(days=1)).isoformat(), first.isoformat()]
+    if last:
+        conditions += ["r.hour < ?", f"{local_day} <= ?"]
+        params += [(last + timedelta(days=2)).isoformat(), last.isoformat()]
+    where = f"where {' and '.join(conditions)}" if conditions else ""
+    span = None
+    if lowest is not None:
+        span_start = date.fromisoformat(lowest[:10])
+        span_end = date.fromisoformat(highest[:10])
+        if first:
+            span_start = max(span_start, first - timedelta(days=1))
+        if last:
+            span_end = min(span_end, last + timedelta(days=1))
+        span = (span_start, span_end) if span_start <= span_end else None
+    dated, rate_band = _pricing_sql(conn, prices, span)
+    if "project" in wanted:
+        sql = _PROJECT_SQL.format(
+            day=local_day if by_day else "''",
+            session="g.session_id" if "session" in wanted else "''",
+            where=where,
+            dated=dated,
+            rate_band=rate_band,
+        )
+    else:
+        sql = _REPORT_SQL.format(
+            day=local_day if by_day else "''",
+            project="''",
+            session="r.session_id" if "session" in wanted else "''",
+            join="",
+            where=where,
+            dated=dated,
+            rate_band=rate_band,
+        )
+    rows = conn.execute(sql, params)
+    any_day = span[0].isoformat() if span else "1970-01-01"
+    cells: dict[str, dict[str, _Sums]] = {r: {} for r in wanted}
+    per_model: dict[str, dict[tuple[str, str], _Sums]] = {r: {} for r in wanted}
+    totals = _Sums()
+    unpriced: dict[str, _Sums] = {}
+    labels: dict[str, dict[str, Any]] = {}
+    nanos: dict[Rates, tuple[int, int, int, int]] = {}
+    weeks: dict[str, str] = {}
+    for day, project, session, model, provider, utc_day, band, *values in rows:
+        name = model_name(model, provider)
+        # A row without its day is priced alike on every day of the span.
+        rates = prices.rates(model, provider, utc_day or any_day, band)
+        if rates is None:
+            cost = None
+        else:
+            nano = nanos.get(rates)
+            if nano is None:
+                nano = nanos[rates] = rates.nano
+            uncached = max(0, values[1] - values[2] - values[3])
+            cost = (
+                uncached * nano[0]
+                + values[2] * nano[1]
+                + values[3] * nano[2]
+                + values[4] * nano[3]
+            )
+        totals.add(values, cost, name)
+        if cost is None and (values[1] or values[4]):
+            gap = unpriced.get(name)
+            if gap is None:
+                gap = unpriced[name] = _Sums()
+            gap.add(values, None, name)
+        for report in wanted:
+            if report == "daily":
+                key = day
+            elif report == "weekly":
+                key = weeks.get(day) or weeks.setdefault(
+                    day, _bucket_key("weekly", date.fromisoformat(day))
+                )
+            elif report == "monthly":
+                key = day[:7]
+            elif report == "session":
+                key = session
+            elif report == "project":
+                key = project
+            else:
+                key = name
+                labels[name] = {"model": model or None, "provider": provider or None}
+            cell = cells[report].get(key)
+            if cell is None:
+                cell = cells[report][key] = _Sums()
+            cell.add(values, cost, name)
+            if not breakdown:
+                cell.names.add(name)
+                continue
+            by_model = per_model[report].get((key, name))
+            if by_model is None:
+                by_model = per_model[report][(key, name)] = _Sums()
+            by_model.add(values, cost, name)
+    prices.save()
+    described = prices.describe()
+    result: dict[str, UsageReport] = {}
+    for report in wanted:
+        grouped: dict[str, UsageRow] = {
+            k: UsageRow(
+                k,
+                sums.usage(),
+                labels=dict(labels[k]) if report == "model" else {},
+                names=sums.names,
+            )
+            for k, sums in cells[report].items()
+        }
+        for (key, name), sums in per_model[report].items():
+            grouped[key].models[name] = sums.usage()
+        if report == "session":
+            _label_sessions(conn, list(grouped.values()))
+        result[report] = UsageReport(
+            report=report,
+            timezone=timezone,
+            since=first.isoformat() if first else None,
+            until=last.isoformat() if last else None,
+            rows=_order(report, grouped),
+            totals=totals.usage(),
+            unpriced={name: sums.usage() for name, sums in unpriced.items()},
+            prices=described,
+            breakdown=breakdown,
+        )
+    return result
+
+
+def _order(report: str, grouped: dict[str, UsageRow]) -> list[UsageRow]:
+    if report in ("daily", "weekly", "monthly"):
+        return [grouped[k] for k in sorted(grouped)]
+    if report == "session":
+        return sorted(
+            grouped.values(), key=lambda r: (r.labels.get("ended_at") or "", r.key)
+        )
+    return sorted(
+        grouped.values(), key=lambda r: (-r.usage.cost, -r.usage.total_tokens, r.key)
+    )
+
+
+def _label_sessions(conn: sqlite3.Connection, rows: list[UsageRow]) -> None:
+    wanted = {row.key for row in rows}
+    info = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            "select id, project, source, title, started_at, ended_at from sessions"
+        )
+        if r[0] in wanted
+    }
+    for row in rows:
+        project, source, title, started, ended = info.get(row.key, (None,) * 5)
+        row.labels = {
+            "project": project,
+            "source": source,
+            "title": title,
+            "started_at": started,
+            "ended_at": ended,
+        }
+
+
+@dataclass
+class SessionCost:
+    """A session's usage and cost, and the same per model."""
+
+    session_id: str
+    usage: Usage
+    models: dict[str, Usage]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            **self.usage.to_dict(),
+            "breakdown": [
+                {"model": name, **usage.to_dict()}
+                for name, usage in sorted(self.models.items())
+            ],
+        }
+
+
+def session_cost(
+    conn: sqlite3.Connection, session_id: str, prices: PriceBook | None = None
+) -> SessionCost:
+    """Tokens and cost of one session, from its rollup rows (for the session header)."""
+    prices = prices or PriceBook()
+    total = Usage()
+    models: dict[str, Usage] = {}
+    for hour, model, provider, band, events, *tokens in conn.execute(
+        "select hour, model, provider, band, events, input_tokens, cached_input_tokens, "
+        "cache_write_tokens, output_tokens, reasoning_tokens from usage_rollup "
+        "where session_id = ?",
+        (session_id,),
+    ):
+        name = model_name(model, provider)
+        part = Usage()
+        part.add(events, tokens, prices.rates(model, provider, hour[:10], band), name)
+        total.merge(part)
+        models.setdefault(name, Usage()).merge(part)
+    prices.save()
+    return SessionCost(session_id, total, models)
+
+
+def events_cost(events: Iterable[Event], prices: PriceBook | None = None) -> Usage:
+    """Tokens and cost of some events (a turn of the timeline), each priced at its own time."""
+    prices = prices or PriceBook()
+    total = Usage()
+    for event in events:
+        tokens = [getattr(event, name) for name in TOKENS]
+        if all(value is None for value in tokens):
+            continue
+        values = [value or 0 for value in tokens]
+        model, provider = event.model or "", event.provider or ""
+        rates = prices.rates(model, provider, event.ts[:10], band_of(values[0]))
+        total.add(1, values, rates, model_name(model, provider))
+    return total
+
+
+_HEADERS = {
+    "daily": "Date",
+    "weekly": "Week of",
+    "monthly": "Month",
+    "session": "Session",
+    "model": "Model",
+    "project": "Project",
+}
+_NUMBER_COLUMNS = (
+    ("Input", "input_tokens"),
+    ("Cache read", "cached_input_tokens"),
+    ("Cache write", "cache_write_tokens"),
+    ("Output", "output_tokens"),
+    ("Reasoning", "reasoning_tokens"),
+    ("Total", "total_tokens"),
+)
+
+
+def format_cost(usage: Usage) -> str:
+    """``$1.23``; ``$1.23 +?`` when part is unpriced; ``unpriced`` when all is."""
+    if usage.cost_usd is None:
+        return "unpriced"
+    text = f"${usage.cost:,.2f}"
+    return text + " +?" if usage.unpriced else text
+
+
+def _cells(label: str, usage: Usage) -> list[str]:
+    return (
+        [label]
+        + [f"{getattr(usage, attr):,}" for _, attr in _NUMBER_COLUMNS]
+        + [format_cost(usage)]
+    )
+
+
+def format_report(report: UsageReport, width: int = 48) -> str:
+    """The report as an aligned text table with a totals line, as ccusage prints it."""
+    if not report.rows:
+        bounds = (f" from {report.since}" if report.since else "") + (
+            f" until {report.until}" if report.until else ""
+        )
+        return f"No token usage recorded{bounds}."
+    header = (
+        [_HEADERS[report.report]] + [h for h, _ in _NUMBER_COLUMNS] + ["Cost (USD)"]
+    )
+    lines: list[list[str]] = []
+    for row in report.rows:
+        label = row.key or "(none)"
+        if report.report == "session" and row.labels.get("title"):
+            label = f"{label[:12]} {row.labels['title']}".replace("\n", " ")
+        if len(label) > width:
+            label = label[: width - 1] + "…"
+        lines.append(_cells(label, row.usage))
+        if report.breakdown:
+            for name in sorted(row.models, key=lambda n: -row.models[n].cost):
+                lines.append(_cells(f"  └ {name}"[:width], row.models[name]))
+    total = _cells("Total", report.totals)
+    widths = [
+        max(len(cells[i]) for cells in [header, total, *lines])
+        for i in range(len(header))
+    ]
+
+    def render(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("─" * w for w in widths)
+    out = [render(header), rule, *(render(c) for c in lines), rule, render(total)]
+    out.append(
+        "Input counts cache reads and writes; reasoning is part of output. "
+        f"Prices: genai-prices {report.prices['genai_prices']}"
+        + (f" and {report.prices['price_file']}" if report.prices["price_file"] else "")
+        + "."
+    )
+    if report.unpriced:
+        out.append("Unpriced (not in any price table, not counted in the cost):")
+        for name, usage in sorted(report.unpriced.items()):
+            out.append(
+                f"  {name}: {usage.total_tokens:,} tokens in {usage.events:,} events"
+            )
+        out.append("Give them a price in a price file: see docs/usage.md.")
+    return "\n".join(out)

@@ -1,0 +1,570 @@
+"""`codex log usage`: rollups that always agree with the events, and costs checked by hand."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from codex_cli.events import Event, format_ts
+from codex_cli.lifecycle.rebuild import rebuild
+from codex_cli.lifecycle.retention import purge
+from codex_cli.read.prices import PriceBook
+from codex_cli.read.queries import get_session, session_events
+from codex_cli.read.usage import (
+    REPORTS,
+    events_cost,
+    session_cost,
+    usage_report,
+    usage_reports,
+)
+from codex_cli.settings import Settings
+from codex_cli.store import db as dbm
+from codex_cli.store.schema import TIER_THRESHOLDS, band_of
+from codex_cli.store.writer import SessionLogger
+
+TOKENS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+
+def usage_json(cli: Callable[..., Any], *args: str) -> dict[str, Any]:
+    result = cli("log", "usage", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def log(settings: Settings, session: str, ts: str, **fields: Any) -> None:
+    with SessionLogger(session, settings=settings) as logger:
+        logger.log("assistant", "answer", ts=ts, **fields)
+
+
+# --- costs checked by hand against genai-prices 0.2.3 ------------------------
+#
+# Rates in USD per million tokens, from the genai-prices 0.2.3 table
+# (`python -m genai_prices list`), and our token rule: input_tokens counts
+# cache reads and cache writes; reasoning is part of output.
+HAND_CHECKED = [
+    # Anthropic claude-sonnet-4-5: $3 input, $0.30 cache read, $3.75 cache
+    # write, $15 output (<= 200k input per request).
+    # 1,000,000 input = 600,000 uncached + 300,000 read + 100,000 written:
+    # 0.6 * 3 + 0.3 * 0.30 + 0.1 * 3.75 + 0.2 * 15 = 1.8 + 0.09 + 0.375 + 3.0
+    (
+        "anthropic",
+        "claude-sonnet-4-5-20250929",
+        dict(
+            input_tokens=1_000_000,
+            cached_input_tokens=300_000,
+            cache_write_tokens=100_000,
+            output_tokens=200_000,
+        ),
+        5,  # one request per event of 200,000 input tokens: below the tier
+        Decimal("5.265"),
+    ),
+    # OpenAI gpt-5: $1.25 input, $0.125 cache read, $10 output (reasoning is
+    # output). 2,000,000 input = 1,500,000 uncached + 500,000 read;
+    # 1.5 * 1.25 + 0.5 * 0.125 + 0.4 * 10 = 1.875 + 0.0625 + 4.0
+    (
+        "openai",
+        "gpt-5",
+        dict(
+            input_tokens=2_000_000,
+            cached_input_tokens=500_000,
+            output_tokens=400_000,
+            reasoning_tokens=300_000,
+        ),
+        10,
+        Decimal("5.9375"),
+    ),
+    # Google gemini-2.5-pro above 200k input per request pays $2.50 input,
+    # $0.25 cache read, $15 output for every token of the request.
+    # 2 requests of 250,000 input (50,000 read) and 10,000 output each:
+    # 0.4 * 2.5 + 0.1 * 0.25 + 0.02 * 15 = 1.0 + 0.025 + 0.3
+    (
+        "google",
+        "gemini-2.5-pro",
+        dict(input_tokens=500_000, cached_input_tokens=100_000, output_tokens=20_000),
+        2,
+        Decimal("1.325"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "tokens", "requests", "usd"), HAND_CHECKED
+)
+def test_cost_by_hand_one_model_per_provider(
+    settings: Settings,
+    cli: Callable[..., Any],
+    provider: str,
+    model: str,
+    tokens: dict[str, int],
+    requests: int,
+    usd: Decimal,
+) -> None:
+    for i in range(requests):
+        log(
+            settings,
+            "s1",
+            f"2026-03-01T10:00:0{i}Z",
+            model=model,
+            provider=provider,
+            **{k: v // requests for k, v in tokens.items()},
+        )
+    data = usage_json(cli, "daily")
+    assert data["totals"]["cost_usd"] == float(usd)
+    assert data["totals"]["input_tokens"] == tokens["input_tokens"]
+    assert data["rows"][0]["date"] == "2026-03-01" and not data["unpriced"]
+    assert data["price_table"]["genai_prices"] == "0.2.3"
+    # The per-session and per-turn helpers price the same tokens the same way.
+    with SessionLogger("s1", settings=settings) as logger:
+        assert session_cost(logger.conn, "s1").usage.cost == usd
+        assert events_cost(session_events(logger.conn, "s1")).cost == usd
+
+
+def test_tier_thresholds_cover_every_tier_of_the_price_table() -> None:
+    """A new tier start in genai-prices needs a new band (a migration): fail loudly."""
+    from genai_prices import data_snapshot, types
+
+    starts = set()
+    for provider in data_snapshot.get_snapshot().providers:
+        for model in provider.models:
+            prices = (
+                [model.prices]
+                if isinstance(model.prices, types.ModelPrice)
+                else [c.prices for c in model.prices]
+            )
+            for price in prices:
+                for value in price.__dict__.values():
+                    if isinstance(value, types.TieredPrices):
+                        starts.update(t.start for t in value.tiers)
+    assert starts <= set(TIER_THRESHOLDS)
+    assert band_of(200_000) == 199999 and band_of(200_001) == 200000
+    assert band_of(None) == 0 and band_of(32_000) == 0
+
+
+def test_unpriced_models_are_listed_never_zero(
+    settings: Settings, cli: Callable[..., Any]
+) -> None:
+    log(
+        settings,
+        "s1",
+        "2026-03-01T10:00:00Z",
+        model="my-llama",
+        input_tokens=100,
+        output_tokens=50,
+    )
+    log(
+        settings,
+        "s1",
+        "2026-03-01T11:00:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=1_000_000,
+    )
+    data = usage_json(cli, "model")
+    llama = next(r for r in data["rows"] if r["model"] == "my-llama")
+    assert llama["cost_usd"] is None and llama["unpriced_models"] == ["my-llama"]
+    assert data["totals"]["cost_usd"] == 1.25  # the priced part only ...
+    assert data["totals"]["unpriced_models"] == ["my-llama"]  # ... and it says so
+    assert [u["model"] for u in data["unpriced"]] == ["my-llama"]
+    text = cli("log", "usage", "model").output
+    assert "unpriced" in text and "$1.25 +?" in text and "my-llama: 150 tokens" in text
+    # A model the table knows, from a provider it does not, is not guessed at.
+    log(
+        settings,
+        "s2",
+        "2026-03-01T12:00:00Z",
+        model="gpt-5",
+        provider="my-proxy",
+        input_tokens=10,
+    )
+    assert "gpt-5 (my-proxy)" in usage_json(cli, "daily")["totals"]["unpriced_models"]
+
+
+def test_price_file_prices_private_models(
+    settings: Settings, cli: Callable[..., Any], codex_home: Path
+) -> None:
+    log(
+        settings,
+        "s1",
+        "2026-03-01T10:00:00Z",
+        model="llama-3-70b",
+        provider="ollama",
+        input_tokens=2_000_000,
+        cached_input_tokens=1_000_000,
+        output_tokens=1_000_000,
+    )
+    (codex_home / "prices.toml").write_text(
+        '[[model]]\nmodel = "llama-*"\nprovider = "ollama"\ninput = 0.5\ncache_read = 0.1\noutput = 2\n'
+    )
+    data = usage_json(cli, "daily")
+    # 1M uncached * 0.5 + 1M read * 0.1 + 1M output * 2
+    assert data["totals"]["cost_usd"] == 2.6 and not data["unpriced"]
+    assert data["price_table"]["price_file"] == str(codex_home / "prices.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[[model]]\nmodel = "x"\ninput = -1\noutput = 1\n',
+            "[[model]] #1 (x): input must be a number",
+        ),
+        ('[[model]]\nmodel = "x"\ninput = 1\n', "[[model]] #1 (x): output is required"),
+        (
+            '[[model]]\nmodel = "x"\ninput = 1\noutput = 1\ncolour = 1\n',
+            "[[model]] #1 (x): unknown key(s) colour",
+        ),
+        (
+            "[[model]]\ninput = 1\noutput = 1\n",
+            "[[model]] #1: model must be a non-empty name",
+        ),
+        ("[[model]\n", "not valid TOML"),
+        ("models = 1\n", "unknown key(s) models"),
+    ],
+)
+def test_bad_price_file_is_one_line_naming_file_and_entry(
+    cli: Callable[..., Any], tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    result = cli("log", "usage", "daily", "--prices", str(path))
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert "\n" not in line and line.startswith(f"Error: {path}") and message in line
+
+
+def test_missing_named_price_file_is_an_error(cli: Callable[..., Any]) -> None:
+    result = cli("log", "usage", "daily", env={"CODEX_PRICES": "/nonexistent/p.toml"})
+    assert (
+        result.exit_code == 2
+        and "price file /nonexistent/p.toml does not exist" in result.output
+    )
+
+
+def test_reports_timezone_since_until_and_breakdown(
+    settings: Settings, cli: Callable[..., Any]
+) -> None:
+    log(
+        settings,
+        "a",
+        "2026-03-01T22:30:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=100,
+    )
+    log(
+        settings,
+        "a",
+        "2026-03-02T10:00:00Z",
+        model="claude-sonnet-4-5",
+        provider="anthropic",
+        input_tokens=10,
+    )
+    log(
+        settings,
+        "b",
+        "2026-03-09T10:00:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=1,
+    )
+    with SessionLogger("a", settings=settings) as logger:
+        logger.update_session(project="/repo/a", source="claude")
+    days = usage_json(cli, "daily")
+    assert [(r["date"], r["input_tokens"]) for r in days["rows"]] == [
+        ("2026-03-01", 100),
+        ("2026-03-02", 10),
+        ("2026-03-09", 1),
+    ]
+    # 22:30 UTC is 23:30 in Paris, but 07:30 the next day in Tokyo.
+    tokyo = usage_json(cli, "daily", "--timezone", "Asia/Tokyo")
+    assert [(r["date"], r["input_tokens"]) for r in tokyo["rows"]][0] == (
+        "2026-03-02",
+        110,
+    )
+    assert (
+        usage_json(cli, "daily", "--since", "20260302", "--until", "2026-03-02")[
+            "totals"
+        ]["input_tokens"]
+        == 10
+    )
+    weeks = usage_json(cli, "weekly")
+    assert [(r["week"], r["input_tokens"]) for r in weeks["rows"]] == [
+        ("2026-02-23", 100),
+        ("2026-03-02", 10),
+        ("2026-03-09", 1),
+    ]
+    assert usage_json(cli, "monthly")["rows"][0]["month"] == "2026-03"
+    projects = usage_json(cli, "project")
+    assert {r["project"]: r["input_tokens"] for r in projects["rows"]} == {
+        "/repo/a": 110,
+        "": 1,
+    }
+    sessions = usage_json(cli, "session")["rows"]
+    assert [(r["session_id"], r["source"]) for r in sessions] == [
+        ("a", "claude"),
+        ("b", None),
+    ]
+    broken = usage_json(cli, "daily", "--breakdown")["rows"][1]["breakdown"]
+    assert [b["model"] for b in broken] == ["claude-sonnet-4-5 (anthropic)"]
+    text = cli("log", "usage", "daily", "--breakdown").output
+    assert "└ gpt-5 (openai)" in text and text.splitlines()[-2].startswith("Total")
+    bad = cli("log", "usage", "daily", "--timezone", "Mars/Olympus")
+    assert bad.exit_code == 2 and "invalid --timezone 'Mars/Olympus'" in bad.output
+    bad = cli("log", "usage", "daily", "--since", "March")
+    assert bad.exit_code == 2 and "invalid --since 'March'" in bad.output
+
+
+# --- the rollup agrees with the events, whatever happens ----------------------
+
+MODELS = [
+    ("gpt-5", "openai"),
+    ("claude-sonnet-4-5", "anthropic"),
+    (None, None),
+    ("x", ""),
+]
+SOURCES = ["codex", "claude", None]
+
+
+def _sums(conn: sqlite3.Connection, sql: str) -> dict[Any, tuple[int, ...]]:
+    return {row[0]: tuple(row[1:]) for row in conn.execute(sql)}
+
+
+def check_agreement(settings: Settings) -> None:
+    """Per source: events = sessions = rollup = every report's totals."""
+    conn = dbm.connect(settings.db_path)
+    try:
+        cols = ", ".join(f"sum(coalesce(e.{c}, 0))" for c in TOKENS)
+        from_events = _sums(
+            conn,
+            f"select coalesce(s.source, '?'), {cols} from events e "
+            "join sessions s on s.id = e.session_id group by 1",
+        )
+        from_sessions = _sums(
+            conn,
+            f"select coalesce(source, '?'), {', '.join(f'sum({c})' for c in TOKENS)} "
+            "from sessions group by 1",
+        )
+        from_rollup = _sums(
+            conn,
+            f"select coalesce(s.source, '?'), {', '.join(f'sum(r.{c})' for c in TOKENS)} "
+            "from usage_rollup r join sessions s on s.id = r.session_id group by 1",
+        )
+        nonzero = {k: v for k, v in from_events.items() if any(v)}
+        assert {k: v for k, v in from_sessions.items() if any(v)} == nonzero
+        assert {k: v for k, v in from_rollup.items() if any(v)} == nonzero
+        usage_events = conn.execute(
+            "select count(*) from events where "
+            + " or ".join(f"{c} is not null" for c in TOKENS)
+        ).fetchone()[0]
+        assert (
+            conn.execute(
+                "select coalesce(sum(events), 0) from usage_rollup"
+            ).fetchone()[0]
+            == usage_events
+        )
+        assert (
+            conn.execute(
+                "select count(*) from usage_rollup where events <= 0"
+            ).fetchone()[0]
+            == 0
+        )
+        total = tuple(
+            sum(v[i] for v in from_events.values()) for i in range(len(TOKENS))
+        )
+        for report in REPORTS:
+            got = usage_report(conn, report, timezone="America/New_York").totals
+            assert tuple(getattr(got, c) for c in TOKENS) == total, report
+        together = usage_reports(conn, REPORTS, timezone="Asia/Kolkata")
+        for report in together.values():
+            rows = report.rows
+            assert (
+                tuple(sum(getattr(r.usage, c) for r in rows) for c in TOKENS) == total
+            )
+            assert sum(r.usage.cost for r in rows) == report.totals.cost
+    finally:
+        conn.close()
+
+
+token = st.one_of(st.none(), st.integers(0, 300_000))
+event_strategy = st.tuples(
+    st.integers(0, 4),  # session
+    st.integers(0, 24 * 9),  # hours after the start
+    st.sampled_from(MODELS),
+    token,
+    token,
+    token,
+    token,
+    token,
+)
+
+
+@hsettings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    batches=st.lists(st.lists(event_strategy, max_size=12), min_size=1, max_size=4),
+    sources=st.lists(st.sampled_from(SOURCES), min_size=5, max_size=5),
+    purge_days=st.one_of(st.none(), st.integers(1, 9)),
+    rebuild_after=st.booleans(),
+)
+def test_rollup_equals_events_and_sessions_through_purge_and_rebuild(
+    tmp_path_factory: pytest.TempPathFactory,
+    batches: list[list[tuple[Any, ...]]],
+    sources: list[str | None],
+    purge_days: int | None,
+    rebuild_after: bool,
+) -> None:
+    home = tmp_path_factory.mktemp("codex")
+    settings = Settings(db_path=home / "log.db", log_dir=home / "sessions")
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    with SessionLogger("seed", settings=settings) as logger:
+        for batch in batches:
+            logger.write(
+                [
+                    Event(
+                        session_id=f"s{s}",
+                        role="assistant",
+                        content="x",
+                        ts=format_ts(start + timedelta(hours=h, seconds=i)),
+                        model=model,
+                        provider=provider,
+                        input_tokens=a,
+                        cached_input_tokens=b,
+                        cache_write_tokens=c,
+                        output_tokens=d,
+                        reasoning_tokens=e,
+                    )
+                    for i, (s, h, (model, provider), a, b, c, d, e) in enumerate(batch)
+                ]
+            )
+        for i, source in enumerate(sources):
+            if source:
+                logger.update_session(f"s{i}", source=source)
+    check_agreement(settings)
+    if purge_days is not None:
+        purge(
+            settings,
+            older_than=timedelta(days=purge_days),
+            now=start + timedelta(days=10),
+        )
+        check_agreement(settings)
+    if rebuild_after:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(settings.db_path) + suffix).unlink(missing_ok=True)
+        rebuild(settings)
+        check_agreement(settings)
+        rebuild(settings)  # a second run adds nothing
+        check_agreement(settings)
+
+
+def test_migration_backfills_existing_events(settings: Settings) -> None:
+    """A log written before m008 gets its rollup from the events it holds."""
+    log(
+        settings,
+        "s1",
+        "2026-03-01T10:00:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=7,
+        output_tokens=3,
+    )
+    log(
+        settings,
+        "s1",
+        "2026-03-01T10:30:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=250_000,
+    )
+    conn = dbm.connect(settings.db_path)
+    before = conn.execute("select * from usage_rollup order by band").fetchall()
+    conn.execute("delete from _sqlite_migrations where name = 'm008_usage_rollup'")
+    for name in (
+        "events_usage_ai",
+        "events_usage_ad",
+        "events_usage_au_old",
+        "events_usage_au_new",
+    ):
+        conn.execute(f"drop trigger {name}")
+    conn.execute("drop table usage_rollup")
+    conn.execute("pragma user_version = 5")
+    conn.commit()
+    conn.close()
+    conn = dbm.connect(settings.db_path)  # migrates
+    assert conn.execute("select * from usage_rollup order by band").fetchall() == before
+    assert [r[4] for r in before] == [0, 200000]  # two bands: below and above 200k
+    assert get_session(conn, "s1").input_tokens == 250_007
+
+
+def test_session_cost_for_the_session_page(settings: Settings) -> None:
+    log(
+        settings,
+        "s1",
+        "2026-03-01T10:00:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=1_000_000,
+    )
+    log(settings, "s1", "2026-03-01T10:01:00Z", model="my-llama", output_tokens=5)
+    with SessionLogger("s1", settings=settings) as logger:
+        cost = session_cost(logger.conn, "s1", PriceBook())
+        data = cost.to_dict()
+    assert data["cost_usd"] == 1.25 and data["unpriced_models"] == ["my-llama"]
+    assert [b["model"] for b in data["breakdown"]] == ["gpt-5 (openai)", "my-llama"]
+
+
+def test_rates_are_cached_beside_the_database(
+    settings: Settings, cli: Callable[..., Any], codex_home: Path
+) -> None:
+    """A second report reads the rates it needs from the cache, not from genai-prices."""
+    log(
+        settings,
+        "s1",
+        "2026-03-01T10:00:00Z",
+        model="gpt-5",
+        provider="openai",
+        input_tokens=1_000_000,
+    )
+    first = usage_json(cli, "daily")
+    cache = json.loads((codex_home / "prices-cache.json").read_text())
+    assert cache["genai_prices"] == "0.2.3"
+    # One request of 1M input tokens: band 524288, the largest tier start.
+    key = "gpt-5\topenai\t2026-03-01\t524288"
+    assert [Decimal(v) for v in cache["rates"][key]] == [
+        Decimal("1.25"),
+        Decimal("0.125"),
+        Decimal("1.25"),  # gpt-5 has no cache-write price: billed as input
+        Decimal("10"),
+    ]
+    assert usage_json(cli, "daily") == first
+    # A cache from another version of the table is ignored, not trusted.
+    cache["genai_prices"] = "0.0.1"
+    cache["rates"][key] = ["99", "99", "99", "99"]
+    (codex_home / "prices-cache.json").write_text(json.dumps(cache))
+    assert usage_json(cli, "daily")["totals"]["cost_usd"] == 1.25
+
+
+def test_empty_log(cli: Callable[..., Any]) -> None:
+    result = cli("log", "usage", "daily", "--since", "2026-03-01")
+    assert result.exit_code == 0
+    assert result.output.strip() == "No token usage recorded from 2026-03-01."
+    data = usage_json(cli, "session")
+    assert data["rows"] == [] and data["totals"]["cost_usd"] == 0.0
