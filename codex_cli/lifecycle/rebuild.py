@@ -6,7 +6,9 @@ session file the database lacks, idempotently (by event id: a second run, or
 a run over a database that already holds the events, adds nothing), and
 reports each malformed line as ``file:line: reason`` while the rest loads.
 
-Events already in the NDJSON files are indexed, not written again: like the
+Events already in the NDJSON files are indexed, not written again (but
+redacted, as every write is; a line that still holds a secret is counted in
+``sessions.unredacted_events``, which `codex train` checks): like the
 write path's own crash recovery (:func:`codex_cli.store.writer._reconcile`) they
 are inserted with ``INSERT OR IGNORE`` and the session's recorded file size is
 set to the end of its last complete line. Events from another directory
@@ -28,7 +30,7 @@ from ..events import Event
 from ..settings import Settings
 from ..store import db as dbm
 from ..store.ndjson import SUFFIX, BadLine, parse_line
-from ..store.writer import INSERT_OR_IGNORE_SQL, event_row
+from ..store.writer import INSERT_OR_IGNORE_SQL, event_row, redact_event
 from .retention import finish_interrupted
 
 BATCH_EVENTS = 20_000
@@ -72,6 +74,8 @@ class _FileEvents:
     complete_bytes: int
     events: list[Event]
     bad: list[BadLine]
+    #: Events whose line holds text redaction removes (or all, redaction off).
+    unredacted: int = 0
 
 
 def read_session_file(path: Path) -> _FileEvents:
@@ -141,6 +145,7 @@ def rebuild(
                 result,
                 report,
                 on_progress,
+                settings.redact,
             )
     except sqlite3.OperationalError as exc:
         raise StorageError(f"cannot write {settings.db_path}: {exc}") from None
@@ -157,7 +162,9 @@ class _Batch:
     rows: list[tuple[Any, ...]]
 
 
-def _batches_in_background(files: list[Path], batch_size: int) -> Iterator[_Batch]:
+def _batches_in_background(
+    files: list[Path], batch_size: int, redact: bool = True
+) -> Iterator[_Batch]:
     """Parse files into batches of rows in a thread, a batch or two ahead.
 
     SQLite releases the GIL while it inserts, so parsing the next batch
@@ -174,7 +181,15 @@ def _batches_in_background(files: list[Path], batch_size: int) -> Iterator[_Batc
                     return
                 parsed = read_session_file(path)
                 batch.files.append(parsed)
-                batch.rows.extend(event_row(e) for e in parsed.events)
+                events = parsed.events
+                if redact:  # the lines are indexed as any write is: redacted
+                    events = [redact_event(e) for e in parsed.events]
+                    parsed.unredacted = sum(
+                        r is not e for r, e in zip(events, parsed.events, strict=True)
+                    )
+                else:
+                    parsed.unredacted = len(events)
+                batch.rows.extend(event_row(e) for e in events)
                 if len(batch.rows) >= batch_size:
                     batches.put(batch)
                     batch = _Batch([], [])
@@ -208,19 +223,26 @@ def _index_files(
     result: RebuildResult,
     report: Callable[[BadLine], None],
     on_progress: Callable[[int], None] | None,
+    redact: bool = True,
 ) -> None:
     conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")  # this connection only
-    for batch in _batches_in_background(files, batch_size):
+    for batch in _batches_in_background(files, batch_size, redact):
         for parsed in batch.files:
             result.files += 1
             result.events += len(parsed.events)
             for bad in parsed.bad:
                 report(bad)
-        sizes = [(f.complete_bytes, f.session_id) for f in batch.files]
+        sizes = [(f.complete_bytes, f.unredacted, f.session_id) for f in batch.files]
         with dbm.immediate_transaction(conn, db_path):
             # rowcount counts inserted rows only: not ignored ones, not trigger work.
             result.added += conn.executemany(INSERT_OR_IGNORE_SQL, batch.rows).rowcount
-            conn.executemany("UPDATE sessions SET ndjson_bytes = ? WHERE id = ?", sizes)
+            # A rebuilt database keeps knowing which sessions' files hold
+            # secrets: `codex train` refuses them (never lowered here).
+            conn.executemany(
+                "UPDATE sessions SET ndjson_bytes = ?, "
+                "unredacted_events = max(unredacted_events, ?) WHERE id = ?",
+                sizes,
+            )
         if on_progress is not None:
             on_progress(len(batch.rows))
 

@@ -1,12 +1,14 @@
 """The one write path: every event, live or imported, is written here.
 
-For each batch, inside one SQLite write transaction:
+Secrets are redacted first, before the lock is taken (redaction is linear
+in the input, and its cost never holds other writers up). Then, for each
+batch, inside one SQLite write transaction:
 
 1. reconcile each session's NDJSON file with the database (a writer killed
    between its NDJSON append and its commit leaves lines the database lacks:
    they are loaded, and a torn last line is cut off);
-2. redact secrets and assign ``seq`` (gapless per session: the write lock
-   serialises writers across processes);
+2. assign ``seq`` (gapless per session: the write lock serialises writers
+   across processes);
 3. insert the rows, append the lines (one ``write`` per session on an
    ``O_APPEND`` file), record the new file sizes, commit.
 
@@ -79,12 +81,25 @@ def event_row(event: Event) -> tuple[Any, ...]:
     )
 
 
+# Every text field of an event is redacted, not only its content: a secret
+# pasted as a tool name or a model is stored all the same.
+_REDACTED_FIELDS = ("content", "tool_name", "tool_call_id", "model", "provider")
+
+
 def redact_event(event: Event) -> Event:
-    content = redact_text(event.content)
-    data = redact_value(event.data) if event.data else event.data
-    if content is event.content and data == event.data:
-        return event
-    return event.evolve(content=content, data=data)
+    """``event`` with its secrets redacted; the same object when it holds none."""
+    changes: dict[str, Any] = {}
+    for name in _REDACTED_FIELDS:
+        value = getattr(event, name)
+        if value:
+            redacted = redact_text(value)
+            if redacted != value:
+                changes[name] = redacted
+    if event.data:
+        data = redact_value(event.data)
+        if data != event.data:
+            changes["data"] = data
+    return event.evolve(**changes) if changes else event
 
 
 @dataclass
@@ -198,6 +213,8 @@ def _write_batch(
     retries: int,
     result: WriteResult,
 ) -> None:
+    if redact:  # before the lock: redaction time never holds other writers up
+        batch = [redact_event(event) for event in batch]
     old_sizes: dict[str, int] = {}
     try:
         with dbm.immediate_transaction(conn, db_path, retries):
@@ -215,8 +232,6 @@ def _write_batch(
                 next_seq[sid] = max_seq + 1
             written: list[Event] = []
             for event in batch:
-                if redact:
-                    event = redact_event(event)
                 if event.seq is None:
                     event = event.with_seq(next_seq[event.session_id])
                 next_seq[event.session_id] = max(next_seq[event.session_id], event.seq + 1)  # type: ignore[operator]
@@ -319,8 +334,18 @@ def _reconcile(
         else:
             recovered.append(parsed)
     if recovered:
-        rows = [event_row(e if e.seq is not None else e.with_seq(1)) for e in recovered]
+        # Recovered lines are redacted like any write; a line that still held
+        # a secret in the file counts as unredacted (see `codex train`).
+        redacted = [redact_event(e) for e in recovered]
+        rows = [event_row(e if e.seq is not None else e.with_seq(1)) for e in redacted]
         conn.executemany(INSERT_OR_IGNORE_SQL, rows)
+        conn.execute(
+            "UPDATE sessions SET unredacted_events = unredacted_events + ? WHERE id = ?",
+            (
+                sum(r is not e for r, e in zip(redacted, recovered, strict=True)),
+                session_id,
+            ),
+        )
         log.warning(
             "%s: loaded %d event(s) an interrupted writer had not committed",
             path,
@@ -444,6 +469,8 @@ class SessionLogger:
             raise ValueError(f"unknown session field(s): {', '.join(sorted(unknown))}")
         if not values:
             return
+        if self.settings.redact:
+            values = {k: redact_value(v) for k, v in values.items()}
         if "tags" in values and not isinstance(values["tags"], str):
             values["tags"] = json.dumps(list(values["tags"]))
         if values.get("cwd") and "project" not in values:
