@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache, cached_property
 from typing import Any
 
 LABEL = "[REDACTED:{}]"
@@ -42,12 +43,18 @@ class Rule:
     pattern: str
     #: Lower-case literals; every match holds at least one (tested).
     keywords: tuple[str, ...]
-    compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
+    # Compiled on first use: `codex log add` of text that holds no keyword
+    # compiles nothing (compiling every rule costs milliseconds).
+    @cached_property
+    def compiled(self) -> re.Pattern[str]:
         # ASCII: Unicode case folding would let "ſecret" match yet miss the
         # lower-cased keywords of the pre-filter.
-        object.__setattr__(self, "compiled", re.compile(self.pattern, re.ASCII))
+        return re.compile(self.pattern, re.ASCII)
+
+    @cached_property
+    def replace(self) -> Callable[[re.Match[str]], str]:
+        return _replacer(self.kind)
 
 
 # Characters of a token: a token rule's look-behind refuses to start inside
@@ -137,21 +144,10 @@ RULES: list[Rule] = [
     ),
     Rule(
         "gitlab",
-        "GitLab tokens (glpat-, deploy, runner, CI job, feed, OAuth …)",
-        rf"(?<![{_T}])gl(?:pat|dt|rt|ptt|cbt|imt|oas|soat|ffct|agent|ft)-[{_T}.]{{20,}}+",
-        (
-            "glpat-",
-            "gldt-",
-            "glrt-",
-            "glptt-",
-            "glcbt-",
-            "glimt-",
-            "gloas-",
-            "glsoat-",
-            "glffct-",
-            "glagent-",
-            "glft-",
-        ),
+        "GitLab tokens (glpat- personal, gldt- deploy, glrt- runner, glptt- trigger, "
+        "glcbt- CI job)",
+        rf"(?<![{_T}])gl(?:pat|dt|rt|ptt|cbt)-[{_T}.]{{20,}}+",
+        ("glpat-", "gldt-", "glrt-", "glptt-", "glcbt-"),
     ),
     Rule(
         "slack",
@@ -170,15 +166,7 @@ RULES: list[Rule] = [
         "Stripe secret and restricted keys, webhook secrets",
         r"(?<![A-Za-z0-9_])(?:(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{10,}+"
         r"|whsec_[A-Za-z0-9]{24,}+)",
-        (
-            "sk_live_",
-            "sk_test_",
-            "sk_prod_",
-            "rk_live_",
-            "rk_test_",
-            "rk_prod_",
-            "whsec_",
-        ),
+        ("k_live_", "k_test_", "k_prod_", "whsec_"),
     ),
     Rule(
         "google",
@@ -271,15 +259,28 @@ for _rule in RULES:
         f"{KINDS[_rule.kind]}; {_rule.what}" if _rule.kind in KINDS else _rule.what
     )
 
-_KEYWORDS: tuple[str, ...] = tuple(sorted({k for r in RULES for k in r.keywords}))
+# The gate every text passes first: the keywords of all rules, less those
+# that contain another (text holding "sk-ant-" holds "sk-"). Most text holds
+# none, and costs these substring searches only.
+_ALL_KEYWORDS = {k for r in RULES for k in r.keywords}
+_KEYWORDS: tuple[str, ...] = tuple(
+    sorted(
+        k for k in _ALL_KEYWORDS if not any(o != k and o in k for o in _ALL_KEYWORDS)
+    )
+)
+
 
 # Setting names whose value, in structured data, is a secret as a whole:
 # {"api_key": "…"} holds the same secret as `api_key: "…"`.
-_NAME = r"[A-Za-z0-9_.\-]{0,40}?"
-_STRONG_KEY = re.compile(rf"{_NAME}{_SECRET_WORD}|(?i:authorization|cookie|set-cookie)")
-_WEAK_KEY = re.compile(_NAME + _KEY_WORD)
-_PLACEHOLDER_VALUE = re.compile(_PLACEHOLDER + r"\S")
-_KEYLIKE_VALUE = re.compile(rf"(?=[^\s]*?[0-9]){_UNQUOTED}{{8,}}")
+@cache
+def _structured() -> tuple[re.Pattern[str], ...]:
+    name = r"[A-Za-z0-9_.\-]{0,40}?"
+    return (
+        re.compile(rf"{name}{_SECRET_WORD}|(?i:authorization|cookie|set-cookie)"),
+        re.compile(name + _KEY_WORD),
+        re.compile(_PLACEHOLDER + r"\S"),
+        re.compile(rf"(?=[^\s]*?[0-9]){_UNQUOTED}{{8,}}"),
+    )
 
 
 def _replacer(kind: str) -> Callable[[re.Match[str]], str]:
@@ -297,9 +298,6 @@ def _replacer(kind: str) -> Callable[[re.Match[str]], str]:
     return replace
 
 
-_RUNNERS = [(r.keywords, r.compiled, _replacer(r.kind)) for r in RULES]
-
-
 def may_hold_secret(text: str) -> bool:
     """The pre-filter: does ``text`` hold a keyword of any rule?"""
     lowered = text.lower()
@@ -311,20 +309,37 @@ def redact_text(text: str) -> str:
     lowered = text.lower()
     if not any(keyword in lowered for keyword in _KEYWORDS):
         return text
-    for keywords, pattern, replace in _RUNNERS:
-        if any(keyword in lowered for keyword in keywords):
-            text = pattern.sub(replace, text)
+    for rule in RULES:
+        if any(keyword in lowered for keyword in rule.keywords):
+            text = rule.compiled.sub(rule.replace, text)
     return text
 
 
+# Every secret-named key holds one of these (the assignment rules' keywords).
+_KEY_NAME_WORDS = (
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "credential",
+    "auth",
+    "cookie",
+)
+
+
 def _secret_setting(key: str, value: str) -> bool:
-    if not value.strip() or not _PLACEHOLDER_VALUE.match(value.lstrip("\"'")):
+    lowered = key.lower()
+    if not any(word in lowered for word in _KEY_NAME_WORDS):
+        return False
+    strong, weak, not_placeholder, keylike = _structured()
+    if not value.strip() or not not_placeholder.match(value.lstrip("\"'")):
         return False
     if value.startswith("[REDACTED:"):
         return False
-    if _STRONG_KEY.fullmatch(key):
+    if strong.fullmatch(key):
         return True
-    return bool(_WEAK_KEY.fullmatch(key) and _KEYLIKE_VALUE.fullmatch(value))
+    return bool(weak.fullmatch(key) and keylike.fullmatch(value))
 
 
 def redact_value(value: Any) -> Any:
