@@ -32,7 +32,7 @@ from typing import Any
 
 from ..errors import StorageError
 from ..events import Event
-from ..redact import redact_text, redact_value
+from ..redact import may_hold_secret, redact_text, redact_value
 from ..settings import Settings
 from . import db as dbm
 from .files import project_root
@@ -88,6 +88,9 @@ _REDACTED_FIELDS = ("content", "tool_name", "tool_call_id", "model", "provider")
 
 def redact_event(event: Event) -> Event:
     """``event`` with its secrets redacted; the same object when it holds none."""
+    texts = [value for name in _REDACTED_FIELDS if (value := getattr(event, name))]
+    if not may_hold_secret("\n".join(texts)) and not event.data:
+        return event  # the common case: one pass of the pre-filter for all fields
     changes: dict[str, Any] = {}
     for name in _REDACTED_FIELDS:
         value = getattr(event, name)
