@@ -79,17 +79,35 @@ def environment_table(*which: str) -> str:
 
 
 def safety_tables() -> str:
-    from .redact import CAUGHT, NEAR_MISSES, PATTERNS
+    """Every redaction rule with its pre-filter keywords, pattern and red-team strings."""
+    from .redact import KINDS, RULES
+    from .redact_cases import CAUGHT, NEAR_MISSES
 
-    out = ["| Kind | Pattern |", "| --- | --- |"]
-    out += [
-        f"| `{kind}` | `{pattern.replace('|', chr(92) + '|')}` |"
-        for kind, pattern in PATTERNS
+    def code(text: str) -> str:
+        return f"`{json.dumps(text, ensure_ascii=False)}`"
+
+    out = [
+        f"{len(RULES)} rules of {len(KINDS)} kinds; {len(CAUGHT)} red-team "
+        f"secrets caught, {len(NEAR_MISSES)} near-misses kept.",
+        "",
     ]
-    out += ["", "Caught (each becomes `[REDACTED:<kind>]`):", ""]
-    out += [f"- `{kind}`: {json.dumps(text)}" for kind, text, _ in CAUGHT]
-    out += ["", "Near-misses, left as they are:", ""]
-    out += [f"- {json.dumps(text)}" for text in NEAR_MISSES]
+    for kind, what in KINDS.items():
+        out += [f"### `{kind}`", "", what[0].upper() + what[1:] + ".", ""]
+        for rule in (r for r in RULES if r.kind == kind):
+            keywords = ", ".join(code(k) for k in rule.keywords)
+            out += [
+                f"Pre-filter keywords: {keywords}",
+                "",
+                "```",
+                rule.pattern,
+                "```",
+                "",
+            ]
+        out += ["Caught:", ""]
+        out += [f"- {code(text)}" for k, text, _ in CAUGHT if k == kind]
+        out.append("")
+    out += ["### Near-misses, kept as they are", ""]
+    out += [f"- {code(text)}" for text in NEAR_MISSES]
     return "\n".join(out)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import CodexError
 from ..events import Event, derived_event_id, normalize_ts
+from ..redact import redact_value
 from ..settings import SESSION_ID_RE
 from .sniff import classify_document, classify_other_record
 
@@ -102,7 +103,8 @@ class FileState:
             self.input_tokens,
             self.cached_input_tokens,
             self.output_tokens,
-            json.dumps(self.state, separators=(",", ":")),
+            # The state holds titles and prompts: it is written redacted, too.
+            json.dumps(redact_value(self.state), separators=(",", ":")),
             imported_at,
         )
 

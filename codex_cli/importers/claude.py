@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..events import Event
+from ..redact import redact_text
 from .base import Parser, Skip, count, make_event, safe_session_id, text_of, timestamp
 
 SYNTHETIC_MODEL = "<synthetic>"
@@ -27,7 +28,7 @@ class ClaudeParser(Parser):
         kind = record.get("type")
         if kind == "summary":
             if isinstance(record.get("summary"), str) and record["summary"].strip():
-                self.state["title"] = record["summary"].strip()[:200]
+                self.state["title"] = redact_text(record["summary"].strip())[:200]
             return self.ignore("summary")
         if kind not in TRANSCRIPT_TYPES:
             if isinstance(kind, str) and "payload" not in record:

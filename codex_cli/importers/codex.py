@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from ..events import Event
+from ..redact import redact_text
 from .base import Parser, Skip, count, make_event, safe_session_id, text_of, timestamp
 
 ROLES = {
@@ -171,7 +172,7 @@ class CodexParser(Parser):
                 and content.strip()
                 and not content.lstrip().startswith(CONTEXT_PREFIXES)
             ):
-                self.state["title"] = content.strip()[:200]
+                self.state["title"] = redact_text(content.strip())[:200]
             model = self.state.get("model") if role == "assistant" else None
             return [self._event(lineno, ts, role, content, model=model)]
         if kind == "reasoning":

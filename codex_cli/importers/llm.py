@@ -10,6 +10,7 @@ a later import reads only newer responses.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
@@ -117,8 +118,10 @@ class LlmParser(Parser):
         ts = timestamp(row["datetime_utc"])
         events: list[Event] = []
         system = row["system"] if "system" in keys else None
-        if system and systems.get(sid) != system:
-            systems[sid] = system
+        # The saved state keeps a digest, not the prompt (it may hold a
+        # secret); states saved before hold the prompt itself.
+        if system and systems.get(sid) not in (_digest(system), system):
+            systems[sid] = _digest(system)
             events.append(make_event(sid, f"{rid}:system", ts, "system", system))
         for result in results.get(rid, []):
             data = {}
@@ -177,3 +180,9 @@ class LlmParser(Parser):
                 )
             )
         return events
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(
+        text.encode("utf-8", "surrogatepass"), digest_size=16
+    ).hexdigest()

@@ -6,7 +6,9 @@ session file the database lacks, idempotently (by event id: a second run, or
 a run over a database that already holds the events, adds nothing), and
 reports each malformed line as ``file:line: reason`` while the rest loads.
 
-Events already in the NDJSON files are indexed, not written again: like the
+Events already in the NDJSON files are indexed, not written again (but
+redacted, as every write is; a line that still holds a secret is counted in
+``sessions.unredacted_events``, which `codex train` checks): like the
 write path's own crash recovery (:func:`codex_cli.store.writer._reconcile`) they
 are inserted with ``INSERT OR IGNORE`` and the session's recorded file size is
 set to the end of its last complete line. Events from another directory
@@ -40,6 +42,7 @@ from ..store.writer import (
     INSERT_OR_IGNORE_SQL,
     event_row,
     index_file_events,
+    redact_event,
 )
 from .retention import finish_interrupted
 
@@ -93,6 +96,8 @@ class _FileEvents:
     events: list[Event]
     bad: list[BadLine]
     identity: tuple[int, int, int] | None = None  # device, inode, size when read
+    #: Events whose line holds text redaction removes (or all, redaction off).
+    unredacted: int = 0
 
 
 def file_identity(path: Path) -> tuple[int, int, int] | None:
@@ -194,6 +199,7 @@ def rebuild(
                 result,
                 report,
                 on_progress,
+                settings.redact,
             )
     except sqlite3.OperationalError as exc:
         raise StorageError(f"cannot write {settings.db_path}: {exc}") from None
@@ -210,7 +216,9 @@ class _Batch:
     rows: list[tuple[Any, ...]]
 
 
-def _batches_in_background(files: list[Path], batch_size: int) -> Iterator[_Batch]:
+def _batches_in_background(
+    files: list[Path], batch_size: int, redact: bool = True
+) -> Iterator[_Batch]:
     """Parse files into batches of rows in a thread, a batch or two ahead.
 
     SQLite releases the GIL while it inserts, so parsing the next batch
@@ -225,7 +233,7 @@ def _batches_in_background(files: list[Path], batch_size: int) -> Iterator[_Batc
             for path in files:
                 if stop.is_set():
                     return
-                parsed = read_session_file(path)
+                parsed = _redacted(read_session_file(path), redact)
                 batch.files.append(parsed)
                 batch.rows.extend(event_row(e) for e in parsed.events)
                 if len(batch.rows) >= batch_size:
@@ -261,17 +269,18 @@ def _index_files(
     result: RebuildResult,
     report: Callable[[BadLine], None],
     on_progress: Callable[[int], None] | None,
+    redact: bool = True,
 ) -> None:
     conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")  # this connection only
-    for batch in _batches_in_background(files, batch_size):
+    for batch in _batches_in_background(files, batch_size, redact):
         for parsed in batch.files:
             result.files += 1
             result.events += len(parsed.events)
             for bad in parsed.bad:
                 report(bad)
         with dbm.immediate_transaction(conn, db_path):
-            files_now, rows = _still_current(batch)
-            sizes = [(f.complete_bytes, f.session_id) for f in files_now]
+            files_now, rows = _still_current(batch, redact)
+            sizes = [(f.complete_bytes, f.unredacted, f.session_id) for f in files_now]
             # rowcount counts inserted rows only: not ignored ones, not trigger work.
             conn.execute("SAVEPOINT rebuild_batch")
             try:
@@ -283,12 +292,34 @@ def _index_files(
                 )
             conn.execute("RELEASE rebuild_batch")
             result.added += added
-            conn.executemany("UPDATE sessions SET ndjson_bytes = ? WHERE id = ?", sizes)
+            # A rebuilt database keeps knowing which sessions' files hold
+            # secrets: `codex train` refuses them (never lowered here).
+            conn.executemany(
+                "UPDATE sessions SET ndjson_bytes = ?, "
+                "unredacted_events = max(unredacted_events, ?) WHERE id = ?",
+                sizes,
+            )
         if on_progress is not None:
             on_progress(len(batch.rows))
 
 
-def _still_current(batch: _Batch) -> tuple[list[_FileEvents], list[tuple[Any, ...]]]:
+def _redacted(parsed: _FileEvents, redact: bool) -> _FileEvents:
+    """The file's events as any write indexes them: redacted, with the count of
+    those whose line still holds a secret (all of them when redaction is off)."""
+    if not redact:
+        parsed.unredacted = len(parsed.events)
+        return parsed
+    events = [redact_event(e) for e in parsed.events]
+    parsed.unredacted = sum(
+        r is not e for r, e in zip(events, parsed.events, strict=True)
+    )
+    parsed.events = events
+    return parsed
+
+
+def _still_current(
+    batch: _Batch, redact: bool
+) -> tuple[list[_FileEvents], list[tuple[Any, ...]]]:
     """The batch's files as they are now, under the write lock.
 
     A file gone since it was parsed was purged: its events stay out. A file
@@ -303,7 +334,7 @@ def _still_current(batch: _Batch) -> tuple[list[_FileEvents], list[tuple[Any, ..
             continue
         changed = True
         if now is not None:
-            current.append(read_session_file(parsed.path))
+            current.append(_redacted(read_session_file(parsed.path), redact))
     if not changed:
         return batch.files, batch.rows
     return current, [event_row(e) for f in current for e in f.events]

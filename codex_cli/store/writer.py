@@ -1,13 +1,15 @@
 """The one write path: every event, live or imported, is written here.
 
-For each batch, inside one SQLite write transaction:
+Secrets are redacted first, before the lock is taken (redaction is linear
+in the input, and its cost never holds other writers up). Then, for each
+batch, inside one SQLite write transaction:
 
 1. reconcile each session's NDJSON file with the database (a writer killed
    between its NDJSON append and its commit leaves lines the database lacks:
    they are loaded, and a torn last line is cut off);
-2. redact secrets and assign ``seq`` (always: gapless and unique per session,
-   as the write lock serialises writers across processes; a ``seq`` the
-   caller gave is not kept);
+2. assign ``seq`` (always: gapless and unique per session, as the write
+   lock serialises writers across processes; a ``seq`` the caller gave is
+   not kept). Secrets are redacted before the lock is taken;
 3. insert the rows, append the lines (one ``write`` per session on an
    ``O_APPEND`` file), record the new file sizes, commit.
 
@@ -36,7 +38,7 @@ from typing import Any
 
 from ..errors import InvalidEvent, StorageError
 from ..events import MAX_INT, Event
-from ..redact import redact_text, redact_value
+from ..redact import may_hold_secret, redact_text, redact_value
 from ..settings import Settings
 from . import db as dbm
 from .files import open_session_file, project_root
@@ -87,12 +89,28 @@ def event_row(event: Event) -> tuple[Any, ...]:
     )
 
 
+# Every text field of an event is redacted, not only its content: a secret
+# pasted as a tool name or a model is stored all the same.
+_REDACTED_FIELDS = ("content", "tool_name", "tool_call_id", "model", "provider")
+
+
 def redact_event(event: Event) -> Event:
-    content = redact_text(event.content)
-    data = redact_value(event.data) if event.data else event.data
-    if content is event.content and data == event.data:
-        return event
-    return event.evolve(content=content, data=data)
+    """``event`` with its secrets redacted; the same object when it holds none."""
+    texts = [value for name in _REDACTED_FIELDS if (value := getattr(event, name))]
+    if not may_hold_secret("\n".join(texts)) and not event.data:
+        return event  # the common case: one pass of the pre-filter for all fields
+    changes: dict[str, Any] = {}
+    for name in _REDACTED_FIELDS:
+        value = getattr(event, name)
+        if value:
+            redacted = redact_text(value)
+            if redacted != value:
+                changes[name] = redacted
+    if event.data:
+        data = redact_value(event.data)
+        if data != event.data:
+            changes["data"] = data
+    return event.evolve(**changes) if changes else event
 
 
 @dataclass
@@ -245,6 +263,8 @@ def _write_batch(
     on_reject: Callable[[Event, str], None] | None = None,
     stream_start: int | None = None,
 ) -> None:
+    if redact:  # before the lock: redaction time never holds other writers up
+        batch = [redact_event(event) for event in batch]
     old_sizes: dict[str, int] = {}
     try:
         with dbm.immediate_transaction(conn, db_path, retries):
@@ -268,8 +288,6 @@ def _write_batch(
                 next_seq[sid] = max_seq + 1
             written: list[Event] = []
             for event in batch:
-                if redact:
-                    event = redact_event(event)
                 # Always assigned: a seq from the source could repeat one this
                 # session holds, or sit at the top of the 64-bit range.
                 event = event.with_seq(next_seq[event.session_id])
@@ -439,7 +457,17 @@ def _reconcile(
         else:
             recovered.append(parsed)
     if recovered:
-        index_file_events(conn, session_id, recovered)
+        # Recovered lines are redacted like any write; a line that still held
+        # a secret in the file counts as unredacted (see `codex train`).
+        redacted = [redact_event(e) for e in recovered]
+        index_file_events(conn, session_id, redacted)
+        conn.execute(
+            "UPDATE sessions SET unredacted_events = unredacted_events + ? WHERE id = ?",
+            (
+                sum(r is not e for r, e in zip(redacted, recovered, strict=True)),
+                session_id,
+            ),
+        )
         log.warning(
             "%s: loaded %d event(s) an interrupted writer had not committed",
             path,
@@ -616,6 +644,8 @@ class SessionLogger:
             raise ValueError(f"unknown session field(s): {', '.join(sorted(unknown))}")
         if not values:
             return
+        if self.settings.redact:
+            values = {k: redact_value(v) for k, v in values.items()}
         if "tags" in values and not isinstance(values["tags"], str):
             values["tags"] = json.dumps(list(values["tags"]))
         if values.get("cwd") and "project" not in values:
