@@ -143,3 +143,30 @@ def test_rebuild_finishes_an_interrupted_purge_first(settings: Settings, cli) ->
 def test_bad_from_directory(cli, tmp_path: Path) -> None:
     result = cli("log", "rebuild", "--from", str(tmp_path / "nowhere"))
     assert result.exit_code == 2 and "not a directory" in result.output
+
+
+def test_a_file_that_changed_before_the_lock_is_indexed_redacted(
+    settings: Settings,
+) -> None:
+    """Rebuild parses outside the lock and re-reads a file that changed since:
+    the second reading is redacted like the first (a merge once lost that)."""
+    from codex_cli.events import Event
+    from codex_cli.lifecycle.rebuild import (
+        _Batch,
+        _redacted,
+        _still_current,
+        read_session_file,
+    )
+
+    secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    path = settings.log_dir / "s.ndjson"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = Event(session_id="s", role="user", content=f"token {secret}", seq=1)
+    path.write_text(line.to_json_line(), encoding="utf-8")
+    parsed = _redacted(read_session_file(path), True)
+    batch = _Batch([parsed], [])
+    with path.open("a", encoding="utf-8") as out:  # grows before the lock
+        out.write(line.evolve(id="second", seq=2).to_json_line())
+    files, rows = _still_current(batch, True)
+    assert [f.unredacted for f in files] == [2]
+    assert len(rows) == 2 and not any(secret in str(row) for row in rows)
