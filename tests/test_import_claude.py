@@ -15,6 +15,7 @@ from importing import (
 )
 
 from codex_cli.read.render import pair_results
+from codex_cli.store.writer import is_session_meta
 
 EDGE_SID = "7e1f0c2d-aaaa-4bbb-8ccc-1234567890ab"
 
@@ -25,13 +26,14 @@ def test_sample_counts_per_kind() -> None:
     assert summary.formats == {"claude": 1}
     events = events_of(CLAUDE_SID)
     assert kinds(events) == {
+        ("system", "meta"): 1,  # the session's attributes
         ("user", "message"): 1,
         ("assistant", "message"): 1,
         ("assistant", "reasoning"): 1,
         ("assistant", "tool_call"): 4,
         ("tool", "tool_result"): 4,
     }
-    assert summary.events_added == len(events) == 11
+    assert summary.events_added == len(events) == 12
 
 
 def test_tool_calls_paired_with_results() -> None:
@@ -85,7 +87,7 @@ def test_bad_lines_reported_rest_imported() -> None:
         f"{path}:5",
         f"{path}:8",
     ]
-    events = events_of(EDGE_SID)
+    events = [e for e in events_of(EDGE_SID) if not is_session_meta(e)]
     assert [(e.role, e.content) for e in events] == [
         ("user", "hello there"),
         ("assistant", "hi"),

@@ -16,16 +16,18 @@ from importing import (
 
 from codex_cli.importers.codex import parse_output
 from codex_cli.read.render import pair_results
+from codex_cli.store.writer import is_session_meta
 
 
 def test_sample_counts_per_kind() -> None:
     summary = run_import(CODEX_SAMPLE)
     assert summary.exit_code == 0
     assert summary.formats == {"codex": 1}
-    assert summary.events_added == 12
+    assert summary.events_added == 15
     events = events_of(CODEX_SID)
     assert kinds(events) == {
-        ("system", "meta"): 2,  # session_meta, compacted
+        ("system", "meta"): 3,  # session_meta, compacted, the session's attributes
+        ("assistant", "meta"): 2,  # the two token_count events
         ("user", "message"): 2,  # environment context, the prompt
         ("assistant", "message"): 1,
         ("assistant", "reasoning"): 1,
@@ -34,7 +36,7 @@ def test_sample_counts_per_kind() -> None:
     }
     # event_msg copies of messages are not imported twice
     assert sum("split_fields` now strips" in e.content for e in events) == 1
-    assert [e.seq for e in events] == list(range(1, 13))
+    assert [e.seq for e in events] == list(range(1, 16))
 
 
 def test_tool_calls_paired_with_results() -> None:
@@ -92,7 +94,11 @@ def test_old_layout_without_envelope() -> None:
     summary = run_import(EDGE / "codex_old_layout.jsonl")
     assert summary.exit_code == 0
     assert summary.ignored_by_type == {"record_type state": 3}
-    events = events_of("0b4d2c1a-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
+    events = [
+        e
+        for e in events_of("0b4d2c1a-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
+        if not is_session_meta(e)
+    ]
     assert [(e.role, e.kind) for e in events] == [
         ("system", "meta"),
         ("user", "message"),
@@ -110,7 +116,7 @@ def test_old_layout_without_envelope() -> None:
     assert session.title == "list the files"
 
 
-def test_unknown_types_are_skipped_quietly(tmp_path) -> None:
+def test_unknown_types_are_reported_by_type(tmp_path) -> None:
     path = tmp_path / "rollout.jsonl"
     lines = CODEX_SAMPLE.read_text().splitlines()
     lines.insert(
@@ -136,9 +142,11 @@ def test_unknown_types_are_skipped_quietly(tmp_path) -> None:
     path.write_text("\n".join(lines) + "\n")
     summary = run_import(path)
     assert summary.exit_code == 0
-    assert summary.events_added == 12
-    assert summary.ignored_by_type["ghost_snapshot"] == 1
-    assert summary.ignored_by_type["response_item future_item"] == 1
+    assert summary.events_added == 15
+    assert summary.unknown_types == {
+        "ghost_snapshot": 1,
+        "response_item future_item": 1,
+    }
 
 
 def test_parse_output_forms() -> None:
