@@ -14,8 +14,8 @@ from importing import (
     session_row,
 )
 
+from codex_cli.events import is_session_meta
 from codex_cli.read.render import pair_results
-from codex_cli.store.writer import is_session_meta
 
 EDGE_SID = "7e1f0c2d-aaaa-4bbb-8ccc-1234567890ab"
 

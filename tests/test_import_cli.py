@@ -18,8 +18,8 @@ from importing import (
     session_row,
 )
 
+from codex_cli.events import is_session_meta
 from codex_cli.settings import Settings
-from codex_cli.store.writer import is_session_meta
 
 
 def test_reimport_adds_nothing(cli, codex_home: Path) -> None:

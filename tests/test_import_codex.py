@@ -14,9 +14,9 @@ from importing import (
     session_row,
 )
 
+from codex_cli.events import is_session_meta
 from codex_cli.importers.codex import parse_output
 from codex_cli.read.render import pair_results
-from codex_cli.store.writer import is_session_meta
 
 
 def test_sample_counts_per_kind() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from importing import events_of, kinds, run_import, session_row
 
-from codex_cli.store.writer import is_session_meta
+from codex_cli.events import is_session_meta
 
 CONV = "01k9a0conversation0000000a"
 

@@ -386,11 +386,6 @@ def session_meta_event(
     )
 
 
-def is_session_meta(event: Event) -> bool:
-    """True for an event that only carries session attributes."""
-    return event.kind == "meta" and isinstance(event.data.get("session"), dict)
-
-
 class SessionLogger:
     """Record one session: the Python API over the write path.
 
@@ -502,9 +497,17 @@ class SessionLogger:
         follows ``cwd`` (its git root) unless given. Token totals are not
         settable: they are the sums over the session's events.
         """
-        event = session_meta_event(session_id or self.session_id, values)
+        sid = session_id or self.session_id
+        event = session_meta_event(sid, values)
         if not values:
             return None
+        # Dated at the session's last event, so setting a title later does
+        # not stretch the session's time span (now for a new session).
+        row = self.conn.execute(
+            "SELECT ended_at FROM sessions WHERE id = ?", (sid,)
+        ).fetchone()
+        if row is not None and row[0]:
+            event = event.evolve(ts=row[0])
         return self.write([event])[0]
 
     def close(self) -> None:
