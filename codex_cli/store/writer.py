@@ -373,7 +373,9 @@ def session_meta_event(
     """
     values = session_values(values)
     shown = ", ".join(
-        f"{k}={v}" for k, v in values.items() if k in ("title", "source", "cwd")
+        f"{k}={v}"
+        for k, v in values.items()
+        if k in ("title", "source", "cwd", "parent_session_id")
     )
     return Event(
         session_id=session_id,
