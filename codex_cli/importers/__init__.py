@@ -498,22 +498,32 @@ class Importer:
         return row[0] if row else None
 
     def _title_from_summaries(self) -> None:
-        """Claude ``summary`` lines whose leaf is in another file title that file's session."""
+        """Claude ``summary`` lines whose leaf is in another file title that file's session.
+
+        The other file is looked for beside the summary's (one pass over
+        each directory that has such summaries).
+        """
+        by_dir: dict[Path, list[tuple[Path, ClaudeParser]]] = {}
         for path, parser in self._summaries:
-            siblings = sorted(path.parent.glob("*.jsonl"))
-            siblings += sorted(path.parent.glob("*/subagents/*.jsonl"))
-            found = find_leaves(
-                (p for p in siblings if p != path), set(parser.unresolved)
-            )
-            if not found:
-                continue
-            parser.sessions.clear()
-            for leaf, sid in found.items():
-                parser.session(sid).title = parser.unresolved[leaf]
-            state = self.states.get(str(path)) or FileState(str(path), "claude")
-            events = self._session_events(parser, state, [])
-            if events:
-                self._pending.append(_Pending(state, parser, save=False, events=events))
+            by_dir.setdefault(path.parent, []).append((path, parser))
+        for directory, items in by_dir.items():
+            leaves = {leaf for _, parser in items for leaf in parser.unresolved}
+            siblings = sorted(directory.glob("*.jsonl"))
+            siblings += sorted(directory.glob("*/subagents/*.jsonl"))
+            found = find_leaves(siblings, leaves)
+            for path, parser in items:
+                hits = {k: v for k, v in found.items() if k in parser.unresolved}
+                if not hits:
+                    continue
+                parser.sessions.clear()
+                for leaf, sid in hits.items():
+                    parser.session(sid).title = parser.unresolved[leaf]
+                state = self.states.get(str(path)) or FileState(str(path), "claude")
+                events = self._session_events(parser, state, [])
+                if events:
+                    self._pending.append(
+                        _Pending(state, parser, save=False, events=events)
+                    )
         self._flush()
 
     def _format_of(

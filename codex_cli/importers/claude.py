@@ -412,38 +412,41 @@ def _blocks(content: Any) -> Iterator[tuple[int, Any, dict[str, Any]]]:
             yield i, block.get("type"), block
 
 
+LEAF = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UUID_FIELD = re.compile(rb'"uuid": ?"([0-9a-f-]{36})"')
+
+
 def find_leaves(paths: Iterable[Path], leaves: set[str]) -> dict[str, str]:
-    """The session holding each ``leafUuid``, searched in ``paths`` (Claude transcripts)."""
+    """The session holding each ``leafUuid``, searched in ``paths`` (Claude transcripts).
+
+    One regular-expression pass per file over the raw bytes (no JSON
+    parsing but for the lines that hold a wanted uuid), so a directory costs
+    about one read.
+    """
+    wanted = {leaf.encode() for leaf in leaves if LEAF.fullmatch(leaf)}
     found: dict[str, str] = {}
-    wanted = {leaf.encode(): leaf for leaf in leaves}
     for path in paths:
-        if len(found) == len(wanted):
+        if not wanted:
             break
         try:
-            lines = _matching_lines(path, wanted)
+            data = path.read_bytes()
         except OSError:
             continue
-        for raw in lines:
-            hits = [leaf for key, leaf in wanted.items() if key in raw]
+        for match in UUID_FIELD.finditer(data):
+            if match.group(1) not in wanted:
+                continue
+            start = data.rfind(b"\n", 0, match.start()) + 1
+            end = data.find(b"\n", match.end())
             try:
-                record = json.loads(raw)
+                record = json.loads(data[start : end if end >= 0 else len(data)])
             except ValueError:
                 continue
-            if not isinstance(record, dict) or record.get("uuid") not in hits:
+            if not isinstance(record, dict) or not isinstance(record.get("uuid"), str):
                 continue
             sid = safe_session_id(record.get("sessionId"), "claude")
             agent = record.get("agentId")
             if isinstance(agent, str) and agent and record.get("isSidechain"):
                 sid = agent_session_id(sid, agent)
             found[record["uuid"]] = sid
+            wanted.discard(match.group(1))
     return found
-
-
-def _matching_lines(path: Path, wanted: dict[bytes, str]) -> list[bytes]:
-    """The lines of ``path`` that mention one of the ``wanted`` uuids."""
-    with open(path, "rb") as handle:
-        return [
-            raw
-            for raw in handle
-            if b'"uuid"' in raw and any(key in raw for key in wanted)
-        ]
