@@ -547,3 +547,29 @@ def test_rebuild_restores_tokens_titles_and_links(cli) -> None:
     assert cli("log", "rebuild").exit_code == 0
     assert rows() == before
     assert cli("db", "check").exit_code == 0
+
+
+def test_claude_resumed_session_repeating_responses_counts_them_once(
+    tmp_path: Path,
+) -> None:
+    """Claude Code copies the conversation into a resumed session's file (ccusage dedupes by key)."""
+    original = CLAUDE_PROJECT / f"{OTHER}.jsonl"
+    resumed_sid = "1c0ffee0-0000-4a00-8000-0000000000aa"
+    copied = original.read_text().replace(OTHER, resumed_sid)
+    extra = json.loads(copied.splitlines()[-1])
+    extra.update(uuid="5e000000-0000-4000-8000-0000000000ab", requestId="req_01More")
+    extra["message"]["id"] = "msg_01More"
+    box = tmp_path / "project"
+    box.mkdir()
+    shutil.copy(original, box / original.name)
+    (box / f"{resumed_sid}.jsonl").write_text(copied + json.dumps(extra) + "\n")
+    run_import(box)
+    # the rule: each (message.id, requestId) once over all files
+    unique = {}
+    for path in box.glob("*.jsonl"):
+        for rec in records(path):
+            if rec.get("type") == "assistant":
+                key = (rec["message"]["id"], rec["requestId"])
+                unique[key] = rec["message"]["usage"]["output_tokens"]
+    total = sum(session_row(s).output_tokens for s in (OTHER, resumed_sid))
+    assert total == sum(unique.values()) == 77 * 2

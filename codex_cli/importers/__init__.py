@@ -239,6 +239,7 @@ class Importer:
         self._pending: list[_Pending] = []
         self._summaries: list[tuple[Path, ClaudeParser]] = []
         self._deferred: list[tuple[str, dict[str, Any], str]] = []
+        self._shared_usage: dict[str, list[int]] | None = None
         self._touched: set[str] = set()
         self._new: set[str] = set()
         self._seen: set[str] = set()  # dry run: ids this run would add
@@ -407,6 +408,8 @@ class Importer:
         parser = PARSERS[fmt](
             path, json.loads(json.dumps(resume.state)) if resume else {}
         )
+        if isinstance(parser, ClaudeParser):
+            parser.shared_usage = self._claude_usage()
         state = FileState(
             path=key,
             format=fmt,
@@ -485,6 +488,23 @@ class Importer:
             if ts is not None:
                 self._buffer.append(_meta_event(sid, values, digest, ts))
         self._flush()
+
+    def _claude_usage(self) -> dict[str, list[int]]:
+        """Usage counted per Claude response, by every file imported before (and in this run)."""
+        if self._shared_usage is None:
+            self._shared_usage = {}
+            for state in self.states.values():
+                if state.format != "claude":
+                    continue
+                for key, counted in state.state.get("usage", {}).items():
+                    if isinstance(counted, list):  # older imports kept a flag only
+                        known = self._shared_usage.get(key)
+                        self._shared_usage[key] = (
+                            [max(a, b) for a, b in zip(known, counted, strict=True)]
+                            if known
+                            else list(counted)
+                        )
+        return self._shared_usage
 
     def _started_at(self, sid: str) -> str | None:
         if self.conn is None:

@@ -113,6 +113,13 @@ CONTEXT_PREFIXES = (
     "<user_instructions>",
     "# AGENTS.md",
     "<INSTRUCTIONS>",
+    "<turn_aborted>",
+    "<subagent_notification>",
+    "<recommended_plugins>",
+    "<skill>",
+    "<goal_context>",
+    "<codex_internal_context",
+    "<user_shell_command>",
 )
 # The header of a shell result in plain text: "Exit code: N" (0.4x-0.5x) or,
 # from unified exec on, "Chunk ID: …" / "Wall time: N seconds" / "Process
