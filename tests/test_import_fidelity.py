@@ -573,3 +573,30 @@ def test_claude_resumed_session_repeating_responses_counts_them_once(
                 unique[key] = rec["message"]["usage"]["output_tokens"]
     total = sum(session_row(s).output_tokens for s in (OTHER, resumed_sid))
     assert total == sum(unique.values()) == 77 * 2
+
+
+def test_upgrade_to_m006_moves_codex_tokens_onto_events(cli) -> None:
+    """A log imported before m006: Codex totals on the session row only."""
+    sample = LOCAL_FIXTURES / "agent-transcripts" / "codex_rollout_sample.jsonl"
+    sid = "019a4f2c-7d31-7b52-9c1e-3f5a8d0e6b21"
+    run_import(sample)
+    settings = Settings.from_env()
+    conn = sqlite3.connect(settings.db_path)
+    with conn:  # what the previous release left: no token events, totals set
+        conn.execute(
+            "DELETE FROM events WHERE json_extract(data, '$.type') = 'token_count'"
+        )
+        conn.execute(
+            "UPDATE sessions SET input_tokens = 17533, cached_input_tokens = 12160, "
+            "output_tokens = 610, reasoning_tokens = 0 WHERE id = ?",
+            (sid,),
+        )
+        conn.execute("DROP TRIGGER events_session_meta_ai")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm006%'")
+        conn.execute("PRAGMA user_version = 5")
+    conn.close()
+    assert cli("db", "migrate").exit_code == 0
+    assert session_tokens(sid) == (0, 0, 0, 0, 0) == event_tokens(sid)
+    again = run_import(sample)  # read again: the per-call token events come in
+    assert again.events_added == 2
+    assert session_tokens(sid) == codex_expected(sample) == event_tokens(sid)

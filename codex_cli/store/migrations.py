@@ -316,8 +316,24 @@ def m006_session_meta_events(db: Database) -> None:
     tags, notes); this trigger applies the keys present to the session row.
     Token totals are no longer set from outside: they are the sums over the
     events, kept by the aggregate trigger, which ``codex db check`` compares.
+    Existing totals are recomputed from the events, and the import state of
+    Codex rollouts (whose tokens were set on the session row only) is
+    forgotten, so that the next ``codex log import`` reads them again and
+    adds their per-call token events (the rest is already there, by id).
     """
     db.execute(_session_meta_trigger())
+    sums = ", ".join(
+        f"{c} = (SELECT coalesce(sum({c}), 0) FROM events WHERE session_id = sessions.id)"
+        for c in (
+            "input_tokens",
+            "cached_input_tokens",
+            "cache_write_tokens",
+            "output_tokens",
+            "reasoning_tokens",
+        )
+    )
+    db.execute(f"UPDATE sessions SET {sums}")
+    db.execute("DELETE FROM imports WHERE format = 'codex'")
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
