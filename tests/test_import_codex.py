@@ -159,4 +159,24 @@ def test_parse_output_forms() -> None:
         {"exit_code": 0},
     )
     assert parse_output("just text") == ("just text", {})
+    # unified exec (0.1xx): with and without the chunk line, and inside an object
+    header = "Wall time: 0.25 seconds\nProcess exited with code 3\nOriginal token count: 2\nOutput:\nno\n"
+    assert parse_output("Chunk ID: ab12\n" + header) == (
+        "no\n",
+        {"exit_code": 3, "duration_seconds": 0.25, "original_token_count": 2},
+    )
+    assert parse_output({"content": header, "success": False}) == (
+        "no\n",
+        {
+            "success": False,
+            "exit_code": 3,
+            "duration_seconds": 0.25,
+            "original_token_count": 2,
+        },
+    )
+    running = "Chunk ID: 9\nWall time: 10.0 seconds\nProcess running with session ID 7\nOutput:\n"
+    assert parse_output(running) == (
+        "",
+        {"duration_seconds": 10.0, "process_session_id": "7"},
+    )
     assert parse_output("{not json") == ("{not json", {})

@@ -600,7 +600,10 @@ def parse_output(output: Any) -> tuple[str, dict[str, Any]]:
                 data[key] = meta[key]
         if isinstance(output.get("success"), bool):
             data["success"] = output["success"]
-        return text_of(output.get("output", output.get("content"))), data
+        text = text_of(output.get("output", output.get("content")))
+        if meta:
+            return text, data
+        return _plain_output(text, data)  # {"content": "Chunk ID: …", "success": …}
     text = text_of(output)
     return _plain_output(text, data)
 
@@ -616,7 +619,7 @@ def _plain_output(text: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]
         if match["secs"] is not None:
             found["duration_seconds"] = float(match["secs"])
         if match["running"] is not None:
-            found["session_id"] = match["running"]
+            found["process_session_id"] = match["running"]
         if match["tokens"] is not None:
             found["original_token_count"] = int(match["tokens"])
         pos = match.end()
