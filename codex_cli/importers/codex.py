@@ -296,9 +296,14 @@ class CodexParser(Parser):
             spent = last
         if not spent or not any(spent):
             return self.ignore("event_msg token_count")
-        return [self._tokens_event(lineno, ts, spent)]
+        # Keyed by the cumulative total, not the line: the same count in
+        # another copy of the session's history is the same event.
+        key = "tokens:" + ",".join(map(str, total)) if total is not None else None
+        return [self._tokens_event(lineno, ts, spent, key)]
 
-    def _tokens_event(self, lineno: int, ts: Any, spent: list[int]) -> Event:
+    def _tokens_event(
+        self, lineno: int, ts: Any, spent: list[int], key: str | None = None
+    ) -> Event:
         tokens = dict(zip(TOKEN_FIELDS, spent, strict=True))
         text = f"tokens: {tokens['input_tokens']} in"
         if tokens["cached_input_tokens"]:
@@ -314,6 +319,7 @@ class CodexParser(Parser):
             kind="meta",
             model=self.state.get("model"),
             provider=self.state.get("provider"),
+            key=key,
             data={"type": "token_count"},
             **tokens,
         )
@@ -556,14 +562,20 @@ class CodexParser(Parser):
         )
 
     def _event(
-        self, lineno: int, ts: Any, role: str, content: str, **fields: Any
+        self,
+        lineno: int,
+        ts: Any,
+        role: str,
+        content: str,
+        key: str | None = None,
+        **fields: Any,
     ) -> Event:
         sid = self.state.get("sid")
         if sid is None:
             sid = self.state["sid"] = _fallback_id(self.path.name)
         when = timestamp(ts, self.state.get("ts0"))
         self.state.setdefault("ts0", when)
-        return make_event(sid, str(lineno), when, role, content, **fields)
+        return make_event(sid, key or str(lineno), when, role, content, **fields)
 
     # -- what the session gets ---------------------------------------------
 
