@@ -280,7 +280,7 @@ def test_archived_copy_of_a_rollout_adds_no_tokens(cli, tmp_path, monkeypatch) -
     monkeypatch.delenv("CODEX_HOME", raising=False)
     first = cli("log", "import")
     assert first.exit_code == 0, first.output
-    assert f"Codex CLI (archived): {archived} (found)" in first.stderr
+    assert f"Codex CLI archive: {archived} (found)" in first.stderr
     messages = [e.id for e in events_of(CODEX_SID) if not is_session_meta(e)]
     shutil.move(
         day / CODEX_ROLLOUT.name, archived / CODEX_ROLLOUT.name

@@ -77,8 +77,6 @@ def import_(
     with progress(f"Importing {len(files):,} file(s)", unit="events") as advance:
         importer.on_progress = advance
         summary = importer.run_files(files)
-    for warning in summary.warnings:
-        typer.echo(f"Warning: {warning}", err=True)
     if as_json:
         print_json(summary.to_dict())
     else:
@@ -87,4 +85,6 @@ def import_(
         if summary.problems_omitted:
             typer.echo(f"... and {summary.problems_omitted} more", err=True)
         typer.echo(summary.text())
+    for warning in summary.warnings:
+        typer.echo(f"Warning: {warning}", err=True)
     raise typer.Exit(summary.exit_code)

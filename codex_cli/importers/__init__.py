@@ -28,7 +28,6 @@ from ..errors import CodexError, InvalidEvent, UsageError
 from ..events import Event, derived_event_id, utc_now
 from ..settings import Settings
 from ..store import db as dbm
-from ..store.writer import session_meta_event
 from .base import (
     FORMATS,
     HEAD_BYTES,
@@ -96,8 +95,8 @@ def default_sources(settings: Settings) -> list[DefaultSource]:
     codex_home = settings.codex_home or home / ".codex"
     sources = [
         DefaultSource("Codex CLI", codex_home / "sessions"),
-        # Codex moves old rollouts here; a rollout seen at both paths counts once.
-        DefaultSource("Codex CLI (archived)", codex_home / "archived_sessions"),
+        # Codex moves a rollout here when its session is archived.
+        DefaultSource("Codex CLI archive", codex_home / "archived_sessions"),
     ]
     claude_dirs = [home / ".claude"]
     if settings.claude_config_dir and settings.claude_config_dir not in claude_dirs:
@@ -690,6 +689,8 @@ class Importer:
 
 
 def _meta_event(sid: str, values: dict[str, Any], digest: str, ts: str) -> Event:
+    from ..store.writer import session_meta_event
+
     return session_meta_event(
         sid, values, id=derived_event_id(f"{sid}:session:{digest}", ts), ts=ts
     )
