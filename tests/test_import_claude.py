@@ -14,7 +14,6 @@ from importing import (
     session_row,
 )
 
-from codex_cli.events import is_session_meta
 from codex_cli.read.render import pair_results
 
 EDGE_SID = "7e1f0c2d-aaaa-4bbb-8ccc-1234567890ab"
@@ -26,14 +25,13 @@ def test_sample_counts_per_kind() -> None:
     assert summary.formats == {"claude": 1}
     events = events_of(CLAUDE_SID)
     assert kinds(events) == {
-        ("system", "meta"): 1,  # the session's attributes
         ("user", "message"): 1,
         ("assistant", "message"): 1,
         ("assistant", "reasoning"): 1,
         ("assistant", "tool_call"): 4,
         ("tool", "tool_result"): 4,
     }
-    assert summary.events_added == len(events) == 12
+    assert summary.events_added == len(events) == 11
 
 
 def test_tool_calls_paired_with_results() -> None:
@@ -87,7 +85,7 @@ def test_bad_lines_reported_rest_imported() -> None:
         f"{path}:5",
         f"{path}:8",
     ]
-    events = [e for e in events_of(EDGE_SID) if not is_session_meta(e)]
+    events = events_of(EDGE_SID)
     assert [(e.role, e.content) for e in events] == [
         ("user", "hello there"),
         ("assistant", "hi"),

@@ -14,7 +14,6 @@ from importing import (
     session_row,
 )
 
-from codex_cli.events import is_session_meta
 from codex_cli.importers.codex import parse_output
 from codex_cli.read.render import pair_results
 
@@ -23,10 +22,10 @@ def test_sample_counts_per_kind() -> None:
     summary = run_import(CODEX_SAMPLE)
     assert summary.exit_code == 0
     assert summary.formats == {"codex": 1}
-    assert summary.events_added == 15
+    assert summary.events_added == 14
     events = events_of(CODEX_SID)
     assert kinds(events) == {
-        ("system", "meta"): 3,  # session_meta, compacted, the session's attributes
+        ("system", "meta"): 2,  # session_meta, compacted
         ("assistant", "meta"): 2,  # the two token_count events
         ("user", "message"): 2,  # environment context, the prompt
         ("assistant", "message"): 1,
@@ -36,7 +35,7 @@ def test_sample_counts_per_kind() -> None:
     }
     # event_msg copies of messages are not imported twice
     assert sum("split_fields` now strips" in e.content for e in events) == 1
-    assert [e.seq for e in events] == list(range(1, 16))
+    assert [e.seq for e in events] == list(range(1, 15))
 
 
 def test_tool_calls_paired_with_results() -> None:
@@ -94,11 +93,7 @@ def test_old_layout_without_envelope() -> None:
     summary = run_import(EDGE / "codex_old_layout.jsonl")
     assert summary.exit_code == 0
     assert summary.ignored_by_type == {"record_type state": 3}
-    events = [
-        e
-        for e in events_of("0b4d2c1a-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
-        if not is_session_meta(e)
-    ]
+    events = events_of("0b4d2c1a-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
     assert [(e.role, e.kind) for e in events] == [
         ("system", "meta"),
         ("user", "message"),
@@ -142,7 +137,7 @@ def test_unknown_types_are_reported_by_type(tmp_path) -> None:
     path.write_text("\n".join(lines) + "\n")
     summary = run_import(path)
     assert summary.exit_code == 0
-    assert summary.events_added == 15
+    assert summary.events_added == 14
     assert summary.unknown_types == {
         "ghost_snapshot": 1,
         "response_item future_item": 1,

@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 from importing import events_of, kinds, run_import, session_row
 
-from codex_cli.events import is_session_meta
-
 CONV = "01k9a0conversation0000000a"
 
 
@@ -107,7 +105,7 @@ def test_conversations_become_sessions(logs_db: Path) -> None:
     summary = run_import(logs_db)
     assert summary.exit_code == 0
     assert summary.formats == {"llm": 1}
-    events = [e for e in events_of(CONV) if not is_session_meta(e)]
+    events = events_of(CONV)
     assert [(e.role, e.kind) for e in events] == [
         ("system", "message"),
         ("user", "message"),
@@ -128,10 +126,10 @@ def test_conversations_become_sessions(logs_db: Path) -> None:
     assert session.title == "what time is it"
     assert (session.input_tokens, session.output_tokens) == (80, 20)
     assert session.source == "llm" and session.model == "gpt-4.1-mini"
-    single = [e for e in events_of("01k9a0single") if not is_session_meta(e)]
+    single = events_of("01k9a0single")
     assert kinds(single) == {("user", "message"): 1, ("assistant", "message"): 1}
     assert single[1].model == "claude-3.5-haiku"
-    assert summary.events_added == 8 + 2  # and a session meta event each
+    assert summary.events_added == 8
 
 
 def test_new_responses_only_on_reimport(logs_db: Path) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CodexError, InvalidEvent, UsageError
-from ..events import Event, derived_event_id, utc_now
+from ..events import Event, derived_event_id, is_session_meta, utc_now
 from ..settings import Settings
 from ..store import db as dbm
 from .base import (
@@ -126,8 +126,9 @@ class ImportSummary:
     formats: dict[str, int] = field(default_factory=dict)
     sessions_new: int = 0
     sessions_updated: int = 0
-    events_added: int = 0
+    events_added: int = 0  # events of transcripts (attribute events apart)
     events_present: int = 0
+    attribute_events: int = 0  # session attributes set or changed (meta events)
     events_before_since: int = 0
     lines_skipped: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
@@ -625,7 +626,9 @@ class Importer:
                         kept.append(item)
                 pending = kept
                 added += self._write(loose)
-        self.summary.events_added += len(added)
+        attributes = sum(map(is_session_meta, added))
+        self.summary.events_added += len(added) - attributes
+        self.summary.attribute_events += attributes
         for event in added:
             if event.session_id not in existed:
                 self._new.add(event.session_id)
@@ -636,7 +639,11 @@ class Importer:
 
     def _write(self, events: list[Event]) -> list[Event]:
         result = self.logger.write_result(events, skip_existing=True)
-        self.summary.events_present += result.duplicates
+        # The transcript's events only: attribute events are counted apart.
+        unwritten = sum(map(is_session_meta, events)) - sum(
+            map(is_session_meta, result.written)
+        )
+        self.summary.events_present += result.duplicates - unwritten
         return result.written
 
     def _existing_sessions(self, sids: set[str]) -> set[str]:
@@ -666,7 +673,7 @@ class Importer:
         added = []
         for event in events:
             if event.id in existing or event.id in self._seen:
-                self.summary.events_present += 1
+                self.summary.events_present += not is_session_meta(event)
             else:
                 self._seen.add(event.id)
                 added.append(event)
