@@ -301,6 +301,19 @@ class Event:
             raise InvalidEvent(str(exc)) from None
 
 
+def is_session_meta(event: Event) -> bool:
+    """True for an event that only sets session attributes (``data.session``).
+
+    Such events (``SessionLogger.update_session``, importers) are applied to
+    the session row by the database; readers do not show them as messages.
+    """
+    return (
+        event.kind == "meta"
+        and len(event.data) == 1
+        and isinstance(event.data.get("session"), dict)
+    )
+
+
 _FIELD_NAMES = {f.name for f in fields(Event)}
 # NDJSON key order: identity first, then content, then the optional extras.
 _FIELD_ORDER = (

@@ -9,7 +9,7 @@ from typing import Any
 
 from conftest import FIXTURES, LOCAL_FIXTURES
 
-from codex_cli.events import Event
+from codex_cli.events import Event, is_session_meta
 from codex_cli.importers import ImportSummary, import_paths
 from codex_cli.read.queries import get_session, open_log, session_events
 from codex_cli.settings import Settings
@@ -28,9 +28,10 @@ def run_import(
 
 
 def events_of(session_id: str) -> list[Event]:
+    """The session's transcript: its events but those that only set its attributes."""
     conn = open_log()
     try:
-        return session_events(conn, session_id)
+        return [e for e in session_events(conn, session_id) if not is_session_meta(e)]
     finally:
         conn.close()
 

@@ -96,13 +96,23 @@ def test_check_finds_and_fixes_damage(log: Settings, cli) -> None:
     assert cli("db", "check").exit_code == 0
 
 
-def test_token_totals_set_by_an_importer_are_not_damage(log: Settings, cli) -> None:
+def test_token_totals_follow_the_events(log: Settings, cli) -> None:
     with SessionLogger("d1", settings=log) as logger:
-        logger.update_session(input_tokens=123_456, output_tokens=789)
+        with pytest.raises(ValueError, match="unknown session field"):
+            logger.update_session(input_tokens=123_456)
+        logger.log("assistant", "ok", input_tokens=10, output_tokens=2)
     assert cli("db", "check").exit_code == 0
+    with sqlite3.connect(log.db_path) as conn:  # damage: totals that no event holds
+        conn.execute("UPDATE sessions SET input_tokens = 99 WHERE id = 'd1'")
+    checked = cli("db", "check")
+    assert checked.exit_code == 1 and "token totals disagree" in checked.output
     assert cli("db", "check", "--fix").exit_code == 0
-    rows = json.loads(cli("log", "sessions", "--json").output)
-    assert {r["id"]: r["input_tokens"] for r in rows}["d1"] == 123_456
+    with sqlite3.connect(log.db_path) as conn:
+        total, summed = conn.execute(
+            "SELECT input_tokens, (SELECT sum(input_tokens) FROM events "
+            "WHERE session_id = 'd1') FROM sessions WHERE id = 'd1'"
+        ).fetchone()
+    assert total == summed and total >= 10
 
 
 def test_check_reports_an_interrupted_purge(log: Settings, cli) -> None:

@@ -18,6 +18,7 @@ from importing import (
     session_row,
 )
 
+from codex_cli.events import is_session_meta
 from codex_cli.settings import Settings
 
 
@@ -25,8 +26,10 @@ def test_reimport_adds_nothing(cli, codex_home: Path) -> None:
     first = cli("log", "import", "--json", str(CODEX_SAMPLE), str(CLAUDE_SAMPLE))
     assert first.exit_code == 0, first.output
     data = json.loads(first.stdout)
+    # 12 + 11 transcript events and the 2 Codex token_count events (the
+    # attribute event of each session is counted apart)
     assert (data["events_added"], data["sessions_new"], data["files_read"]) == (
-        23,
+        25,
         2,
         2,
     )
@@ -36,7 +39,7 @@ def test_reimport_adds_nothing(cli, codex_home: Path) -> None:
     assert second.exit_code == 0
     assert "2 read" not in second.stdout and "2 unchanged" in second.stdout
     assert "Added 0 event(s) in 0 new and 0 updated session(s)" in second.stdout
-    assert event_count(codex_home / "session_logs.db") == 23
+    assert event_count(codex_home / "session_logs.db") == 25 + 2
     assert {
         p.name: p.read_bytes() for p in (codex_home / "sessions").iterdir()
     } == ndjson
@@ -51,15 +54,20 @@ def test_grown_file_adds_only_new_lines(tmp_path: Path) -> None:
     with live.open("ab") as handle:  # the session goes on, and crashes mid-line
         handle.write(b"".join(lines[9:15]) + lines[15][:40])
     second = run_import(live)
-    assert second.events_added == 4
+    assert second.events_added == 5  # 4 and the first token_count
     assert second.events_present == 0  # the first nine lines were not read again
     assert second.skipped_by_reason == {"truncated last line": 1}
     assert second.exit_code == 1
     with live.open("ab") as handle:
         handle.write(lines[15][40:] + b"".join(lines[16:]))
     third = run_import(live)
-    assert (third.events_added, third.events_present, third.exit_code) == (2, 0, 0)
-    grown = [(e.id, e.seq, e.kind, e.content) for e in events_of(CODEX_SID)]
+    assert (third.events_added, third.events_present, third.exit_code) == (3, 0, 0)
+    # the transcript (session attributes may be set at another point of it)
+    grown = [
+        (e.id, e.kind, e.content)
+        for e in events_of(CODEX_SID)
+        if not is_session_meta(e)
+    ]
     assert session_row(CODEX_SID).input_tokens == 17533
     # the same as importing the whole file at once
     whole = Settings(log_dir=tmp_path / "w" / "s", db_path=tmp_path / "w" / "db")
@@ -68,7 +76,9 @@ def test_grown_file_adds_only_new_lines(tmp_path: Path) -> None:
 
     conn = open_log(whole)
     assert grown == [
-        (e.id, e.seq, e.kind, e.content) for e in session_events(conn, CODEX_SID)
+        (e.id, e.kind, e.content)
+        for e in session_events(conn, CODEX_SID)
+        if not is_session_meta(e)
     ]
     conn.close()
 
@@ -101,7 +111,7 @@ def test_bad_files_reported_rest_imported(cli, tmp_path: Path) -> None:
         e.startswith(f"{box}/claude_bad_lines.jsonl:4: not JSON") for e in errors
     )
     assert "6 file(s): 2 read, 0 unchanged, 1 empty, 3 skipped" in result.stdout
-    assert "Added 16 event(s) in 2 new" in result.stdout
+    assert "Added 18 event(s) in 2 new" in result.stdout  # 14 + 4
     assert events_of(CODEX_SID)  # the good file went in whole
 
 
@@ -122,7 +132,7 @@ def test_five_megabyte_line(tmp_path: Path) -> None:
         "\n".join([*lines[:2], json.dumps(item), "{" + big, *lines[2:]]) + "\n"
     )
     summary = run_import(path)
-    assert summary.events_added == 13
+    assert summary.events_added == 15  # 14 of the sample, the big output
     assert summary.skipped_by_reason == {"not JSON": 1}
     assert any(len(e.content) == len(big) for e in events_of(CODEX_SID))
 
@@ -158,7 +168,7 @@ def test_dry_run_writes_nothing(cli, codex_home: Path) -> None:
     data = json.loads(result.stdout)
     assert (data["dry_run"], data["events_added"], data["sessions_new"]) == (
         True,
-        23,
+        25,
         2,
     )
     assert not (codex_home / "session_logs.db").exists()
@@ -174,15 +184,16 @@ def test_dry_run_writes_nothing(cli, codex_home: Path) -> None:
         ).stdout
     )
     assert (again["events_added"], again["files_unchanged"]) == (11, 1)
-    assert event_count(codex_home / "session_logs.db") == 12
+    assert event_count(codex_home / "session_logs.db") == 14 + 1
 
 
 def test_since_filters_events(tmp_path: Path) -> None:
     summary = run_import(CODEX_SAMPLE, since="2025-11-03T14:22:30.000Z")
-    assert summary.events_added == 6 and summary.events_before_since == 6
+    # 6 transcript events and the second token_count
+    assert summary.events_added == 7 and summary.events_before_since == 7
     # a --since import does not mark the file as read: a full import later completes it
     full = run_import(CODEX_SAMPLE)
-    assert (full.events_added, full.events_present) == (6, 6)
+    assert (full.events_added, full.events_present) == (7, 7)
 
 
 def test_default_locations(cli, tmp_path: Path, monkeypatch) -> None:
@@ -203,7 +214,7 @@ def test_default_locations(cli, tmp_path: Path, monkeypatch) -> None:
     assert f"Claude Code: {home}/.claude/projects (not found)" in result.stderr
     assert f"Claude Code: {home}/claude-config/projects (found)" in result.stderr
     assert f"llm: {home}/llm/logs.db (not found)" in result.stderr
-    assert "Added 23 event(s) in 2 new" in result.stdout
+    assert "Added 25 event(s) in 2 new" in result.stdout
 
 
 def test_unlistable_directory_named_with_os_reason(tmp_path: Path, monkeypatch) -> None:
@@ -224,5 +235,5 @@ def test_unlistable_directory_named_with_os_reason(tmp_path: Path, monkeypatch) 
     monkeypatch.setattr(base.os, "walk", walk)
     summary = run_import(tmp_path / "box")
     assert summary.problems == [f"{locked}: cannot read (Permission denied)"]
-    assert (summary.files, summary.files_failed, summary.events_added) == (2, 1, 12)
+    assert (summary.files, summary.files_failed, summary.events_added) == (2, 1, 14)
     assert summary.exit_code == 1

@@ -22,10 +22,11 @@ def test_sample_counts_per_kind() -> None:
     summary = run_import(CODEX_SAMPLE)
     assert summary.exit_code == 0
     assert summary.formats == {"codex": 1}
-    assert summary.events_added == 12
+    assert summary.events_added == 14
     events = events_of(CODEX_SID)
     assert kinds(events) == {
         ("system", "meta"): 2,  # session_meta, compacted
+        ("assistant", "meta"): 2,  # the two token_count events
         ("user", "message"): 2,  # environment context, the prompt
         ("assistant", "message"): 1,
         ("assistant", "reasoning"): 1,
@@ -34,7 +35,7 @@ def test_sample_counts_per_kind() -> None:
     }
     # event_msg copies of messages are not imported twice
     assert sum("split_fields` now strips" in e.content for e in events) == 1
-    assert [e.seq for e in events] == list(range(1, 13))
+    assert [e.seq for e in events] == list(range(1, 15))
 
 
 def test_tool_calls_paired_with_results() -> None:
@@ -110,7 +111,7 @@ def test_old_layout_without_envelope() -> None:
     assert session.title == "list the files"
 
 
-def test_unknown_types_are_skipped_quietly(tmp_path) -> None:
+def test_unknown_types_are_reported_by_type(tmp_path) -> None:
     path = tmp_path / "rollout.jsonl"
     lines = CODEX_SAMPLE.read_text().splitlines()
     lines.insert(
@@ -136,9 +137,11 @@ def test_unknown_types_are_skipped_quietly(tmp_path) -> None:
     path.write_text("\n".join(lines) + "\n")
     summary = run_import(path)
     assert summary.exit_code == 0
-    assert summary.events_added == 12
-    assert summary.ignored_by_type["ghost_snapshot"] == 1
-    assert summary.ignored_by_type["response_item future_item"] == 1
+    assert summary.events_added == 14
+    assert summary.unknown_types == {
+        "ghost_snapshot": 1,
+        "response_item future_item": 1,
+    }
 
 
 def test_parse_output_forms() -> None:
@@ -151,4 +154,24 @@ def test_parse_output_forms() -> None:
         {"exit_code": 0},
     )
     assert parse_output("just text") == ("just text", {})
+    # unified exec (0.1xx): with and without the chunk line, and inside an object
+    header = "Wall time: 0.25 seconds\nProcess exited with code 3\nOriginal token count: 2\nOutput:\nno\n"
+    assert parse_output("Chunk ID: ab12\n" + header) == (
+        "no\n",
+        {"exit_code": 3, "duration_seconds": 0.25, "original_token_count": 2},
+    )
+    assert parse_output({"content": header, "success": False}) == (
+        "no\n",
+        {
+            "success": False,
+            "exit_code": 3,
+            "duration_seconds": 0.25,
+            "original_token_count": 2,
+        },
+    )
+    running = "Chunk ID: 9\nWall time: 10.0 seconds\nProcess running with session ID 7\nOutput:\n"
+    assert parse_output(running) == (
+        "",
+        {"duration_seconds": 10.0, "process_session_id": "7"},
+    )
     assert parse_output("{not json") == ("{not json", {})

@@ -83,6 +83,6 @@ def test_curl_example(site: Site, url: str) -> None:
             ("demo-1", 1, "user")
         ]
     if "session_id=demo-1&_sort=seq" in url:
-        assert [r["seq"] for r in data] == list(range(1, 11))
+        assert [r["seq"] for r in data] == list(range(1, 12))
     if url.endswith("/-/sessions/demo-1.json"):
         assert set(data) == {"session", "turns", "events"}

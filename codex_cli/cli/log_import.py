@@ -69,6 +69,11 @@ def import_(
 ) -> None:
     """Import Codex CLI rollouts, Claude Code transcripts, llm's logs.db and codex NDJSON.
 
+    Tokens are counted on the events, as the tools bill them (see
+    docs/import.md); session attributes are stored as events too, so
+    `codex log rebuild` restores them. Unknown line types are counted by
+    type; files of this log's own directory are never read back.
+
     Importing again adds nothing; a file that has grown adds only its new
     lines. Skipped lines are reported as FILE:LINE: REASON. Exit status: 0
     when every file was read, 1 when a line or file was skipped, 2 for
@@ -137,6 +142,8 @@ def import_(
         if summary.problems_omitted:
             typer.echo(f"... and {summary.problems_omitted} more", err=True)
         typer.echo(summary.text())
+    for warning in summary.warnings:
+        typer.echo(f"Warning: {warning}", err=True)
     raise typer.Exit(summary.exit_code)
 
 

@@ -24,8 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import CodexError, UsageError
-from ..events import Event, utc_now
+from ..errors import CodexError, InvalidEvent, UsageError
+from ..events import Event, derived_event_id, is_session_meta, utc_now
 from ..settings import Settings
 from ..store import db as dbm
 from .aider import AiderParser
@@ -45,7 +45,7 @@ from .base import (
     read_lines,
     walk,
 )
-from .claude import ClaudeParser
+from .claude import ClaudeParser, find_leaves, is_side_file
 from .codex import CodexParser
 from .copilot import CopilotParser
 from .gemini import GeminiParser
@@ -74,6 +74,16 @@ PARSERS: dict[str, type[Parser]] = {
     "aider": AiderParser,
 }
 MAX_REPORTED = 1000  # problems kept for the report; all are counted
+# What writing one file's events may raise for that file alone (bad values
+# the validation let through: huge integers, unencodable text).
+_WRITE_ERRORS = (
+    InvalidEvent,
+    ValueError,
+    OverflowError,
+    TypeError,
+    UnicodeError,
+    sqlite3.IntegrityError,
+)
 
 
 @dataclass(frozen=True)
@@ -126,13 +136,16 @@ class ImportSummary:
     formats: dict[str, int] = field(default_factory=dict)
     sessions_new: int = 0
     sessions_updated: int = 0
-    events_added: int = 0
+    events_added: int = 0  # events of transcripts (attribute events apart)
     events_present: int = 0
+    attribute_events: int = 0  # session attributes set or changed (meta events)
     events_before_since: int = 0
     lines_skipped: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     ignored_by_type: dict[str, int] = field(default_factory=dict)
+    unknown_types: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -162,6 +175,11 @@ class ImportSummary:
                 else ""
             ),
         ]
+        if self.unknown_types:
+            lines.append(
+                "Unknown line types (not imported): "
+                + ", ".join(f"{t}: {n}" for t, n in sorted(self.unknown_types.items()))
+            )
         if self.skipped_by_reason:
             reasons = ", ".join(
                 f"{r}: {n}" for r, n in sorted(self.skipped_by_reason.items())
@@ -198,6 +216,7 @@ class _Pending:
     state: FileState
     parser: Parser
     save: bool
+    events: list[Event] = field(default_factory=list)
 
 
 class Importer:
@@ -226,7 +245,11 @@ class Importer:
         self.on_progress = on_progress or (lambda n: None)
         self.summary = ImportSummary(dry_run=dry_run)
         self._buffer: list[Event] = []
+        self._buffered = 0
         self._pending: list[_Pending] = []
+        self._summaries: list[tuple[Path, ClaudeParser]] = []
+        self._deferred: list[tuple[str, dict[str, Any], str]] = []
+        self._shared_usage: dict[str, list[int]] | None = None
         self._touched: set[str] = set()
         self._new: set[str] = set()
         self._seen: set[str] = set()  # dry run: ids this run would add
@@ -244,11 +267,32 @@ class Importer:
         """The files under ``paths``, each once; directories that cannot be listed are reported."""
         files: dict[str, Path] = {}
         unlisted: list[tuple[Path, OSError]] = []
+        own = Path(self.settings.log_dir).resolve()
+        own_files = 0
         for path in paths:
             if not path.exists() and not path.is_symlink():
                 raise UsageError(f"no such file or directory: {path}")
             for found in walk(path, unlisted):
-                files.setdefault(str(found.resolve()), found)
+                resolved = found.resolve()
+                if resolved.parent == own:
+                    own_files += 1  # our own session files: never read back
+                    continue
+                if is_side_file(found):
+                    continue
+                files.setdefault(str(resolved), found)
+        if own_files:
+            self.summary.warnings.append(
+                f"left out {own_files} file(s) of this log's own directory {own}"
+            )
+        codex_sessions = (
+            self.settings.codex_home or (self.settings.home or Path.home()) / ".codex"
+        ) / "sessions"
+        if own == codex_sessions.resolve():
+            self.summary.warnings.append(
+                f"the log directory {own} is OpenAI Codex CLI's own sessions directory: "
+                "its rollouts and this log's files are mixed there; set "
+                "CODEX_SESSION_LOG_DIR to another directory (or run from a project)"
+            )
         self.summary.files += len(unlisted)
         for directory, exc in unlisted:
             self._apply(_failed(directory, "cannot read", os_reason(exc)))
@@ -262,6 +306,8 @@ class Importer:
             for path in files:
                 self._apply(self._read_file(path))
             self._flush()
+            self._title_from_summaries()
+            self._write_deferred()
         finally:
             self._close()
         self.summary.sessions_new = len(self._new)
@@ -315,12 +361,21 @@ class Importer:
         s.events_before_since += result.before_since
         for what, n in result.parser.ignored.items():
             s.ignored_by_type[what] = s.ignored_by_type.get(what, 0) + n
-        self._buffer.extend(result.events)
+        for what, n in result.parser.unknown_types.items():
+            s.unknown_types[what] = s.unknown_types.get(what, 0) + n
+        if isinstance(result.parser, ClaudeParser) and result.parser.unresolved:
+            self._summaries.append((Path(result.state.path), result.parser))
+        self._buffered += len(result.events)
         self.on_progress(len(result.events))
         self._pending.append(
-            _Pending(result.state, result.parser, save=self.since is None)
+            _Pending(
+                result.state,
+                result.parser,
+                save=self.since is None,
+                events=result.events,
+            )
         )
-        if len(self._buffer) >= self.batch_size:
+        if self._buffered >= self.batch_size:
             self._flush()
 
     def _count_problem(self, problem: Problem) -> None:
@@ -363,6 +418,8 @@ class Importer:
         parser = PARSERS[fmt](
             path, json.loads(json.dumps(resume.state)) if resume else {}
         )
+        if isinstance(parser, ClaudeParser):
+            parser.shared_usage = self._claude_usage()
         state = FileState(
             path=key,
             format=fmt,
@@ -390,12 +447,114 @@ class Importer:
         except Undetected as exc:
             line, reason, detail = exc.problem_args
             return _failed(path, reason, detail, line)
+        except (CodexError, ValueError, TypeError, KeyError, RecursionError) as exc:
+            # A transcript this reader trips over is skipped; the others go on.
+            return _failed(path, "cannot parse", f"{type(exc).__name__}: {exc}"[:200])
         state.session_id = parser.primary_session()
-        tokens = parser.tokens()
-        if tokens:
-            state.input_tokens, state.cached_input_tokens, state.output_tokens = tokens
         state.state = parser.state
+        if fmt != "ndjson":
+            result.events += self._session_events(parser, state, result.events)
         return result
+
+    def _session_events(
+        self, parser: Parser, state: FileState, events: list[Event]
+    ) -> list[Event]:
+        """A ``meta`` event per session whose attributes this file sets or changed.
+
+        Its id comes from the attributes, so an unchanged file adds nothing.
+        """
+        first_ts: dict[str, str] = {}
+        for event in events:
+            if event.ts < first_ts.get(event.session_id, "~"):
+                first_ts[event.session_id] = event.ts
+        known: dict[str, str] = parser.state.setdefault("meta", {})
+        out = []
+        for sid, values in parser.session_updates().items():
+            values = {**values, "source": state.format, "source_path": state.path}
+            if sid != parser.primary_session() and sid not in first_ts:
+                # Another file's session (a sub-agent, a summary's target):
+                # only its links and title, once it exists.
+                values = {
+                    k: v
+                    for k, v in values.items()
+                    if k in ("title", "parent_session_id", "parent_tool_call_id")
+                }
+            digest = json.dumps(values, sort_keys=True, ensure_ascii=False)
+            if known.get(sid) == digest:
+                continue
+            ts = first_ts.get(sid) or self._started_at(sid)
+            if ts is None:
+                self._deferred.append((sid, values, digest))
+                continue
+            known[sid] = digest
+            out.append(_meta_event(sid, values, digest, ts))
+        return out
+
+    def _write_deferred(self) -> None:
+        """Attributes of sessions met before their own events: written once they exist."""
+        deferred, self._deferred = self._deferred, []
+        for sid, values, digest in deferred:
+            ts = self._started_at(sid)
+            if ts is not None:
+                self._buffer.append(_meta_event(sid, values, digest, ts))
+        self._flush()
+
+    def _claude_usage(self) -> dict[str, list[int]]:
+        """Usage counted per Claude response, by every file imported before (and in this run)."""
+        if self._shared_usage is None:
+            self._shared_usage = {}
+            for state in self.states.values():
+                if state.format != "claude":
+                    continue
+                for key, counted in state.state.get("usage", {}).items():
+                    if isinstance(counted, list):  # older imports kept a flag only
+                        known = self._shared_usage.get(key)
+                        self._shared_usage[key] = (
+                            [max(a, b) for a, b in zip(known, counted, strict=True)]
+                            if known
+                            else list(counted)
+                        )
+        return self._shared_usage
+
+    def _started_at(self, sid: str) -> str | None:
+        if self.conn is None:
+            return None
+        try:
+            row = self.conn.execute(
+                "SELECT started_at FROM sessions WHERE id = ?", (sid,)
+            ).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return row[0] if row else None
+
+    def _title_from_summaries(self) -> None:
+        """Claude ``summary`` lines whose leaf is in another file title that file's session.
+
+        The other file is looked for beside the summary's (one pass over
+        each directory that has such summaries).
+        """
+        by_dir: dict[Path, list[tuple[Path, ClaudeParser]]] = {}
+        for path, parser in self._summaries:
+            by_dir.setdefault(path.parent, []).append((path, parser))
+        for directory, items in by_dir.items():
+            leaves = {leaf for _, parser in items for leaf in parser.unresolved}
+            siblings = sorted(directory.glob("*.jsonl"))
+            siblings += sorted(directory.glob("*/subagents/*.jsonl"))
+            found = find_leaves(siblings, leaves)
+            for path, parser in items:
+                hits = {k: v for k, v in found.items() if k in parser.unresolved}
+                if not hits:
+                    continue
+                parser.sessions.clear()
+                for leaf, sid in hits.items():
+                    parser.session(sid).title = parser.unresolved[leaf]
+                state = self.states.get(str(path)) or FileState(str(path), "claude")
+                events = self._session_events(parser, state, [])
+                if events:
+                    self._pending.append(
+                        _Pending(state, parser, save=False, events=events)
+                    )
+        self._flush()
 
     def _format_of(
         self, path: Path, old: FileState | None, size: int
@@ -437,25 +596,49 @@ class Importer:
                 yield Problem(name, line.number, exc.reason, exc.detail)
             except CodexError as exc:
                 yield Problem(name, line.number, "invalid event", str(exc))
+        yield from parser.finish()
 
     # -- writing ----------------------------------------------------------
 
     def _flush(self) -> None:
-        events, pending = self._buffer, self._pending
-        self._buffer, self._pending = [], []
+        loose, pending = self._buffer, self._pending
+        self._buffer, self._pending, self._buffered = [], [], 0
+        events = [e for item in pending for e in item.events] + loose
         if not events and not pending:
             return
-        sids = {e.session_id for e in events}
-        for item in pending:
-            sids.update(item.parser.session_updates())
-        existed = self._existing_sessions(sids)
+        existed = self._existing_sessions({e.session_id for e in events})
         if self.dry_run:
             added = self._would_add(events)
         else:
-            result = self.logger.write_result(events, skip_existing=True)
-            added = result.written
-            self.summary.events_present += result.duplicates
-        self.summary.events_added += len(added)
+            try:
+                added = self._write(events)
+            except _WRITE_ERRORS:
+                # One bad transcript must not block the others: file by file,
+                # and a file that cannot be written is reported and skipped.
+                added = []
+                kept = []
+                for item in pending:
+                    try:
+                        added += self._write(item.events)
+                    except _WRITE_ERRORS as exc:
+                        self._count_problem(
+                            Problem(
+                                item.state.path,
+                                None,
+                                "cannot write",
+                                f"{type(exc).__name__}: {exc}"[:200],
+                                file_level=True,
+                            )
+                        )
+                        self.summary.files_failed += 1
+                        self.summary.files_read -= 1
+                    else:
+                        kept.append(item)
+                pending = kept
+                added += self._write(loose)
+        attributes = sum(map(is_session_meta, added))
+        self.summary.events_added += len(added) - attributes
+        self.summary.attribute_events += attributes
         for event in added:
             if event.session_id not in existed:
                 self._new.add(event.session_id)
@@ -463,7 +646,15 @@ class Importer:
         if self.dry_run:
             return
         self._save_states([p.state for p in pending if p.save])
-        self._update_sessions(pending, existed)
+
+    def _write(self, events: list[Event]) -> list[Event]:
+        result = self.logger.write_result(events, skip_existing=True)
+        # The transcript's events only: attribute events are counted apart.
+        unwritten = sum(map(is_session_meta, events)) - sum(
+            map(is_session_meta, result.written)
+        )
+        self.summary.events_present += result.duplicates - unwritten
+        return result.written
 
     def _existing_sessions(self, sids: set[str]) -> set[str]:
         if self.conn is None or not sids:
@@ -492,7 +683,7 @@ class Importer:
         added = []
         for event in events:
             if event.id in existing or event.id in self._seen:
-                self.summary.events_present += 1
+                self.summary.events_present += not is_session_meta(event)
             else:
                 self._seen.add(event.id)
                 added.append(event)
@@ -513,41 +704,13 @@ class Importer:
         for s in states:
             self.states[s.path] = s
 
-    def _update_sessions(self, pending: list[_Pending], existed: set[str]) -> None:
-        updates: dict[str, dict[str, Any]] = {}
-        for item in pending:
-            fmt = item.state.format
-            for sid, values in item.parser.session_updates().items():
-                if fmt == "ndjson" and sid in existed:
-                    continue  # merging into a session we have: keep what it says
-                merged = updates.setdefault(sid, {})
-                merged.update(values, source=fmt, source_path=item.state.path)
-                tokens = item.parser.tokens()
-                if tokens is not None and sid == item.state.session_id:
-                    merged.update(
-                        zip(
-                            ("input_tokens", "cached_input_tokens", "output_tokens"),
-                            self._session_tokens(sid, item, tokens),
-                            strict=True,
-                        )
-                    )
-        present = self._existing_sessions(set(updates))
-        for sid, values in updates.items():
-            if sid in present:
-                self.logger.update_session(sid, **values)
 
-    def _session_tokens(
-        self, sid: str, item: _Pending, tokens: tuple[int, int, int]
-    ) -> tuple[int, ...]:
-        """A session's totals: the sum over every file of it that states them."""
-        assert self.conn is not None
-        others = self.conn.execute(
-            "SELECT coalesce(sum(input_tokens), 0), coalesce(sum(cached_input_tokens), 0), "
-            "coalesce(sum(output_tokens), 0) FROM imports WHERE session_id = ? AND path != ? "
-            "AND input_tokens IS NOT NULL",
-            (sid, item.state.path),
-        ).fetchone()
-        return tuple(a + b for a, b in zip(others, tokens, strict=True))
+def _meta_event(sid: str, values: dict[str, Any], digest: str, ts: str) -> Event:
+    from ..store.writer import session_meta_event
+
+    return session_meta_event(
+        sid, values, id=derived_event_id(f"{sid}:session:{digest}", ts), ts=ts
+    )
 
 
 def import_paths(

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from ..events import Event, format_ts
+from ..redact import redact_text
 from .base import Parser, Problem, Undetected, make_event
 from .sniff import same_head
 
@@ -132,7 +133,7 @@ class AiderParser(Parser):
                 if content == "<blank>":
                     content = ""
                 if content.strip() and not info.title:
-                    info.title = content.strip().splitlines()[0][:200]
+                    info.title = redact_text(content.strip().splitlines()[0])[:200]
                 yield make_event(sid, str(i), ts, "user", content)
             elif kind == "assistant":
                 yield make_event(

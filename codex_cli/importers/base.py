@@ -61,6 +61,8 @@ class SessionInfo:
     cwd: str | None = None
     git_branch: str | None = None
     model: str | None = None
+    parent_session_id: str | None = None
+    parent_tool_call_id: str | None = None
 
     def merge(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
@@ -122,10 +124,15 @@ class Parser:
         self.state: dict[str, Any] = state if state is not None else {}
         self.sessions: dict[str, SessionInfo] = {}
         self.ignored: dict[str, int] = {}
+        self.unknown_types: dict[str, int] = {}
 
     def feed(self, lineno: int, record: Any) -> list[Event]:
         """The events of one parsed line; raise :class:`Skip` for an unusable one."""
         raise NotImplementedError
+
+    def finish(self) -> list[Event]:
+        """Events held back until the end of what was read (a response still open)."""
+        return []
 
     @staticmethod
     def require_object(record: Any) -> dict[str, Any]:
@@ -136,12 +143,12 @@ class Parser:
             )
         return record
 
-    def tokens(self) -> tuple[int, int, int] | None:
-        """Session token totals (input, cached input, output) if the source states them."""
-        return None
-
     def session_updates(self) -> dict[str, dict[str, Any]]:
-        """Metadata learned for each session: title, cwd, git_branch, model."""
+        """Metadata learned for each session: title, cwd, git_branch, model, parent links.
+
+        Written as a session ``meta`` event; token totals are never set this
+        way: they are the sums of the events' own counts.
+        """
         return {
             sid: {k: v for k, v in vars(info).items() if v}
             for sid, info in self.sessions.items()
@@ -153,6 +160,11 @@ class Parser:
     def ignore(self, what: str) -> list[Event]:
         """Count a line of a known kind that carries nothing to import."""
         self.ignored[what] = self.ignored.get(what, 0) + 1
+        return []
+
+    def unknown(self, what: str) -> list[Event]:
+        """Count a line of a type this reader does not know (reported as ``unknown_types``)."""
+        self.unknown_types[what] = self.unknown_types.get(what, 0) + 1
         return []
 
     def session(self, sid: str) -> SessionInfo:
@@ -278,6 +290,11 @@ def read_lines(
             try:
                 record = json.loads(raw)
             except UnicodeDecodeError as exc:
+                if (
+                    not complete
+                ):  # cut inside a multi-byte character: still being written
+                    yield Line(lineno, problem=_torn(name, lineno, raw)), offset
+                    continue
                 line = Line(
                     lineno,
                     problem=Problem(
@@ -286,15 +303,7 @@ def read_lines(
                 )
             except ValueError as exc:
                 if not complete:
-                    line = Line(
-                        lineno,
-                        problem=Problem(
-                            name,
-                            lineno,
-                            "truncated last line",
-                            f"{len(raw)} bytes without a newline; read again when the file grows",
-                        ),
-                    )
+                    line = Line(lineno, problem=_torn(name, lineno, raw))
                 else:
                     msg = getattr(exc, "msg", str(exc))
                     col = getattr(exc, "colno", None)
@@ -312,6 +321,15 @@ def read_lines(
             yield line, offset
 
 
+def _torn(name: str, lineno: int, raw: bytes) -> Problem:
+    return Problem(
+        name,
+        lineno,
+        "truncated last line",
+        f"{len(raw)} bytes without a newline; read again when the file grows",
+    )
+
+
 def line_count_hint(size: int) -> int:
     return max(1, size // 400)
 
@@ -325,6 +343,8 @@ CODEX_TYPES = {
     "turn_context",
     "compacted",
 }
+# `codex exec --json` events: thread.started, turn.completed, item.completed, ...
+EXEC_JSON_PREFIXES = {"thread", "turn", "item"}
 CLAUDE_TYPES = {
     "user",
     "assistant",
@@ -353,6 +373,12 @@ def classify_record(record: Any) -> str | None:
         return "claude"
     if "record_type" in record:
         return "codex"  # the old rollout layout's state lines
+    if (
+        isinstance(kind, str)
+        and "." in kind
+        and kind.split(".")[0] in EXEC_JSON_PREFIXES
+    ):
+        return "codex"  # `codex exec --json` output
     if (
         "id" in record
         and "timestamp" in record
@@ -398,6 +424,8 @@ def detect_format(path: Path) -> str | None:
             try:
                 record = json.loads(raw)
             except UnicodeDecodeError:
+                if not raw.endswith(b"\n"):
+                    continue  # a last line cut inside a character: still being written
                 raise Undetected("binary file", lineno, "not UTF-8 text") from None
             except ValueError:
                 if sniffed == 1 and raw.endswith(b"\n"):

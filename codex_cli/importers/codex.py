@@ -1,10 +1,23 @@
 """OpenAI Codex CLI rollout files (``~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl``).
 
-The transcript is built from ``response_item`` lines; the ``event_msg``
-copies of the same messages are not imported twice. Both the envelope
-layout (``{"timestamp", "type", "payload"}``) and the very old one (a bare
-meta object first, then bare items and ``{"record_type": "state"}`` lines)
-are read.
+Also ``~/.codex/archived_sessions/`` (where Codex moves old rollouts) and
+the output of ``codex exec --json``. The transcript is built from
+``response_item`` lines; the ``event_msg`` copies of the same messages
+(``user_message``, ``agent_message``, ``item_completed``, ...) are not
+imported twice, nor the old turns a ``compacted`` line repeats in its
+``replacement_history``. Both the envelope layout (``{"timestamp", "type",
+"payload"}``) and the very old one (a bare meta object first, then bare
+items and ``{"record_type": "state"}`` lines) are read.
+
+Tokens: each ``event_msg`` ``token_count`` becomes a ``meta`` event of its
+turn carrying what that model call spent: the difference of the cumulative
+``total_token_usage`` from the previous one (a repeated count adds nothing),
+else ``last_token_usage``. Summed over the events that is the session's last
+total exactly. ``cached_input_tokens`` is part of ``input_tokens`` and
+``reasoning_output_tokens`` (our ``reasoning_tokens``) part of
+``output_tokens``, as Codex counts them. Event ids come from the session id
+and the line, so the same rollout met at a second path (archived) adds
+nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
-from ..events import Event
+from ..events import Event, format_ts
 from ..redact import redact_text
 from .base import Parser, Skip, count, make_event, safe_session_id, text_of, timestamp
 
@@ -36,18 +50,91 @@ OUTPUT_TYPES = {
     "local_shell_call_output",
 }
 ITEM_TYPES = {"message", "reasoning", *CALL_TYPES, *OUTPUT_TYPES}
+# response_item types that carry nothing to import (snapshots, compaction blobs).
+QUIET_ITEMS = {"ghost_snapshot", "compaction", "compaction_summary", "other"}
+# event_msg types known to repeat response items or to carry nothing to import.
+QUIET_EVENTS = {
+    "user_message",
+    "agent_message",
+    "agent_message_delta",
+    "agent_reasoning",
+    "agent_reasoning_delta",
+    "agent_reasoning_raw_content",
+    "agent_reasoning_section_break",
+    "item_started",
+    "item_completed",
+    "task_started",
+    "task_complete",
+    "turn_started",
+    "turn_complete",
+    "context_compacted",
+    "exec_command_begin",
+    "exec_command_end",
+    "exec_command_output_delta",
+    "exec_approval_request",
+    "apply_patch_approval_request",
+    "patch_apply_begin",
+    "patch_apply_end",
+    "mcp_tool_call_begin",
+    "mcp_tool_call_end",
+    "web_search_begin",
+    "web_search_end",
+    "view_image_tool_call",
+    "plan_update",
+    "entered_review_mode",
+    "exited_review_mode",
+    "error",
+    "stream_error",
+    "warning",
+    "background_event",
+    "session_configured",
+    "thread_settings_applied",
+    "thread_name_updated",
+    "shutdown_complete",
+    "undo_started",
+    "undo_completed",
+    "collab_agent_spawn_begin",
+    "collab_agent_spawn_end",
+    "collab_agent_interaction_begin",
+    "collab_agent_interaction_end",
+    "collab_waiting_begin",
+    "collab_waiting_end",
+}
+# Envelope types that carry nothing to import.
+QUIET_LINES = {
+    "world_state",
+    "inter_agent_communication_metadata",
+    "security_risk_score",
+    "realtime_item",
+    "token_usage_record",
+}
 # Messages the CLI injects before the user's prompt: not a title.
 CONTEXT_PREFIXES = (
     "<environment_context>",
     "<user_instructions>",
     "# AGENTS.md",
     "<INSTRUCTIONS>",
+    "<turn_aborted>",
+    "<subagent_notification>",
+    "<recommended_plugins>",
+    "<skill>",
+    "<goal_context>",
+    "<codex_internal_context",
+    "<user_shell_command>",
 )
-PLAIN_OUTPUT = re.compile(
-    r"Exit code: (?P<code>-?\d+)\s*\nWall time: (?P<secs>[\d.]+) seconds?\s*\n"
-    r"(?:Total output lines: \d+\s*\n)?Output:\n(?P<out>.*)",
-    re.DOTALL,
+# The header of a shell result in plain text: "Exit code: N" (0.4x-0.5x) or,
+# from unified exec on, "Chunk ID: …" / "Wall time: N seconds" / "Process
+# exited with code N" / "Original token count: N", then "Output:".
+OUTPUT_HEADER = re.compile(
+    r"(?:Exit code: (?P<code>-?\d+)"
+    r"|Process exited with code (?P<exited>-?\d+)"
+    r"|Wall time: (?P<secs>[\d.]+) seconds?"
+    r"|Chunk ID: \S*"
+    r"|Process running with session ID (?P<running>\S+)"
+    r"|Original token count: (?P<tokens>\d+)"
+    r"|Total output lines: \d+)[ \t]*\r?\n"
 )
+OUTPUT_MARK = re.compile(r"Output:[ \t]*\r?\n?")
 UUID_IN_NAME = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
@@ -73,6 +160,11 @@ class CodexParser(Parser):
             if kind == "event_msg":
                 return self._event_msg(lineno, payload, ts)
             if kind == "compacted":
+                # replacement_history holds the old turns again: not imported twice.
+                data: dict[str, Any] = {"type": "compacted"}
+                history = payload.get("replacement_history")
+                if isinstance(history, list):
+                    data["replacement_items"] = len(history)
                 return [
                     self._event(
                         lineno,
@@ -80,10 +172,16 @@ class CodexParser(Parser):
                         "system",
                         text_of(payload.get("message")),
                         kind="meta",
-                        data={"type": "compacted"},
+                        data=data,
                     )
                 ]
-            return self.ignore(kind)
+            if kind == "inter_agent_communication":
+                return [self._inter_agent(lineno, payload, ts)]
+            if kind in QUIET_LINES:
+                return self.ignore(kind)
+            return self.unknown(kind)
+        if isinstance(kind, str) and "." in kind or kind == "error":
+            return self._exec_json(lineno, record, kind)
         if "record_type" in record:
             return self.ignore(f"record_type {record['record_type']}")
         if kind is None and "id" in record and "timestamp" in record:
@@ -92,9 +190,30 @@ class CodexParser(Parser):
             return self._item(lineno, record, record.get("timestamp"))
         raise Skip("unknown shape", "not a Codex rollout line")
 
+    def _inter_agent(self, lineno: int, payload: dict[str, Any], ts: Any) -> Event:
+        """A message between agents (multi-agent Codex): who to whom, and what."""
+        data = {
+            key: payload[key]
+            for key in ("author", "recipient", "other_recipients", "trigger_turn")
+            if payload.get(key) is not None
+        }
+        data["type"] = "inter_agent_communication"
+        return self._event(
+            lineno,
+            ts,
+            "assistant",
+            text_of(payload.get("content")),
+            model=self.state.get("model"),
+            data=data,
+        )
+
     # -- metadata lines ---------------------------------------------------
 
     def _meta(self, lineno: int, meta: dict[str, Any], ts: Any) -> list[Event]:
+        if "sid" in self.state and self.state.get("meta_seen"):
+            # A fork or a sub-agent repeats its parent's meta after its own.
+            return self.ignore("session_meta (inherited)")
+        self.state["meta_seen"] = True
         if "sid" not in self.state:
             self.state["sid"] = safe_session_id(meta.get("id"), "codex")
         start = timestamp(meta.get("timestamp") or ts, self.state.get("ts0"))
@@ -116,6 +235,14 @@ class CodexParser(Parser):
         }
         if git:
             data["git"] = git
+        if isinstance(meta.get("model_provider"), str):
+            self.state.setdefault("provider", meta["model_provider"])
+        source = meta.get("source")
+        spawn = source.get("subagent") if isinstance(source, dict) else None
+        spawn = spawn.get("thread_spawn") if isinstance(spawn, dict) else None
+        parent = spawn.get("parent_thread_id") if isinstance(spawn, dict) else None
+        if isinstance(parent, str) and "parent" not in self.state:
+            self.state["parent"] = safe_session_id(parent, "codex")
         version = meta.get("cli_version")
         content = f"Codex CLI {version} session" if version else "Codex CLI session"
         if meta.get("cwd"):
@@ -133,15 +260,7 @@ class CodexParser(Parser):
     def _event_msg(self, lineno: int, payload: dict[str, Any], ts: Any) -> list[Event]:
         kind = payload.get("type")
         if kind == "token_count":
-            info = payload.get("info")
-            total = info.get("total_token_usage") if isinstance(info, dict) else None
-            if isinstance(total, dict):
-                self.state["tokens"] = [
-                    count(total.get("input_tokens")),
-                    count(total.get("cached_input_tokens")),
-                    count(total.get("output_tokens")),
-                ]
-            return self.ignore("event_msg token_count")
+            return self._token_count(lineno, payload, ts)
         if kind == "turn_aborted":
             reason = payload.get("reason")
             return [
@@ -154,8 +273,198 @@ class CodexParser(Parser):
                     data={"type": "turn_aborted"},
                 )
             ]
-        # user_message / agent_message / agent_reasoning repeat the response items.
-        return self.ignore(f"event_msg {kind}")
+        # user_message / agent_message / agent_reasoning / item_completed repeat
+        # the response items.
+        if kind in QUIET_EVENTS:
+            return self.ignore(f"event_msg {kind}")
+        return self.unknown(f"event_msg {kind}")
+
+    def _token_count(
+        self, lineno: int, payload: dict[str, Any], ts: Any
+    ) -> list[Event]:
+        info = payload.get("info")
+        if not isinstance(info, dict):
+            return self.ignore("event_msg token_count")  # rate limits only
+        total = _usage(info.get("total_token_usage"))
+        last = _usage(info.get("last_token_usage"))
+        spent = None
+        if total is not None:
+            before = self.state.get("total", [0] * len(total))
+            diff = [t - b for t, b in zip(total, before, strict=True)]
+            self.state["total"] = total
+            spent = diff if min(diff) >= 0 else last
+        elif last is not None:
+            spent = last
+        if not spent or not any(spent):
+            return self.ignore("event_msg token_count")
+        # Keyed by the cumulative total, not the line: the same count in
+        # another copy of the session's history is the same event.
+        key = "tokens:" + ",".join(map(str, total)) if total is not None else None
+        return [self._tokens_event(lineno, ts, spent, key)]
+
+    def _tokens_event(
+        self, lineno: int, ts: Any, spent: list[int], key: str | None = None
+    ) -> Event:
+        tokens = dict(zip(TOKEN_FIELDS, spent, strict=True))
+        text = f"tokens: {tokens['input_tokens']} in"
+        if tokens["cached_input_tokens"]:
+            text += f" ({tokens['cached_input_tokens']} cached)"
+        text += f", {tokens['output_tokens']} out"
+        if tokens["reasoning_tokens"]:
+            text += f" ({tokens['reasoning_tokens']} reasoning)"
+        return self._event(
+            lineno,
+            ts,
+            "assistant",
+            text,
+            kind="meta",
+            model=self.state.get("model"),
+            provider=self.state.get("provider"),
+            key=key,
+            data={"type": "token_count"},
+            **tokens,
+        )
+
+    # -- `codex exec --json` ------------------------------------------------
+
+    def _exec_json(self, lineno: int, record: dict[str, Any], kind: str) -> list[Event]:
+        """One line of ``codex exec --json`` (thread.*, turn.*, item.*): no timestamps."""
+        if kind == "thread.started":
+            thread = record.get("thread_id")
+            self.state.setdefault("sid", safe_session_id(thread, "codex"))
+            self.state.setdefault("ts0", _uuid7_ts(thread) or self._first_seen())
+            self.state["exec_json"] = True
+            return [
+                self._event(
+                    lineno,
+                    None,
+                    "system",
+                    "codex exec --json session",
+                    kind="meta",
+                    data={"type": "thread.started"},
+                )
+            ]
+        self.state.setdefault("ts0", self._first_seen())
+        if kind == "turn.completed":
+            spent = _usage(record.get("usage"))
+            if spent and any(spent):
+                return [self._tokens_event(lineno, None, spent)]
+            return self.ignore(kind)
+        if kind in ("turn.failed", "error"):
+            error = record.get("error")
+            message = error.get("message") if isinstance(error, dict) else None
+            message = message or record.get("message")
+            return [
+                self._event(
+                    lineno,
+                    None,
+                    "system",
+                    str(message or kind),
+                    kind="meta",
+                    data={"type": kind},
+                )
+            ]
+        if kind != "item.completed":
+            if kind in ("turn.started", "item.started", "item.updated"):
+                return self.ignore(kind)
+            return self.unknown(kind)
+        item = record.get("item")
+        if not isinstance(item, dict):
+            raise Skip("unknown shape", "item.completed without an item object")
+        return self._exec_item(lineno, item)
+
+    def _exec_item(self, lineno: int, item: dict[str, Any]) -> list[Event]:
+        itype = item.get("type") or item.get("item_type")
+        item_id = item.get("id") if isinstance(item.get("id"), str) else None
+        model = self.state.get("model")
+        if itype in ("agent_message", "assistant_message"):
+            return [
+                self._event(
+                    lineno, None, "assistant", text_of(item.get("text")), model=model
+                )
+            ]
+        if itype == "reasoning":
+            return [
+                self._event(
+                    lineno,
+                    None,
+                    "assistant",
+                    text_of(item.get("text")),
+                    kind="reasoning",
+                    model=model,
+                )
+            ]
+        call: tuple[str, Any] | None = None
+        result: Any = None
+        data: dict[str, Any] = {}
+        if itype == "command_execution":
+            call = ("shell", item.get("command"))
+            result = item.get("aggregated_output")
+            if isinstance(item.get("exit_code"), int):
+                data["exit_code"] = item["exit_code"]
+        elif itype == "file_change":
+            call = ("apply_patch", item.get("changes"))
+            result = item.get("status")
+        elif itype == "mcp_tool_call":
+            name = ".".join(str(item[k]) for k in ("server", "tool") if item.get(k))
+            call = (name or "mcp_tool_call", item.get("arguments"))
+            result = (
+                item.get("result") if item.get("error") is None else item.get("error")
+            )
+        elif itype == "web_search":
+            call = ("web_search", item.get("query"))
+        if call is None:
+            if itype in ("todo_list", "error"):
+                text = text_of(item.get("message")) if itype == "error" else ""
+                text = text or json.dumps(item.get("items") or item, ensure_ascii=False)
+                return [
+                    self._event(
+                        lineno, None, "system", text, kind="meta", data={"type": itype}
+                    )
+                ]
+            return self.unknown(f"item.completed {itype}")
+        name, args = call
+        content = (
+            args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+        )
+        if isinstance(item.get("status"), str):
+            data["status"] = item["status"]
+        events = [
+            self._event(
+                lineno,
+                None,
+                "assistant",
+                content,
+                kind="tool_call",
+                tool_name=name,
+                tool_call_id=item_id,
+                model=model,
+            )
+        ]
+        if result is not None or data:
+            text = (
+                result
+                if isinstance(result, str)
+                else json.dumps(result, ensure_ascii=False)
+            )
+            events.append(
+                make_event(
+                    events[0].session_id,
+                    f"{lineno}:result",
+                    events[0].ts,
+                    "tool",
+                    text if result is not None else "",
+                    kind="tool_result",
+                    tool_name=name,
+                    tool_call_id=item_id,
+                    data=data,
+                )
+            )
+        return events
+
+    def _first_seen(self) -> str:
+        """No timestamps in ``codex exec --json``: the file's time when first read."""
+        return format_ts(datetime.fromtimestamp(self.path.stat().st_mtime, UTC))
 
     # -- transcript items -------------------------------------------------
 
@@ -197,7 +506,9 @@ class CodexParser(Parser):
             return [self._call(lineno, item, ts)]
         if kind in OUTPUT_TYPES:
             return [self._output(lineno, item, ts)]
-        return self.ignore(f"response_item {kind}")
+        if kind in QUIET_ITEMS:
+            return self.ignore(f"response_item {kind}")
+        return self.unknown(f"response_item {kind}")
 
     def _call(self, lineno: int, item: dict[str, Any], ts: Any) -> Event:
         kind = item["type"]
@@ -252,20 +563,22 @@ class CodexParser(Parser):
         )
 
     def _event(
-        self, lineno: int, ts: Any, role: str, content: str, **fields: Any
+        self,
+        lineno: int,
+        ts: Any,
+        role: str,
+        content: str,
+        key: str | None = None,
+        **fields: Any,
     ) -> Event:
         sid = self.state.get("sid")
         if sid is None:
             sid = self.state["sid"] = _fallback_id(self.path.name)
         when = timestamp(ts, self.state.get("ts0"))
         self.state.setdefault("ts0", when)
-        return make_event(sid, str(lineno), when, role, content, **fields)
+        return make_event(sid, key or str(lineno), when, role, content, **fields)
 
     # -- what the session gets ---------------------------------------------
-
-    def tokens(self) -> tuple[int, int, int] | None:
-        tokens = self.state.get("tokens")
-        return (tokens[0], tokens[1], tokens[2]) if tokens else None
 
     def session_updates(self) -> dict[str, dict[str, Any]]:
         sid = self.state.get("sid")
@@ -276,6 +589,7 @@ class CodexParser(Parser):
             "cwd": self.state.get("cwd"),
             "git_branch": self.state.get("branch"),
             "model": self.state.get("model"),
+            "parent_session_id": self.state.get("parent"),
         }
         return {sid: {k: v for k, v in values.items() if v}}
 
@@ -299,14 +613,68 @@ def parse_output(output: Any) -> tuple[str, dict[str, Any]]:
                 data[key] = meta[key]
         if isinstance(output.get("success"), bool):
             data["success"] = output["success"]
-        return text_of(output.get("output", output.get("content"))), data
+        text = text_of(output.get("output", output.get("content")))
+        if meta:
+            return text, data
+        return _plain_output(text, data)  # {"content": "Chunk ID: …", "success": …}
     text = text_of(output)
-    match = PLAIN_OUTPUT.match(text)
-    if match:
-        data["exit_code"] = int(match["code"])
-        data["duration_seconds"] = float(match["secs"])
-        return match["out"], data
-    return text, data
+    return _plain_output(text, data)
+
+
+def _plain_output(text: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Header lines (exit code, wall time, ...) then ``Output:``: the output alone."""
+    pos = 0
+    found: dict[str, Any] = {}
+    while match := OUTPUT_HEADER.match(text, pos):
+        code = match["code"] or match["exited"]
+        if code is not None:
+            found["exit_code"] = int(code)
+        if match["secs"] is not None:
+            found["duration_seconds"] = float(match["secs"])
+        if match["running"] is not None:
+            found["process_session_id"] = match["running"]
+        if match["tokens"] is not None:
+            found["original_token_count"] = int(match["tokens"])
+        pos = match.end()
+    mark = OUTPUT_MARK.match(text, pos)
+    if pos == 0 or mark is None:
+        return text, data
+    return text[mark.end() :], {**data, **found}
+
+
+TOKEN_FIELDS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+
+def _usage(value: Any) -> list[int] | None:
+    """A Codex usage object as counts in :data:`TOKEN_FIELDS` order."""
+    if not isinstance(value, dict):
+        return None
+    return [
+        count(value.get(name))
+        for name in (
+            "input_tokens",
+            "cached_input_tokens",
+            "output_tokens",
+            "reasoning_output_tokens",
+        )
+    ]
+
+
+def _uuid7_ts(value: Any) -> str | None:
+    """The creation time in a UUIDv7 (Codex thread ids are v7)."""
+    if (
+        not isinstance(value, str)
+        or not UUID_IN_NAME.fullmatch(value)
+        or value[14] != "7"
+    ):
+        return None
+    ms = int(value.replace("-", "")[:12], 16)
+    return format_ts(datetime.fromtimestamp(ms / 1000, UTC))
 
 
 def _fallback_id(name: str) -> str:

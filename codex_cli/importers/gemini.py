@@ -37,6 +37,7 @@ from typing import Any
 
 from ..errors import CodexError
 from ..events import Event, format_ts
+from ..redact import redact_text
 from .base import (
     Parser,
     Problem,
@@ -190,7 +191,7 @@ class GeminiParser(Parser):
 
     def _metadata(self, meta: dict[str, Any]) -> list[Event]:
         if isinstance(meta.get("summary"), str) and meta["summary"].strip():
-            self.state["summary"] = meta["summary"].strip()[:200]
+            self.state["summary"] = redact_text(meta["summary"].strip())[:200]
         if meta.get("kind") == "subagent":
             self.state["parent"] = safe_session_id(self.path.parent.name, "gemini")
         if "sessionId" not in meta or "sid" in self.state:
@@ -271,7 +272,7 @@ class GeminiParser(Parser):
         text = _parts_text(message.get("content"))
         if kind == "user":
             if text.strip() and "title" not in self.state:
-                self.state["title"] = text.strip()[:200]
+                self.state["title"] = redact_text(text.strip())[:200]
             return [("text", ts, "user", text, {})] if text else []
         if kind in ("info", "error", "warning"):
             return [

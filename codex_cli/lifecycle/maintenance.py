@@ -113,23 +113,35 @@ class CheckReport:
         }
 
 
-# Counts and times always follow the events. Token totals do not: importers
-# set them from the source's own totals (`update_session`), so they are only
-# computed for a session row that had to be recreated.
-AGGREGATES_SQL = """
+# Counts, times and token totals follow the events (the aggregate trigger);
+# since m006 nothing sets a session's tokens from outside, so sums must agree.
+TOKEN_COLUMNS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+AGGREGATES_SQL = f"""
 SELECT s.id FROM sessions s LEFT JOIN (
-  SELECT session_id, count(*) AS n, min(ts) AS first, max(ts) AS last
+  SELECT session_id, count(*) AS n, min(ts) AS first, max(ts) AS last,
+         {", ".join(f"coalesce(sum({c}), 0) AS {c}" for c in TOKEN_COLUMNS)}
   FROM events GROUP BY session_id
 ) e ON e.session_id = s.id
 WHERE s.event_count != coalesce(e.n, 0)
    OR s.started_at IS NOT e.first OR s.ended_at IS NOT e.last
+   OR {" OR ".join(f"s.{c} != coalesce(e.{c}, 0)" for c in TOKEN_COLUMNS)}
 """
 
-RECOMPUTE_SQL = """
+RECOMPUTE_SQL = f"""
 UPDATE sessions SET
   event_count = (SELECT count(*) FROM events WHERE session_id = sessions.id),
   started_at = (SELECT min(ts) FROM events WHERE session_id = sessions.id),
-  ended_at = (SELECT max(ts) FROM events WHERE session_id = sessions.id)
+  ended_at = (SELECT max(ts) FROM events WHERE session_id = sessions.id),
+  {", ".join(
+      f"{c} = (SELECT coalesce(sum({c}), 0) FROM events WHERE session_id = sessions.id)"
+      for c in TOKEN_COLUMNS
+  )}
 WHERE id IN (SELECT value FROM json_each(?))
 """
 
@@ -197,8 +209,9 @@ def check(settings: Settings, *, fix: bool = False, full: bool = False) -> Check
             report.problems.append(
                 Problem(
                     "session_aggregates",
-                    f"{len(mismatched)} session(s) whose event counts or times "
-                    "disagree with their events: " + ", ".join(mismatched[:5]),
+                    f"{len(mismatched)} session(s) whose event counts, times or "
+                    "token totals disagree with their events: "
+                    + ", ".join(mismatched[:5]),
                 )
             )
         if not fts_in_sync(conn):

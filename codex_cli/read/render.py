@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-from ..events import Event
+from ..events import Event, is_session_meta
 
 Style = Callable[[str, str], str]  # (text, role) -> styled text
 
@@ -182,7 +182,12 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 
 def pair_results(events: Sequence[Event]) -> Iterator[tuple[Event, Event | None]]:
-    """Each event with, for a tool call, its result (which is then not yielded alone)."""
+    """Each event with, for a tool call, its result (which is then not yielded alone).
+
+    Events that only set session attributes are left out: they are not part
+    of the conversation.
+    """
+    events = [e for e in events if not is_session_meta(e)]
     results = {
         e.tool_call_id: e for e in events if e.kind == "tool_result" and e.tool_call_id
     }

@@ -261,6 +261,81 @@ def m005_pricing_and_links(db: Database) -> None:
     db.execute(SESSION_AGGREGATE_TRIGGER)
 
 
+# Session attributes travel as events (system/meta, data.session), so the
+# NDJSON holds them and every path that inserts events applies them alike.
+SESSION_META_FIELDS = (
+    "title",
+    "source",
+    "source_path",
+    "cwd",
+    "git_branch",
+    "model",
+    "project",
+    "parent_session_id",
+    "parent_tool_call_id",
+    "notes",
+)
+
+
+def _session_meta_trigger() -> str:
+    def assign(field: str) -> str:
+        path = f"'$.session.{field}'"
+        return (
+            f"{field} = CASE WHEN json_type(new.data, {path}) IS NULL THEN {field} "
+            f"ELSE json_extract(new.data, {path}) END"
+        )
+
+    tags = (
+        "tags = CASE WHEN json_type(new.data, '$.session.tags') IS NULL THEN tags "
+        "WHEN json_type(new.data, '$.session.tags') = 'null' THEN NULL "
+        "WHEN json_type(new.data, '$.session.tags') = 'array' "
+        "THEN json(json_extract(new.data, '$.session.tags')) "
+        "ELSE json_extract(new.data, '$.session.tags') END"
+    )
+    assignments = ",\n    ".join([*map(assign, SESSION_META_FIELDS), tags])
+    # Triggers on one table fire in no documented order: the row may not exist
+    # yet when this one runs, so it is created here (the aggregate trigger's
+    # upsert then counts the event into it).
+    return (
+        "CREATE TRIGGER events_session_meta_ai AFTER INSERT ON events\n"
+        "WHEN new.kind = 'meta' AND json_type(new.data, '$.session') = 'object'\n"
+        "BEGIN\n"
+        "  INSERT OR IGNORE INTO sessions (id) VALUES (new.session_id);\n"
+        f"  UPDATE sessions SET\n    {assignments}\n  WHERE id = new.session_id;\n"
+        "END"
+    )
+
+
+@migrations()
+def m006_session_meta_events(db: Database) -> None:
+    """Session attributes are set by events, so the NDJSON files keep them.
+
+    ``SessionLogger.update_session`` and the importers write a ``system`` /
+    ``meta`` event whose ``data.session`` holds the attributes (title,
+    source, source_path, cwd, git_branch, model, project, parent links,
+    tags, notes); this trigger applies the keys present to the session row.
+    Token totals are no longer set from outside: they are the sums over the
+    events, kept by the aggregate trigger, which ``codex db check`` compares.
+    Existing totals are recomputed from the events, and the import state of
+    Codex rollouts (whose tokens were set on the session row only) is
+    forgotten, so that the next ``codex log import`` reads them again and
+    adds their per-call token events (the rest is already there, by id).
+    """
+    db.execute(_session_meta_trigger())
+    sums = ", ".join(
+        f"{c} = (SELECT coalesce(sum({c}), 0) FROM events WHERE session_id = sessions.id)"
+        for c in (
+            "input_tokens",
+            "cached_input_tokens",
+            "cache_write_tokens",
+            "output_tokens",
+            "reasoning_tokens",
+        )
+    )
+    db.execute(f"UPDATE sessions SET {sums}")
+    db.execute("DELETE FROM imports WHERE format = 'codex'")
+
+
 @migrations()
 def m007_unique_seq(db: Database) -> None:
     """``seq`` is unique per session: the index on ``(session_id, seq)`` becomes UNIQUE.

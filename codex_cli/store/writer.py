@@ -49,12 +49,19 @@ log = logging.getLogger("codex_cli")
 
 BATCH_SIZE = 2000
 
-# Session columns a writer may set; the rest follow the events (a trigger).
+# Session attributes a writer may set, through a ``meta`` event that m006's
+# trigger applies to the row (so the NDJSON keeps them and a rebuild restores
+# them). Counts, times and token totals follow the events only.
 SETTABLE_SESSION_FIELDS = frozenset(SESSION_COLUMNS) - {
     "id",
     "started_at",
     "ended_at",
     "event_count",
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
 }
 
 INSERT_SQL = (
@@ -529,6 +536,54 @@ def _index_renumbering(
     return len(rows)
 
 
+def session_values(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` checked and completed for a session ``meta`` event.
+
+    Raises :class:`ValueError` for a field that cannot be set. ``tags`` are
+    kept as a list (the row stores them as JSON text); ``project`` follows
+    ``cwd`` (its git root) unless given.
+    """
+    unknown = set(values) - SETTABLE_SESSION_FIELDS
+    if unknown:
+        raise ValueError(f"unknown session field(s): {', '.join(sorted(unknown))}")
+    values = dict(values)
+    if "tags" in values and values["tags"] is not None:
+        tags = values["tags"]
+        values["tags"] = json.loads(tags) if isinstance(tags, str) else list(tags)
+    if values.get("cwd") and "project" not in values:
+        values["project"] = project_root(values["cwd"])
+    return values
+
+
+def session_meta_event(
+    session_id: str,
+    values: dict[str, Any],
+    *,
+    id: str = "",
+    ts: str = "",
+) -> Event:
+    """The event that sets session attributes: ``system``/``meta``, ``data.session``.
+
+    m006's trigger applies ``data.session`` to the session row when the
+    event is inserted, by a live write, an import or a rebuild alike.
+    """
+    values = session_values(values)
+    shown = ", ".join(
+        f"{k}={v}"
+        for k, v in values.items()
+        if k in ("title", "source", "cwd", "parent_session_id")
+    )
+    return Event(
+        session_id=session_id,
+        role="system",
+        kind="meta",
+        content=f"session: {shown}" if shown else "session",
+        id=id,
+        ts=ts,
+        data={"session": values},
+    )
+
+
 class SessionLogger:
     """Record one session: the Python API over the write path.
 
@@ -634,34 +689,28 @@ class SessionLogger:
                 stream_start=stream_start,
             )
 
-    def update_session(self, session_id: str | None = None, **values: Any) -> None:
+    def update_session(
+        self, session_id: str | None = None, **values: Any
+    ) -> Event | None:
         """Set session metadata (title, source, cwd, git_branch, model, tags, links, notes).
 
-        ``project`` follows ``cwd`` (its git root) unless given.
+        Written as a ``meta`` event through the one write path, so the NDJSON
+        file keeps it and ``codex log rebuild`` restores it. ``project``
+        follows ``cwd`` (its git root) unless given. Token totals are not
+        settable: they are the sums over the session's events.
         """
-        unknown = set(values) - SETTABLE_SESSION_FIELDS
-        if unknown:
-            raise ValueError(f"unknown session field(s): {', '.join(sorted(unknown))}")
-        if not values:
-            return
-        if self.settings.redact:
-            values = {k: redact_value(v) for k, v in values.items()}
-        if "tags" in values and not isinstance(values["tags"], str):
-            values["tags"] = json.dumps(list(values["tags"]))
-        if values.get("cwd") and "project" not in values:
-            values["project"] = project_root(values["cwd"])
         sid = session_id or self.session_id
-        assignments = ", ".join(f"{name} = ?" for name in values)
-        with (
-            self._lock,
-            _database_errors(self.db_path),
-            dbm.immediate_transaction(self.conn, self.db_path, self.retries),
-        ):
-            self.conn.execute("INSERT OR IGNORE INTO sessions (id) VALUES (?)", (sid,))
-            self.conn.execute(
-                f"UPDATE sessions SET {assignments} WHERE id = ?",
-                (*values.values(), sid),
-            )
+        event = session_meta_event(sid, values)
+        if not values:
+            return None
+        # Dated at the session's last event, so setting a title later does
+        # not stretch the session's time span (now for a new session).
+        row = self.conn.execute(
+            "SELECT ended_at FROM sessions WHERE id = ?", (sid,)
+        ).fetchone()
+        if row is not None and row[0]:
+            event = event.evolve(ts=row[0])
+        return self.write([event])[0]
 
     def close(self) -> None:
         if self._closed:

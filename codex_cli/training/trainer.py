@@ -652,12 +652,13 @@ def _start_session(settings: Settings, result: TrainResult, config: TrainConfig)
             "run_dir": str(result.run_dir.resolve()),
             "resumed_from": str(result.resumed_from) if result.resumed_from else None,
             "config": config.values,
+            # applied to the session row by the log's trigger (m006)
+            "session": {
+                "title": f"codex train {result.run_dir}",
+                "source": "codex train",
+                "tags": ["codex-train"],
+            },
         },
-    )
-    logger.update_session(
-        title=f"codex train {result.run_dir}",
-        source="codex train",
-        tags=["codex-train"],
     )
     return logger
 
