@@ -301,6 +301,13 @@ class Event:
             raise InvalidEvent(str(exc)) from None
 
 
+# The same test in SQL over the events table, for readers that filter rows.
+SESSION_META_SQL = (
+    "(kind = 'meta' AND json_type(data, '$.session') = 'object' "
+    "AND (SELECT count(*) FROM json_each(data)) = 1)"
+)
+
+
 def is_session_meta(event: Event) -> bool:
     """True for an event that only sets session attributes (``data.session``).
 

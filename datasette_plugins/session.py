@@ -24,7 +24,7 @@ from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
 from codex_cli.errors import SessionNotFound
-from codex_cli.events import TOKEN_FIELDS, Event
+from codex_cli.events import SESSION_META_SQL, TOKEN_FIELDS, Event, is_session_meta
 from codex_cli.read.queries import get_session, row_to_event, session_events
 from codex_cli.store.schema import EVENT_COLUMNS
 
@@ -47,7 +47,7 @@ OUTLINE_SQL = f"""
 select seq, role, kind, tool_name, tool_call_id, length(content) as size,
   case when role = 'user' and kind = 'message' then substr(content, 1, 400) end,
   failed, {", ".join(f"coalesce({name}, 0)" for name in TOKEN_FIELDS)}
-from events where session_id = ? order by seq, pk
+from events where session_id = ? and not {SESSION_META_SQL} order by seq, pk
 """
 
 
@@ -421,7 +421,7 @@ async def _session_json(
     body: dict[str, Any] = {
         "session": summary.to_dict(),
         "turns": [turn.summary() for turn in outline.turns],
-        "events": [event.to_record() for event in events],
+        "events": [e.to_record() for e in events if not is_session_meta(e)],
     }
     if request.args.get("fragments"):
         body["fragments"] = await _fragments(datasette, db, outline, events, after)

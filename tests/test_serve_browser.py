@@ -158,7 +158,7 @@ def test_search_open_a_session_and_nothing_runs(server: str, tmp_path: Path) -> 
             # The SQL editor (CodeMirror, inline start-up script) still starts
             page.goto(server + "/log?sql=select+count(*)+from+events")
             expect(page.locator(".CodeMirror")).to_have_count(1)
-            expect(page.locator("table.rows-and-columns")).to_contain_text("14")
+            expect(page.locator("table.rows-and-columns")).to_contain_text("15")
         finally:
             browser.close()
     assert [m for m in console if "Content Security Policy" in m] == []
@@ -199,7 +199,7 @@ def test_remote_images_are_links_and_nothing_foreign_loads(
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    url = f"{beacon}/beacon.png?secret=s3cr3t"
+    url = f"{beacon}/beacon.png?who=reader-42"
     with SessionLogger("img-1", settings=settings) as logger:
         logger.log("assistant", f"The plot: ![loss curve]({url})")
     violations: list[str] = []

@@ -198,19 +198,20 @@ def test_json_after_returns_newer_events_and_their_html(
         logger.log(
             "assistant", '{"command": ["ls"]}', kind="tool_call", tool_call_id="k"
         )
+    # seq 11 sets the session's attributes (a meta event): never shown
     data = site.json("/-/sessions/demo-1.json?after=10&fragments=1")
-    assert [e["seq"] for e in data["events"]] == [11, 12]
+    assert [e["seq"] for e in data["events"]] == [12, 13]
     first, second = data["fragments"]
     assert first["into"] is None and 'id="turn-3"' in first["html"]
     assert (
-        '<article class="codex-event codex-role-user codex-kind-message" id="e11">'
+        '<article class="codex-event codex-role-user codex-kind-message" id="e12">'
         in (first["html"])
     )
     assert "<em>third</em>" in first["html"]
     with SessionLogger("demo-1", settings=settings) as logger:
         logger.log("tool", "file.txt", kind="tool_result", tool_call_id="k")
-    (result,) = site.json("/-/sessions/demo-1.json?after=12&fragments=1")["fragments"]
-    assert result["into"] == "e12" and 'id="e13"' in result["html"]
+    (result,) = site.json("/-/sessions/demo-1.json?after=13&fragments=1")["fragments"]
+    assert result["into"] == "e13" and 'id="e14"' in result["html"]
 
 
 def test_sub_agent_sessions_link_both_ways(settings: Settings, site: Site) -> None:

@@ -81,8 +81,8 @@ def test_inline_scripts_carry_the_nonce_of_their_response(site: Site) -> None:
     assert len(nonces) == 2  # a fresh one per response
 
 
-def test_only_the_activity_chart_may_evaluate_code(site: Site) -> None:
-    assert "unsafe-eval" in site.get("/-/activity").headers["content-security-policy"]
+def test_only_the_usage_charts_may_evaluate_code(site: Site) -> None:
+    assert "unsafe-eval" in site.get("/-/usage").headers["content-security-policy"]
     for path in ("/log/events", "/-/sessions/img-1", "/log?sql=select+1"):
         assert "unsafe-eval" not in site.get(path).headers["content-security-policy"]
 

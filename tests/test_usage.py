@@ -563,6 +563,8 @@ def test_rates_are_cached_beside_the_database(
 
 
 def test_empty_log(cli: Callable[..., Any]) -> None:
+    # A log with no token usage yet (with no log at all: "no log yet", exit 1)
+    assert cli("log", "add", "--role", "user", "hello").exit_code == 0
     result = cli("log", "usage", "daily", "--since", "2026-03-01")
     assert result.exit_code == 0
     assert result.output.strip() == "No token usage recorded from 2026-03-01."

@@ -534,6 +534,7 @@ def test_a_read_only_log_can_be_read(settings: Settings, command: list[str]) -> 
         ["log", "search", "x"],
         ["db", "status"],
         ["log", "view", "s"],
+        ["log", "usage", "daily"],
     ],
 )
 def test_read_only_commands_create_nothing(cli, codex_home: Path, command) -> None:
@@ -694,7 +695,8 @@ def test_full_disk_on_the_database_side_is_one_line_and_stores_agree(
     monkeypatch.setenv("CODEX_LOG_DB_PATH", str(small / "log.db"))
     script = (
         'mount -t tmpfs -o size=400k tmpfs "$0" && "$1" -c "$2" ; rc=$? ; '
-        '"$1" -m codex_cli log add -s full -r user "one more" ; '
+        # as large as the events that filled it: a tiny one may fit a page's rest
+        '"$1" -m codex_cli log add -s full -r user "one more $(printf %2000s | tr " " x)" ; '
         'echo "rc=$rc,$?" ; cp "$0"/log.db* "$3"/'
     )
     proc = subprocess.run(

@@ -15,6 +15,7 @@ not read again and a grown one is read on from its last complete line.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import sys
@@ -479,7 +480,14 @@ class Importer:
                     for k, v in values.items()
                     if k in ("title", "parent_session_id", "parent_tool_call_id")
                 }
-            digest = json.dumps(values, sort_keys=True, ensure_ascii=False)
+            # A digest, not the values: the import state is no place for a title
+            # (it may hold a secret; the meta event itself is redacted on write).
+            digest = hashlib.blake2b(
+                json.dumps(values, sort_keys=True, ensure_ascii=False).encode(
+                    "utf-8", "surrogatepass"
+                ),
+                digest_size=16,
+            ).hexdigest()
             if known.get(sid) == digest:
                 continue
             ts = first_ts.get(sid) or self._started_at(sid)
