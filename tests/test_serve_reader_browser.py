@@ -183,7 +183,8 @@ def test_contents_permalinks_filters_and_live_updates(
     with SessionLogger("demo-1", settings=settings) as logger:
         logger.log("user", "Arrived while *watching*")
     written = time.monotonic()
-    expect(page.locator("article#e11")).to_contain_text(
+    # seq 11 sets the session's attributes (never shown): the new event is 12
+    expect(page.locator("article#e12")).to_contain_text(
         "Arrived while watching", timeout=3_000
     )
     assert time.monotonic() - written <= 3
