@@ -195,3 +195,16 @@ def test_chat_template_masks_assistant_turns(settings: Settings) -> None:
         build_blocks(
             conversations, tokenizer, DataConfig.from_dict({"template": "chat"})
         )
+
+
+def test_training_runs_are_not_training_data_unless_asked(settings: Settings) -> None:
+    make_log(settings, 2)
+    make_log(settings, 1, prefix="run")
+    with SessionLogger("run000", settings=settings) as logger:
+        logger.update_session(source="codex train")
+    assert [c.session_id for c in select(settings)] == ["s000", "s001"]
+    assert len(select(settings, include_training_runs=True)) == 3
+    assert [
+        c.session_id
+        for c in select(settings, sources=["codex train"], include_training_runs=True)
+    ] == ["run000"]

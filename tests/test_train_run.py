@@ -23,7 +23,7 @@ def train(cli, *args: str):
 
 
 def test_train_writes_a_loadable_model_and_a_log_session(
-    cli, settings: Settings
+    cli, cli_process, settings: Settings
 ) -> None:
     make_log(settings, 12)
     result = train(cli, "trainer.max_steps=4", "tracking=none", "--json")
@@ -63,6 +63,9 @@ def test_train_writes_a_loadable_model_and_a_log_session(
         ).stdout
         == reply.stdout
     )
+    # Only the reply: no loading bars or generation notices from transformers.
+    quiet = cli_process("train", "sample", str(RUN), "fix the test", "-n", "4")
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
     no_model = cli("train", "sample", "runs", "hello")
     assert no_model.exit_code == 2 and "no trained model here" in no_model.output
 
@@ -177,9 +180,18 @@ def test_resume_refuses_foreign_and_incomplete_checkpoints(
     )
     assert foreign.exit_code == 2
     assert (
-        "checkpoint is for another model (n_embd=32, this model has 64)"
+        f"model.n_embd=64: the run in {RUN} was configured with model.n_embd=32"
         in foreign.output
     )
+    # A checkpoint without its run's config.yaml is still checked against the model.
+    alone = Path("runs/alone/checkpoint-2")
+    shutil.copytree(checkpoint, alone)
+    other = cli("train", f"--resume={alone}", *TINY, "model.n_embd=64", "tracking=none")
+    assert other.exit_code == 2
+    assert (
+        "checkpoint is for another model (n_embd=32, this model has 64)" in other.output
+    )
+    shutil.rmtree("runs/alone")
 
     broken = Path("runs/broken/checkpoint-5")
     shutil.copytree(checkpoint, broken)
@@ -219,3 +231,26 @@ def test_resume_skips_a_half_written_checkpoint(
         summary["resumed_from"] == str(RUN / "checkpoint-2") and summary["steps"] == 4
     )
     assert [step for step, _ in losses(RUN)] == [1, 2, 3, 4]
+
+
+def test_an_empty_eval_split_is_explained(cli, settings: Settings) -> None:
+    make_log(settings, 1)
+    result = train(cli, "trainer.max_steps=2", "tracking=none")
+    assert result.exit_code == 0, result.output
+    assert (
+        "eval loss        - (no eval split: 1 session(s) selected, at least 2 are "
+        "needed to hold one out)" in result.output
+    )
+    none = cli(
+        "train",
+        "hydra.run.dir=runs/n",
+        *TINY,
+        "trainer.max_steps=2",
+        "tracking=none",
+        "data.eval_fraction=0",
+        "--json",
+    )
+    assert (
+        json.loads(none.stdout)["eval_skipped"]
+        == "no eval split (data.eval_fraction=0)"
+    )

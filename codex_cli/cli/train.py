@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -173,11 +174,14 @@ def _print_summary(result: Any) -> None:
             f"Stopped ({result.interrupted}) at step {result.steps}/{result.max_steps}; "
             f"checkpoint {result.checkpoint}"
         )
-        typer.echo(f"Continue with: codex train --resume={result.run_dir}")
+        typer.echo(
+            f"Continue with: codex train --resume={shlex.quote(str(result.run_dir))}"
+        )
         return
     typer.echo(f"steps            {result.steps}")
     typer.echo(f"train loss       {_fmt(result.train_loss)}")
-    typer.echo(f"eval loss        {_fmt(result.eval_loss)}")
+    why = f" ({result.eval_skipped})" if result.eval_skipped else ""
+    typer.echo(f"eval loss        {_fmt(result.eval_loss)}{why}")
     typer.echo(f"eval perplexity  {_fmt(result.eval_perplexity, '.2f')}")
     typer.echo(f"tokens/s         {_fmt(result.tokens_per_second, ',.0f')}")
     typer.echo(f"run dir          {result.run_dir}")

@@ -37,6 +37,8 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>", END, *ROLE_MARKERS.values()]
 LOSS_ON = ("assistant", "all")
 TEMPLATES = ("auto", "plain", "chat")
 IGNORE_INDEX = -100
+#: ``sessions.source`` of the sessions ``codex train`` logs about its own runs.
+TRAINING_SOURCE = "codex train"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ class DataConfig:
     template: str = "auto"
     eval_fraction: float = 0.1
     allow_unredacted: bool = False
+    #: Sessions logged by ``codex train`` itself are not training data unless asked.
+    include_training_runs: bool = False
+    sources: tuple[str, ...] = ()
+    projects: tuple[str, ...] = ()
     seed: int = 42
 
     @classmethod
@@ -76,7 +82,8 @@ class DataConfig:
                 )
             v[name] = tuple(items)
         v["sessions"] = tuple(_str_list(v.get("sessions") or [], "sessions"))
-        v["tags"] = tuple(_str_list(v.get("tags") or [], "tags"))
+        for name in ("tags", "sources", "projects"):
+            v[name] = tuple(_str_list(v.get(name) or [], name))
         for name in ("since", "until"):
             if v.get(name) is not None:
                 v[name] = parse_when(str(v[name]), f"data.{name}")
@@ -104,10 +111,9 @@ class DataConfig:
                 raise UsageError(
                     f"data.{name}={v[name]!r}: expected one of {', '.join(allowed)}"
                 )
-        if not isinstance(v.get("allow_unredacted", False), bool):
-            raise UsageError(
-                f"data.allow_unredacted={v['allow_unredacted']!r}: expected true or false"
-            )
+        for name in ("allow_unredacted", "include_training_runs"):
+            if not isinstance(v.get(name, False), bool):
+                raise UsageError(f"data.{name}={v[name]!r}: expected true or false")
         return cls(**v, seed=seed)
 
     def describe(self) -> str:
@@ -117,7 +123,7 @@ class DataConfig:
             f"kinds={','.join(self.kinds)}",
             f"min_events={self.min_events}",
         ]
-        for name in ("sessions", "tags"):
+        for name in ("sessions", "tags", "sources", "projects"):
             if getattr(self, name):
                 parts.append(f"{name}={','.join(getattr(self, name))}")
         for name in ("since", "until"):
@@ -183,6 +189,12 @@ def select_conversations(
             continue
         if config.tags and not set(config.tags) & set(summary.tags):
             continue
+        if summary.source == TRAINING_SOURCE and not config.include_training_runs:
+            continue
+        if config.sources and summary.source not in config.sources:
+            continue
+        if config.projects and not _in_projects(summary.project, config.projects):
+            continue
         events = [
             e
             for e in queries.session_events(conn, summary.id)
@@ -198,6 +210,17 @@ def select_conversations(
             f"the log at hand has {total} session(s)"
         )
     return conversations
+
+
+def _in_projects(project: str | None, wanted: Sequence[str]) -> bool:
+    """``project`` is one of ``wanted``: the path or its last component(s), as ``codex log list``."""
+    if not project:
+        return False
+    for name in wanted:
+        name = name.rstrip("/")
+        if project == name or project.endswith("/" + name):
+            return True
+    return False
 
 
 def split(

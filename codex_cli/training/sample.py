@@ -33,6 +33,11 @@ def sample(
     """The model's reply to ``prompt`` as a user message (greedy unless ``temperature``)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from transformers.utils import logging as hf_logging
+
+    # Loading bars and generation notices are not the reply.
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
     directory = Path(run_dir)
     if (

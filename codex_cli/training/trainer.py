@@ -27,8 +27,14 @@ from typing import Any
 
 from ..errors import CodexError, UsageError
 from ..settings import Settings, new_session_id
-from .config import TrainConfig, check_run_dir, compose_config, create_run_dir
-from .data import BlockDataset, DataConfig, build_blocks, load_split
+from .config import (
+    TrainConfig,
+    check_run_dir,
+    compose_config,
+    create_run_dir,
+    saved_config,
+)
+from .data import TRAINING_SOURCE, BlockDataset, DataConfig, build_blocks, load_split
 from .model import (
     build_tiny,
     check_model_dir,
@@ -68,6 +74,8 @@ class TrainResult:
     train_loss: float | None = None
     eval_loss: float | None = None
     eval_perplexity: float | None = None
+    #: Why there is no eval loss, when there is none.
+    eval_skipped: str | None = None
     tokens_per_second: float | None = None
     seconds: float = 0.0
     train_sessions: int = 0
@@ -454,13 +462,16 @@ def train(
         checkpoint = _on_rank_zero(
             main, distributed, find_resume_checkpoint, resume, config.run_dir
         )
-        if checkpoint.parent.resolve() != config.run_dir.resolve():
-            config = compose_config(
-                config.config_name,
-                config.overrides,
-                config.config_dir,
-                run_dir=checkpoint.parent,
-            )
+        # The run continues as it was configured (config.yaml), never as today's defaults.
+        config = _on_rank_zero(
+            main, distributed, saved_config, config, checkpoint.parent
+        )
+        check_top_level(config)
+        check_tracking(config.section("tracking"))
+        kind = model_kind(config.section("model"))
+        seed = int(config.values["seed"])
+        data_config = DataConfig.from_dict(config.section("data"), seed=seed)
+        args = training_arguments(config, checkpoint.parent, report_to(config))
     run_dir = _on_rank_zero(
         main, distributed, lambda: check_run_dir(config, resume=checkpoint is not None)
     )
@@ -504,6 +515,11 @@ def train(
 
     # From here on we write: rank 0 only.
     result = TrainResult(
+        eval_skipped=(
+            None
+            if len(eval_data)
+            else no_eval_reason(data_config, len(train_set), len(eval_set))
+        ),
         run_dir=run_dir,
         max_steps=args.max_steps,
         train_sessions=len(train_set),
@@ -587,6 +603,7 @@ def train(
                 signal.Signals(stop.signal).name if stop.signal else "stop_after_steps"
             )
             result.checkpoint = run_dir / f"{CHECKPOINT_PREFIX}{result.steps}"
+            result.eval_skipped = result.eval_skipped or "stopped before evaluation"
         else:
             if len(eval_data):
                 metrics = trainer.evaluate()
@@ -610,6 +627,21 @@ def train(
                     )
                 tracker.finish(run_dir if status == "FINISHED" else None, status)
     return result
+
+
+def no_eval_reason(data_config: DataConfig, n_train: int, n_eval: int) -> str:
+    """Why the eval split is empty, in words a person can act on."""
+    if data_config.eval_fraction == 0:
+        return "no eval split (data.eval_fraction=0)"
+    if n_eval == 0:
+        return (
+            f"no eval split: {n_train} session(s) selected, at least 2 are needed "
+            "to hold one out"
+        )
+    return (
+        f"no eval split: the {n_eval} held-out session(s) have no "
+        f"{data_config.loss_on} tokens to score"
+    )
 
 
 def _checkpoint_step(checkpoint: Path) -> int:
@@ -656,7 +688,7 @@ def _start_session(settings: Settings, result: TrainResult, config: TrainConfig)
     )
     logger.update_session(
         title=f"codex train {result.run_dir}",
-        source="codex train",
+        source=TRAINING_SOURCE,
         tags=["codex-train"],
     )
     return logger
