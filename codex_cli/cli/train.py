@@ -203,21 +203,43 @@ def export_data(
     split_name: Annotated[
         str, typer.Option("--split", help="train, eval or all.")
     ] = "train",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="openai (chat fine-tuning API) or hf (datasets / TRL: arguments as objects).",
+        ),
+    ] = "openai",
+    card: Annotated[
+        Path | None,
+        typer.Option(
+            "--card",
+            help="Also write a dataset card (counts, filters, sessions, hash).",
+        ),
+    ] = None,
 ) -> None:
-    """Write the exact training set as chat JSONL ({"messages": [...]} per session).
+    """Write the exact training set as chat JSONL (messages + tools, one session a line).
 
     \b
-    codex train export-data data.since=30d -o train.jsonl
-    codex train export-data --split eval
+    codex train export-data data.since=30d -o train.jsonl --card train.md
+    codex train export-data --split eval --format hf -o eval.jsonl
     """
     from ..training.data import export_training_set
 
     if split_name not in ("train", "eval", "all"):
         raise UsageError(f"--split {split_name!r}: expected train, eval or all")
     config = _compose(config_name, config_dir, list(ctx.args))
-    count = export_training_set(config, split_name, output, settings=load_settings())
+    info = export_training_set(
+        config, split_name, output, settings=load_settings(), fmt=fmt, card=card
+    )
     if output is not None:
-        typer.echo(f"Wrote {count} session(s) to {output}", err=True)
+        count = {"train": "train_sessions", "eval": "eval_sessions", "all": "sessions"}
+        typer.echo(
+            f"Wrote {info.counts[count[split_name]]} session(s) to {output} "
+            f"(sha256 {info.sha256[:12]})",
+            err=True,
+        )
 
 
 @app.command()

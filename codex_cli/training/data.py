@@ -17,8 +17,11 @@ with the role's marker, the content and an end marker, one after the other.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import random
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,15 +29,28 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CodexError, UsageError
-from ..events import KINDS, ROLES
+from ..events import KINDS, ROLES, Event
 from ..read import queries
-from ..read.export import chat_messages
+from ..read.export import (
+    chat_example,
+    chat_messages,
+    failed_result,
+    hf_example,
+    is_correction,
+)
 from ..timeutil import parse_when
 
 END = "<|end|>"
 ROLE_MARKERS = {role: f"<|{role}|>" for role in ROLES}
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>", END, *ROLE_MARKERS.values()]
 LOSS_ON = ("assistant", "all")
+TURN_CHOICES = ("skip", "learn")
+LAST_TEST = ("any", "passed", "failed", "none")
+#: A shell command that runs a test suite (the "last test run" signal).
+TEST_COMMAND = re.compile(
+    r"\b(pytest|py\.test|tox|nox|unittest|jest|vitest|mocha|rspec|phpunit|ctest|"
+    r"(npm|pnpm|yarn|bun|cargo|go|dotnet|mvn|gradle|make|mix|deno) (run )?test)\b"
+)
 TEMPLATES = ("auto", "plain", "chat")
 IGNORE_INDEX = -100
 #: ``sessions.source`` of the sessions ``codex train`` logs about its own runs.
@@ -61,6 +77,14 @@ class DataConfig:
     include_training_runs: bool = False
     sources: tuple[str, ...] = ()
     projects: tuple[str, ...] = ()
+    #: Assistant turns not to learn from (``weight: 0``): ``skip`` or ``learn``.
+    failed_calls: str = "skip"
+    corrected_turns: str = "skip"
+    #: Outcome filters (docs/training.md): ``null`` keeps every session.
+    max_failing_streak: int | None = None
+    last_test: str = "any"
+    drop_corrected: bool = False
+    drop_abandoned: bool = False
     seed: int = 42
 
     @classmethod
@@ -105,13 +129,28 @@ class DataConfig:
         choices: tuple[tuple[str, tuple[str, ...]], ...] = (
             ("loss_on", LOSS_ON),
             ("template", TEMPLATES),
+            ("failed_calls", TURN_CHOICES),
+            ("corrected_turns", TURN_CHOICES),
+            ("last_test", LAST_TEST),
         )
         for name, allowed in choices:
             if v.get(name, getattr(cls, name)) not in allowed:
                 raise UsageError(
                     f"data.{name}={v[name]!r}: expected one of {', '.join(allowed)}"
                 )
-        for name in ("allow_unredacted", "include_training_runs"):
+        streak = v.get("max_failing_streak")
+        if streak is not None and (
+            not isinstance(streak, int) or isinstance(streak, bool) or streak < 1
+        ):
+            raise UsageError(
+                f"data.max_failing_streak={streak!r}: expected a whole number >= 1 or null"
+            )
+        for name in (
+            "allow_unredacted",
+            "include_training_runs",
+            "drop_corrected",
+            "drop_abandoned",
+        ):
             if not isinstance(v.get(name, False), bool):
                 raise UsageError(f"data.{name}={v[name]!r}: expected true or false")
         return cls(**v, seed=seed)
@@ -126,10 +165,22 @@ class DataConfig:
         for name in ("sessions", "tags", "sources", "projects"):
             if getattr(self, name):
                 parts.append(f"{name}={','.join(getattr(self, name))}")
-        for name in ("since", "until"):
+        for name in ("since", "until", "max_failing_streak"):
             if getattr(self, name):
                 parts.append(f"{name}={getattr(self, name)}")
+        for name in ("drop_corrected", "drop_abandoned"):
+            if getattr(self, name):
+                parts.append(f"{name}=true")
+        if self.last_test != "any":
+            parts.append(f"last_test={self.last_test}")
         return " ".join(parts)
+
+    def filters(self) -> dict[str, Any]:
+        """The selection as plain values (dataset card, MLflow)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(self).items()
+        }
 
 
 def _str_list(value: Any, name: str) -> list[str]:
@@ -144,13 +195,18 @@ def _str_list(value: Any, name: str) -> list[str]:
 
 @dataclass
 class Conversation:
-    """One session as chat messages (``{"role", "content"}``)."""
+    """One session as an OpenAI chat example: ``messages`` (and the ``tools`` they call)."""
 
     session_id: str
     messages: list[dict[str, Any]] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_record(self) -> dict[str, Any]:
-        return {"messages": self.messages}
+    def to_record(self, fmt: str = "openai") -> dict[str, Any]:
+        """The example in ``fmt``: ``openai`` (fine-tuning API) or ``hf`` (datasets, TRL)."""
+        record: dict[str, Any] = {"messages": self.messages}
+        if self.tools:
+            record["tools"] = self.tools
+        return hf_example(record) if fmt == "hf" else record
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -195,21 +251,92 @@ def select_conversations(
             continue
         if config.projects and not _in_projects(summary.project, config.projects):
             continue
+        every = queries.session_events(conn, summary.id)
+        if not outcome_ok(every, config):
+            continue
         events = [
             e
-            for e in queries.session_events(conn, summary.id)
+            for e in every
             if e.role in config.roles and e.kind in config.kinds and e.content
         ]
-        messages = chat_messages(events)  # as `codex log export --format jsonl-chat`
-        if len(events) < config.min_events or not messages:
+        # The same examples as `codex log export --format jsonl-chat`.
+        example = chat_example(
+            chat_messages(
+                events,
+                skip_failed_calls=config.failed_calls == "skip",
+                skip_corrected=config.corrected_turns == "skip",
+            )
+        )
+        if len(events) < config.min_events or example is None:
             continue
-        conversations.append(Conversation(summary.id, messages))
+        conversations.append(
+            Conversation(summary.id, example["messages"], example.get("tools", []))
+        )
     if not conversations:
         raise CodexError(
             f"no sessions match the selection ({config.describe()}); "
             f"the log at hand has {total} session(s)"
         )
     return conversations
+
+
+def failing_streak(events: Sequence[Event]) -> int:
+    """The longest run of consecutive failing tool results."""
+    longest = current = 0
+    for event in events:
+        if event.kind != "tool_result":
+            continue
+        current = current + 1 if failed_result(event) else 0
+        longest = max(longest, current)
+    return longest
+
+
+def last_test_outcome(events: Sequence[Event]) -> str:
+    """``passed``/``failed`` by the exit code of the last test command, else ``none``."""
+    calls = {
+        e.tool_call_id: e
+        for e in events
+        if e.kind == "tool_call" and e.tool_call_id and TEST_COMMAND.search(e.content)
+    }
+    outcome = "none"
+    for event in events:
+        if event.kind == "tool_result" and event.tool_call_id in calls:
+            data = event.data or {}
+            if "exit_code" in data or "is_error" in data:
+                outcome = "failed" if failed_result(event) else "passed"
+    return outcome
+
+
+def abandoned(events: Sequence[Event]) -> bool:
+    """The session ends on the user's word or a failing result: nobody finished it."""
+    last = next(
+        (
+            e
+            for e in reversed(events)
+            if e.kind in ("message", "tool_call", "tool_result") and e.content
+        ),
+        None,
+    )
+    if last is None:
+        return True
+    return last.role == "user" or (last.kind == "tool_result" and failed_result(last))
+
+
+def outcome_ok(events: Sequence[Event], config: DataConfig) -> bool:
+    """The session passes the outcome filters (streaks, tests, corrections, abandonment)."""
+    if (
+        config.max_failing_streak
+        and failing_streak(events) >= config.max_failing_streak
+    ):
+        return False
+    if config.last_test != "any" and last_test_outcome(events) != config.last_test:
+        return False
+    if config.drop_corrected and any(
+        e.role == "user" and e.kind == "message" and is_correction(e.content)
+        for e in events[1:]
+    ):
+        return False
+    return not (config.drop_abandoned and abandoned(events))
 
 
 def _in_projects(project: str | None, wanted: Sequence[str]) -> bool:
@@ -239,12 +366,17 @@ def split(
     return train, evals
 
 
+def learned(message: dict[str, Any]) -> bool:
+    """An assistant turn to take loss on (not one marked ``weight: 0``)."""
+    return message["role"] == "assistant" and message.get("weight", 1) != 0
+
+
 def plain_segments(messages: Iterable[dict[str, Any]]) -> Iterator[tuple[str, bool]]:
     """``(text, is_assistant)`` pieces of the plain template."""
     for message in messages:
         marker = ROLE_MARKERS.get(message["role"], f"<|{message['role']}|>")
         yield f"{marker}\n", False
-        yield f"{message_text(message)}\n{END}\n", message["role"] == "assistant"
+        yield f"{message_text(message)}\n{END}\n", learned(message)
 
 
 def chat_segments(
@@ -258,7 +390,7 @@ def chat_segments(
             raise CodexError(
                 "the model's chat template is not incremental: use data.template=plain"
             )
-        yield text[len(previous) :], message["role"] == "assistant"
+        yield text[len(previous) :], learned(message)
         previous = text
 
 
@@ -350,8 +482,13 @@ class BlockDataset:
         return int(self.tensors["attention_mask"].sum()) if self.size else 0
 
 
-def write_jsonl(conversations: Iterable[Conversation], path: Path | None) -> int:
-    """Write conversations as chat JSONL (``{"messages": [...]}`` per line); return the count."""
+EXPORT_FORMATS = ("openai", "hf")
+
+
+def write_jsonl(
+    conversations: Iterable[Conversation], path: Path | None, fmt: str = "openai"
+) -> int:
+    """Write conversations as chat JSONL, one example per line; return the count."""
     import sys
 
     count = 0
@@ -359,13 +496,97 @@ def write_jsonl(conversations: Iterable[Conversation], path: Path | None) -> int
     try:
         for conversation in conversations:
             handle.write(
-                json.dumps(conversation.to_record(), ensure_ascii=False) + "\n"
+                json.dumps(conversation.to_record(fmt), ensure_ascii=False) + "\n"
             )
             count += 1
     finally:
         if path:
             handle.close()
     return count
+
+
+@dataclass
+class DatasetInfo:
+    """What a training set is made of: the provenance a run and a dataset card record."""
+
+    sha256: str
+    filters: dict[str, Any]
+    train_sessions: list[str]
+    eval_sessions: list[str]
+    counts: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def dataset_info(
+    train: Sequence[Conversation], evals: Sequence[Conversation], config: DataConfig
+) -> DatasetInfo:
+    """Counts, filters, session ids and a hash of the examples (train then eval, OpenAI layout)."""
+    digest = hashlib.sha256()
+    for name, part in (("train", train), ("eval", evals)):
+        for conversation in part:
+            line = json.dumps(
+                {"split": name, "session_id": conversation.session_id}
+                | conversation.to_record(),
+                ensure_ascii=False,
+                sort_keys=True,
+            )
+            digest.update(line.encode("utf-8") + b"\n")
+    messages = [m for c in [*train, *evals] for m in c.messages]
+    assistant = [m for m in messages if m["role"] == "assistant"]
+    counts = {
+        "sessions": len(train) + len(evals),
+        "train_sessions": len(train),
+        "eval_sessions": len(evals),
+        "messages": len(messages),
+        "assistant_turns": len(assistant),
+        "unlearned_turns": sum(1 for m in assistant if m.get("weight", 1) == 0),
+        "tool_calls": sum(len(m.get("tool_calls") or []) for m in assistant),
+    }
+    return DatasetInfo(
+        sha256=digest.hexdigest(),
+        filters=config.filters(),
+        train_sessions=[c.session_id for c in train],
+        eval_sessions=[c.session_id for c in evals],
+        counts=counts,
+    )
+
+
+def dataset_card(info: DatasetInfo, which: str, fmt: str) -> str:
+    """A Markdown dataset card (YAML front matter as the Hugging Face Hub reads it)."""
+    lines = [
+        "---",
+        "task_categories: [text-generation]",
+        "tags: [agent-traces, tool-calling, codex-cli]",
+        "---",
+        "",
+        "# Agent sessions exported by `codex train export-data`",
+        "",
+        f"- split: `{which}`; layout: `{fmt}` "
+        + (
+            "(OpenAI chat fine-tuning: `messages`, `tools`, `weight: 0` on turns "
+            "not to learn from)"
+            if fmt == "openai"
+            else "(Hugging Face / TRL: `messages` + `tools`, arguments as objects)"
+        ),
+        f"- sha256 of the selection: `{info.sha256}`",
+        "",
+        "## Counts",
+        "",
+        *[f"- {k.replace('_', ' ')}: {v}" for k, v in info.counts.items()],
+        "",
+        "## Filters (the `data` config group)",
+        "",
+        *[f"- `{k}`: `{json.dumps(v)}`" for k, v in info.filters.items()],
+        "",
+        "## Source sessions",
+        "",
+        *[f"- train: `{sid}`" for sid in info.train_sessions],
+        *[f"- eval: `{sid}`" for sid in info.eval_sessions],
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def load_split(
@@ -382,11 +603,32 @@ def load_split(
 
 
 def export_training_set(
-    config: Any, which: str, output: Path | None, settings: Any = None
-) -> int:
-    """Write the sessions ``codex train`` would use (``which``: train, eval, all) as chat JSONL."""
+    config: Any,
+    which: str,
+    output: Path | None,
+    settings: Any = None,
+    *,
+    fmt: str = "openai",
+    card: Path | None = None,
+) -> DatasetInfo:
+    """Write the sessions ``codex train`` would use (``which``: train, eval, all) as chat JSONL.
+
+    ``fmt`` is ``openai`` or ``hf``; ``card``, when given, receives the dataset card.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise UsageError(
+            f"--format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}"
+        )
     seed = int(config.values.get("seed", 42))
     data_config = DataConfig.from_dict(config.section("data"), seed=seed)
     conversations, train, evals = load_split(data_config, settings)
+    parts = {"train": (train, []), "eval": ([], evals), "all": (train, evals)}[which]
+    info = dataset_info(*parts, data_config)
     chosen = {"train": train, "eval": evals, "all": conversations}[which]
-    return write_jsonl(chosen, output)
+    try:
+        write_jsonl(chosen, output, fmt)
+        if card is not None:
+            card.write_text(dataset_card(info, which, fmt), encoding="utf-8")
+    except OSError as exc:
+        raise CodexError(f"cannot write {exc.filename}: {exc.strerror}") from None
+    return info
