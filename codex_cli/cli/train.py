@@ -105,7 +105,7 @@ def _compose(config_name: str, config_dir: Path | None, overrides: list[str]) ->
             raise UsageError(f"no such option: {arg} (see codex train --help)")
         if "=" not in arg and not arg.startswith("~"):
             raise UsageError(
-                f"{arg!r} is neither a command (export-data, sample) "
+                f"{arg!r} is neither a command (export-data, sample, merge, eval) "
                 "nor an override KEY=VALUE"
             )
     return compose_config(config_name, overrides, config_dir)
@@ -273,3 +273,22 @@ def sample(
             seed=seed,
         )
     )
+
+
+@app.command()
+def merge(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A LoRA run directory (or checkpoint-N).")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Directory for the merged model.")
+    ],
+) -> None:
+    """Merge a LoRA run's adapter into its base model: a plain model directory.
+
+    \b
+    codex train merge runs/ft1 -o runs/ft1-merged
+    """
+    from ..training.lora import merge as merge_adapter
+
+    typer.echo(f"Merged model written to {merge_adapter(run_dir, output)}")

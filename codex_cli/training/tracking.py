@@ -32,6 +32,9 @@ MODEL_FILES = {
     "special_tokens_map.json",
     "vocab.json",
     "merges.txt",
+    "adapter_model.safetensors",
+    "adapter_config.json",
+    "chat_template.jinja",
 }
 #: MLflow's limit on a parameter value's length.
 MAX_PARAM_LENGTH = 6000

@@ -62,6 +62,8 @@ TOP_LEVEL_KEYS = {
 }
 #: Set by us, not through ``trainer.*``.
 RESERVED_ARGS = {"output_dir", "seed", "disable_tqdm"}
+#: Set from the ``data`` group for ``trainer=lora`` (SFTConfig fields).
+DATA_ARGS = {"max_length": "data.max_length", "assistant_only_loss": "data.loss_on"}
 
 
 @dataclass
@@ -111,12 +113,15 @@ def checkpoint_problem(path: Path) -> str | None:
             "model.safetensors",
             "model.safetensors.index.json",
             "pytorch_model.bin",
+            "adapter_model.safetensors",
         )
     ):
         return "no model weights"
-    for name in ("optimizer.pt", "scheduler.pt", "config.json"):
+    for name in ("optimizer.pt", "scheduler.pt"):
         if not (path / name).is_file():
             return f"no {name}"
+    if not any((path / n).is_file() for n in ("config.json", "adapter_config.json")):
+        return "no config.json"
     if not any(path.glob("rng_state*.pth")):
         return "no RNG state"
     try:
@@ -206,15 +211,30 @@ def training_arguments(config: TrainConfig, run_dir: Path, report_to: list[str])
     from transformers import TrainingArguments
 
     values = dict(config.section("trainer"))
-    fields = {f.name: f for f in dataclasses.fields(TrainingArguments) if f.init}
+    lora = values.pop("lora", None)
+    arguments: Any = TrainingArguments
+    if lora is not None:
+        from trl import SFTConfig
+
+        from .lora import resolve_auto
+
+        arguments = SFTConfig
+        values = resolve_auto(values)
+    fields = {f.name: f for f in dataclasses.fields(arguments) if f.init}
     for key, value in values.items():
         if key not in fields:
-            raise UsageError(f"trainer.{key}: not a TrainingArguments field")
+            raise UsageError(f"trainer.{key}: not a {arguments.__name__} field")
         if key in RESERVED_ARGS:
             raise UsageError(
                 f"trainer.{key}: set by codex train (use hydra.run.dir, seed)"
             )
+        if lora is not None and key in DATA_ARGS:
+            raise UsageError(f"trainer.{key}: set by codex train from {DATA_ARGS[key]}")
         values[key] = _check_type(key, value, fields[key].type)
+    if lora is not None:
+        data = config.section("data")
+        values["max_length"] = data.get("max_length", 128)
+        values["assistant_only_loss"] = data.get("loss_on", "assistant") == "assistant"
     max_steps = values.get("max_steps")
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
         raise UsageError(
@@ -224,7 +244,7 @@ def training_arguments(config: TrainConfig, run_dir: Path, report_to: list[str])
     # On a machine without an accelerator, torchrun must still mean data-parallel (gloo).
     values.setdefault("use_cpu", not _has_accelerator())
     try:
-        return TrainingArguments(
+        return arguments(
             output_dir=str(run_dir),
             seed=int(config.values.get("seed", 42)),
             disable_tqdm=True,
@@ -312,6 +332,7 @@ def _make_callback(
 
     class CodexCallback(TrainerCallback):
         def __init__(self) -> None:
+            self.tracker = tracker
             self.bar: Any = None
             self.started = 0.0
             self.first_step = 0
@@ -368,8 +389,8 @@ def _make_callback(
             if metrics_path is not None:
                 with metrics_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record) + "\n")
-            if tracker is not None:
-                tracker.log_metrics(
+            if self.tracker is not None:
+                self.tracker.log_metrics(
                     {k: v for k, v in record.items() if k not in ("step", "time")},
                     state.global_step,
                 )
@@ -479,9 +500,24 @@ def train(
     _, train_set, eval_set = load_split(data_config, settings)
     phases["data"] = time.perf_counter() - started - sum(phases.values())
     model_values = config.section("model")
+    lora = config.section("trainer").get("lora")
+    if lora is not None:
+        from .lora import check_lora
+
+        check_lora(lora)
+        if kind != "local":
+            raise UsageError(
+                "trainer=lora adapts a pretrained model: use model=local model.path=DIR"
+            )
     set_seed(seed)
     if kind == "local":
-        tokenizer, model = load_local(check_model_dir(model_values.get("path")))
+        path = check_model_dir(model_values.get("path"))
+        if lora is not None:
+            from .lora import load_base
+
+            tokenizer, model = load_base(path, bool(args.bf16))
+        else:
+            tokenizer, model = load_local(path)
         context = getattr(model.config, "n_positions", None) or getattr(
             model.config, "max_position_embeddings", None
         )
@@ -502,24 +538,81 @@ def train(
             )
         set_seed(seed)
         model = build_tiny(model_values, tokenizer, data_config.max_length)
-    if checkpoint is not None:
+    if checkpoint is not None and (checkpoint / "config.json").is_file():
         check_same_architecture(checkpoint, model)
     phases["tokenizer_and_model"] = time.perf_counter() - started - sum(phases.values())
-    train_data = BlockDataset(build_blocks(train_set, tokenizer, data_config))
-    eval_data = BlockDataset(build_blocks(eval_set, tokenizer, data_config))
+    if lora is None:
+        train_data: Any = BlockDataset(build_blocks(train_set, tokenizer, data_config))
+        eval_data: Any = BlockDataset(build_blocks(eval_set, tokenizer, data_config))
+    else:  # TRL renders and masks the sessions itself
+        train_data, eval_data = train_set, eval_set
     if not len(train_data):
         raise CodexError(
             f"the selected sessions ({data_config.describe()}) have no "
             f"{data_config.loss_on} tokens to train on"
         )
 
+    tokens_per_step = (
+        args.per_device_train_batch_size
+        * args.gradient_accumulation_steps
+        * args.world_size
+        * data_config.max_length
+    )
+    stop = Stop()
+    callback = _make_callback(
+        stop,
+        config.values.get("stop_after_steps"),
+        None,  # set once the run is started
+        run_dir / METRICS_FILE if main else None,
+        tokens_per_step,
+        distributed,
+        progress,
+    )
+    eval_skipped = (
+        None
+        if len(eval_data)
+        else no_eval_reason(data_config, len(train_set), len(eval_set))
+    )
+    if lora is not None:
+        from .lora import quiet_library_warnings, sft_trainer
+
+        quiet_library_warnings()
+
+        if not progress:
+            from datasets.utils.logging import disable_progress_bar
+
+            disable_progress_bar()
+        trainer = sft_trainer(
+            model, tokenizer, args, train_set, eval_set, lora, [callback]
+        )
+        # TRL drops sequences whose assistant turns fall beyond max_length.
+        if not len(trainer.train_dataset):
+            if main and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # made by Trainer's constructor, nothing in it
+            raise CodexError(
+                f"no selected session has {data_config.loss_on} tokens within "
+                f"data.max_length={data_config.max_length} (the chat template's "
+                "system and tools prompt counts too): raise data.max_length"
+            )
+        if trainer.eval_dataset is not None and not len(trainer.eval_dataset):
+            trainer.eval_dataset = None
+            eval_skipped = (
+                f"no eval split: the held-out sessions have no {data_config.loss_on} "
+                f"tokens within data.max_length={data_config.max_length}"
+            )
+    else:
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=train_data,
+            eval_dataset=eval_data if len(eval_data) else None,
+            processing_class=tokenizer,
+            data_collator=default_data_collator,
+            callbacks=[callback],
+        )
     # From here on we write: rank 0 only.
     result = TrainResult(
-        eval_skipped=(
-            None
-            if len(eval_data)
-            else no_eval_reason(data_config, len(train_set), len(eval_set))
-        ),
+        eval_skipped=eval_skipped,
         run_dir=run_dir,
         max_steps=args.max_steps,
         train_sessions=len(train_set),
@@ -548,36 +641,12 @@ def train(
         )
         if tracker is not None:
             result.mlflow_run_id = tracker.start()
+        callback.tracker = tracker
     if distributed:
         import torch.distributed as dist
 
         dist.barrier()
 
-    tokens_per_step = (
-        args.per_device_train_batch_size
-        * args.gradient_accumulation_steps
-        * args.world_size
-        * data_config.max_length
-    )
-    stop = Stop()
-    callback = _make_callback(
-        stop,
-        config.values.get("stop_after_steps"),
-        tracker,
-        run_dir / METRICS_FILE if main else None,
-        tokens_per_step,
-        distributed,
-        progress,
-    )
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=train_data,
-        eval_dataset=eval_data if len(eval_data) else None,
-        processing_class=tokenizer,
-        data_collator=default_data_collator,
-        callbacks=[callback],
-    )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     previous = _install_handlers(stop)
@@ -605,7 +674,7 @@ def train(
             result.checkpoint = run_dir / f"{CHECKPOINT_PREFIX}{result.steps}"
             result.eval_skipped = result.eval_skipped or "stopped before evaluation"
         else:
-            if len(eval_data):
+            if trainer.eval_dataset is not None:
                 metrics = trainer.evaluate()
                 result.eval_loss = metrics.get("eval_loss")
                 if result.eval_loss is not None:
