@@ -96,6 +96,13 @@ def test_lora_trains_resumes_exactly_samples_and_merges(
         plain = AutoModelForCausalLM.from_pretrained("runs/merged")(ids).logits
         adapted = load_adapter_model(Path("runs/full"))(ids).logits
     assert torch.allclose(plain, adapted, atol=1e-5)
+    scored = cli("train", "eval", "runs/full", "--json", "--max-turns", "2", "-n", "8")
+    assert scored.exit_code == 0, scored.output
+    scores = json.loads(scored.stdout)
+    assert scores["base_model"] == str(base)
+    assert scores["model"]["tokens"] == scores["base"]["tokens"] > 0
+    assert scores["model"]["loss"] != scores["base"]["loss"]
+    assert scores["model"]["tool_turns"] == 1  # one held-out session, one call
     again = cli("train", "merge", "runs/full", "-o", "runs/merged")
     assert again.exit_code == 2 and "not empty" in again.output
 

@@ -100,7 +100,18 @@ def test_mlflow_tracks_and_a_resumed_run_continues_it(
     assert [m.step for m in client.get_metric_history(run_id, "loss")] == [1, 2, 3, 4]
     assert "eval_loss" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run_id)}
-    assert {"config.yaml", "model"} <= artifacts
+    assert {"config.yaml", "model", "dataset.json"} <= artifacts
+    # Provenance: what the run was trained on (the export's hash) and with.
+    dataset = json.loads((RUN / "dataset.json").read_text(encoding="utf-8"))
+    card = cli("train", "export-data", "--split=all", "-o", "all.jsonl", *TINY)
+    assert dataset["sha256"][:12] in card.output
+    assert run.data.params["dataset.sha256"] == dataset["sha256"]
+    assert run.data.params["dataset.sessions"] == "12"
+    assert len(dataset["train_sessions"]) + len(dataset["eval_sessions"]) == 12
+    assert dataset["filters"]["failed_calls"] == "skip"
+    assert run.data.tags["codex_cli.version"]
+    assert run.data.tags["dataset.sha256"] == dataset["sha256"]
+    assert len(run.data.tags["codex_cli.git_commit"].removesuffix("-dirty")) == 40
     assert "model/model.safetensors" in {
         a.path for a in client.list_artifacts(run_id, "model")
     }

@@ -292,3 +292,55 @@ def merge(
     from ..training.lora import merge as merge_adapter
 
     typer.echo(f"Merged model written to {merge_adapter(run_dir, output)}")
+
+
+@app.command("eval")
+def eval_run(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A finished run directory (or checkpoint-N).")
+    ],
+    max_turns: Annotated[
+        int,
+        typer.Option("--max-turns", help="Most tool-calling turns to generate for."),
+    ] = 20,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", "-n", help="Tokens generated per turn.")
+    ] = 64,
+    base: Annotated[
+        bool, typer.Option("--base/--no-base", help="Also score the base model.")
+    ] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the scores as JSON.")
+    ] = False,
+) -> None:
+    """Score a run and its base model on the run's held-out sessions.
+
+    Assistant-token loss and perplexity, next tool-call name accuracy, JSON
+    validity of generated tool arguments; written to RUN/eval.json and logged
+    to the run's MLflow run when it was tracked.
+
+    \b
+    codex train eval runs/ft1
+    """
+    from ..training.evaluate import evaluate
+
+    result = evaluate(
+        run_dir,
+        settings=load_settings(),
+        max_turns=max_turns,
+        max_new_tokens=max_new_tokens,
+        base=base,
+    )
+    if as_json:
+        print_json(result.to_dict())
+        return
+    rows = [("model", result.model)] + ([("base", result.base)] if result.base else [])
+    typer.echo(f"{len(result.sessions)} held-out session(s)")
+    typer.echo(f"{'':6} {'loss':>8} {'ppl':>10} {'tool name':>10} {'args JSON':>10}")
+    for name, s in rows:
+        typer.echo(
+            f"{name:6} {_fmt(s.loss):>8} {_fmt(s.perplexity, '.2f'):>10} "
+            f"{_fmt(s.tool_name_accuracy, '.0%'):>10} {_fmt(s.tool_args_valid, '.0%'):>10}"
+        )
+    for note in result.notes:
+        typer.echo(note)

@@ -34,7 +34,14 @@ from .config import (
     create_run_dir,
     saved_config,
 )
-from .data import TRAINING_SOURCE, BlockDataset, DataConfig, build_blocks, load_split
+from .data import (
+    TRAINING_SOURCE,
+    BlockDataset,
+    DataConfig,
+    build_blocks,
+    dataset_info,
+    load_split,
+)
 from .model import (
     build_tiny,
     check_model_dir,
@@ -44,7 +51,7 @@ from .model import (
     load_tokenizer,
     model_kind,
 )
-from .tracking import check_tracking, make_tracker
+from .tracking import DATASET_FILE, check_tracking, make_tracker
 
 log = logging.getLogger("codex_cli")
 
@@ -626,6 +633,10 @@ def train(
     if main:
         create_run_dir(config, resume=checkpoint is not None)
         tokenizer.save_pretrained(run_dir)
+        dataset_file = run_dir / DATASET_FILE
+        if not dataset_file.exists():  # a resumed run keeps what it started with
+            info = dataset_info(train_set, eval_set, data_config)
+            dataset_file.write_text(json.dumps(info.to_dict(), indent=1), "utf-8")
         run_file = run_dir / RUN_FILE
         run_info = (
             json.loads(run_file.read_text(encoding="utf-8"))
