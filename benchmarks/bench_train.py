@@ -185,8 +185,9 @@ def run_codex_lora(
         text=True,
         env=env,
         cwd=work,
-        check=True,
     )
+    if out.returncode:
+        sys.exit(f"codex train failed: {out.stderr.strip().splitlines()[-1]}")
     summary = json.loads(out.stdout)
     summary["tokens_per_second"] = steps * LORA_BATCH * max_length / summary["seconds"]
     return summary
@@ -285,7 +286,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--lora-steps", type=int, default=30)
-    parser.add_argument("--lora-max-length", type=int, default=512)
+    parser.add_argument("--lora-max-length", type=int, default=1024)
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

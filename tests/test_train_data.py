@@ -160,36 +160,16 @@ def test_export_data_writes_the_training_split(
     assert bad.exit_code == 1 and "no sessions match" in bad.output
 
 
-CHAT_TEMPLATE = (
-    "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
-    "{% if add_generation_prompt %}[assistant] {% endif %}"
-)
-
-
-def test_chat_template_masks_assistant_turns(settings: Settings) -> None:
+def test_a_chat_template_is_trl_s_to_render(settings: Settings) -> None:
+    """build_blocks is the plain template's; data.template=chat needs a chat template."""
     make_log(settings, 3)
     conversations = select(settings)
     tokenizer = train_bpe(conversations, 400)
-    tokenizer.chat_template = CHAT_TEMPLATE
-    config = DataConfig.from_dict({"max_length": 512})
-    [block] = build_blocks(conversations[:1], tokenizer, config)
-    ids = block["input_ids"][: sum(block["attention_mask"])]
-    assert tokenizer.decode(ids).startswith(
-        "[user] please "
-    )  # the model's own template
-    trained = [
-        t
-        for t, label in zip(ids, block["labels"], strict=False)
-        if label != IGNORE_INDEX
-    ]
-    text = tokenizer.decode(trained)
-    assert (
-        "[assistant] I will" in text and "please" not in text and "def main" not in text
+    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    [block] = build_blocks(
+        conversations[:1], tokenizer, DataConfig.from_dict({"max_length": 512})
     )
-    plain = build_blocks(
-        conversations[:1], tokenizer, DataConfig.from_dict({"template": "plain"})
-    )
-    assert tokenizer.decode(plain[0]["input_ids"]).startswith("<|user|>")
+    assert tokenizer.decode(block["input_ids"]).startswith("<|user|>")
     tokenizer.chat_template = None
     with pytest.raises(
         UsageError, match="data.template=chat: the model's tokenizer has no chat"

@@ -132,3 +132,23 @@ def test_lora_refuses_what_it_cannot_train(
         "+trainer.lora.rank=4",
     )
     assert bad.exit_code == 2 and "trainer.lora.rank: unknown key" in bad.output
+
+
+def test_full_fine_tuning_of_a_chat_model_goes_through_trl(
+    cli, settings: Settings, tmp_path: Path
+) -> None:
+    make_log(settings, 4)
+    base = make_pretrained(tmp_path / "base")
+    full = [o for o in LORA if not o.startswith(("trainer=", "trainer.lora"))]
+    result = cli(
+        "train",
+        "hydra.run.dir=runs/ft",
+        *full,
+        f"model.path={base}",
+        "trainer.max_steps=2",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["steps"] == 2
+    assert Path("runs/ft/model.safetensors").exists()  # every weight, no adapter
+    assert not Path("runs/ft/adapter_config.json").exists()

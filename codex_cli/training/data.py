@@ -6,7 +6,8 @@ only the assistant's tokens (``data.loss_on=assistant``, the default) or every
 token (``all``).
 
 The plain template, used when the tokenizer has no chat template (always for
-the ``tiny`` model), renders each message as::
+the ``tiny`` model; a chat template is TRL's to render and mask), renders
+each message as::
 
     <|user|>
     fix the failing test
@@ -379,21 +380,6 @@ def plain_segments(messages: Iterable[dict[str, Any]]) -> Iterator[tuple[str, bo
         yield f"{message_text(message)}\n{END}\n", learned(message)
 
 
-def chat_segments(
-    messages: Sequence[dict[str, Any]], tokenizer: Any
-) -> Iterator[tuple[str, bool]]:
-    """Pieces of the tokenizer's chat template: each message's share of the text."""
-    previous = ""
-    for i, message in enumerate(messages):
-        text = tokenizer.apply_chat_template(list(messages[: i + 1]), tokenize=False)
-        if not text.startswith(previous):  # a template that rewrites earlier turns
-            raise CodexError(
-                "the model's chat template is not incremental: use data.template=plain"
-            )
-        yield text[len(previous) :], learned(message)
-        previous = text
-
-
 def uses_chat_template(tokenizer: Any, template: str) -> bool:
     has = bool(getattr(tokenizer, "chat_template", None))
     if template == "chat" and not has:
@@ -404,17 +390,12 @@ def uses_chat_template(tokenizer: Any, template: str) -> bool:
 
 
 def tokenize_conversation(
-    conversation: Conversation, tokenizer: Any, config: DataConfig, chat: bool
+    conversation: Conversation, tokenizer: Any, config: DataConfig
 ) -> tuple[list[int], list[int]]:
-    """Token ids and labels (``-100`` where no loss is taken) for one session."""
-    segments = (
-        chat_segments(conversation.messages, tokenizer)
-        if chat
-        else plain_segments(conversation.messages)
-    )
+    """Token ids and labels (``-100`` where no loss is taken) for one session, plain template."""
     ids: list[int] = []
     labels: list[int] = []
-    for text, is_assistant in segments:
+    for text, is_assistant in plain_segments(conversation.messages):
         piece = tokenizer(text, add_special_tokens=False)["input_ids"]
         ids += piece
         keep = is_assistant or config.loss_on == "all"
@@ -429,13 +410,17 @@ def tokenize_conversation(
 def build_blocks(
     conversations: Iterable[Conversation], tokenizer: Any, config: DataConfig
 ) -> list[dict[str, list[int]]]:
-    """Fixed-length blocks (``max_length``), padded, each with some loss to take."""
-    chat = uses_chat_template(tokenizer, config.template)
+    """Fixed-length blocks (``max_length``) of the plain template, padded, each with some loss.
+
+    For models without a chat template (``tiny``, or ``data.template=plain``);
+    a chat template is rendered and masked by TRL (:mod:`codex_cli.training.lora`).
+    """
+    uses_chat_template(tokenizer, config.template)  # data.template=chat needs one
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     size = config.max_length
     blocks: list[dict[str, list[int]]] = []
     for conversation in conversations:
-        ids, labels = tokenize_conversation(conversation, tokenizer, config, chat)
+        ids, labels = tokenize_conversation(conversation, tokenizer, config)
         for start in range(0, len(ids), size):
             chunk, chunk_labels = (
                 ids[start : start + size],

@@ -115,10 +115,10 @@ def sft_trainer(
     args: Any,
     train_set: Sequence[Conversation],
     eval_set: Sequence[Conversation],
-    lora: dict[str, Any],
+    lora: dict[str, Any] | None,
     callbacks: list[Any],
 ) -> Any:
-    """TRL's ``SFTTrainer`` with a LoRA adapter on ``model``."""
+    """TRL's ``SFTTrainer``, with a LoRA adapter on ``model`` when ``lora`` is given."""
     from trl import SFTTrainer
 
     return SFTTrainer(
@@ -127,7 +127,7 @@ def sft_trainer(
         train_dataset=hf_dataset(train_set),
         eval_dataset=hf_dataset(eval_set) if eval_set else None,
         processing_class=tokenizer,
-        peft_config=lora_config(lora),
+        peft_config=lora_config(lora) if lora is not None else None,
         callbacks=callbacks,
     )
 

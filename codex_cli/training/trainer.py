@@ -47,6 +47,7 @@ from .model import (
     check_model_dir,
     check_same_architecture,
     count_parameters,
+    has_chat_template,
     load_local,
     load_tokenizer,
     model_kind,
@@ -220,12 +221,17 @@ def training_arguments(config: TrainConfig, run_dir: Path, report_to: list[str])
     values = dict(config.section("trainer"))
     lora = values.pop("lora", None)
     arguments: Any = TrainingArguments
-    if lora is not None:
+    # A pretrained model may go through TRL (its chat template): SFTConfig, a
+    # superset of TrainingArguments, with its hardware defaults decided here.
+    sft = lora is not None or config.section("model").get("name") == "local"
+    if sft:
         from trl import SFTConfig
 
-        from .lora import resolve_auto
+        from .lora import AUTO, resolve_auto
 
         arguments = SFTConfig
+        values.setdefault("bf16", AUTO)
+        values.setdefault("activation_checkpointing", AUTO)
         values = resolve_auto(values)
     fields = {f.name: f for f in dataclasses.fields(arguments) if f.init}
     for key, value in values.items():
@@ -235,10 +241,10 @@ def training_arguments(config: TrainConfig, run_dir: Path, report_to: list[str])
             raise UsageError(
                 f"trainer.{key}: set by codex train (use hydra.run.dir, seed)"
             )
-        if lora is not None and key in DATA_ARGS:
+        if sft and key in DATA_ARGS:
             raise UsageError(f"trainer.{key}: set by codex train from {DATA_ARGS[key]}")
         values[key] = _check_type(key, value, fields[key].type)
-    if lora is not None:
+    if sft:
         data = config.section("data")
         values["max_length"] = data.get("max_length", 128)
         values["assistant_only_loss"] = data.get("loss_on", "assistant") == "assistant"
@@ -517,9 +523,15 @@ def train(
                 "trainer=lora adapts a pretrained model: use model=local model.path=DIR"
             )
     set_seed(seed)
+    sft = lora is not None
     if kind == "local":
         path = check_model_dir(model_values.get("path"))
-        if lora is not None:
+        # With a chat template, TRL renders and masks the sessions (full
+        # fine-tuning or LoRA); without one, the plain template below does.
+        sft = lora is not None or (
+            data_config.template != "plain" and has_chat_template(path)
+        )
+        if sft:
             from .lora import load_base
 
             tokenizer, model = load_base(path, bool(args.bf16))
@@ -548,7 +560,7 @@ def train(
     if checkpoint is not None and (checkpoint / "config.json").is_file():
         check_same_architecture(checkpoint, model)
     phases["tokenizer_and_model"] = time.perf_counter() - started - sum(phases.values())
-    if lora is None:
+    if not sft:
         train_data: Any = BlockDataset(build_blocks(train_set, tokenizer, data_config))
         eval_data: Any = BlockDataset(build_blocks(eval_set, tokenizer, data_config))
     else:  # TRL renders and masks the sessions itself
@@ -580,7 +592,7 @@ def train(
         if len(eval_data)
         else no_eval_reason(data_config, len(train_set), len(eval_set))
     )
-    if lora is not None:
+    if sft:
         from .lora import quiet_library_warnings, sft_trainer
 
         quiet_library_warnings()
