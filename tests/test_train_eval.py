@@ -37,8 +37,10 @@ def test_parse_call(text: str, expected: tuple) -> None:
 
 
 def test_eval_scores_the_held_out_sessions_and_logs_to_mlflow(
-    cli, settings: Settings, codex_home: Path
+    cli, settings: Settings, codex_home: Path, monkeypatch
 ) -> None:
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: undo it after this test.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{codex_home / 'mlflow.db'}")
     make_log(settings, 10)
     run = cli(
         "train",
