@@ -137,10 +137,11 @@ def train(
     \b
     codex train                                  # the tiny model, about a minute on CPU
     codex train trainer.max_steps=500 data.since=30d
-    codex train model=local model.path=./my-model hydra.run.dir=runs/ft1
-    codex train --resume hydra.run.dir=runs/ft1  # continue the newest checkpoint
+    codex train model=local model.path=./my-model trainer=lora hydra.run.dir=runs/ft1
+    codex train --resume=runs/ft1                # continue it as it was configured
     codex train export-data -o train.jsonl
     codex train sample runs/ft1 "fix the failing test"
+    codex train eval runs/ft1
     """
     if ctx.invoked_subcommand is not None:
         return
