@@ -1,4 +1,4 @@
-"""``codex train`` throughput vs a plain Trainer script, and overhead before the first step.
+"""``codex train`` throughput vs plain Trainer / TRL scripts, and overhead before the first step.
 
 Both train the ``tiny`` GPT-2 (~1M parameters, sequence 128, batch 8) for the
 same number of steps on the same sessions with the same tokenizer, in fresh
@@ -7,7 +7,13 @@ blocks (steps x batch x sequence) over the time spent in ``Trainer.train``.
 Overhead before the first step is measured for ``codex train`` from process
 launch to the end of step 1, minus one step's time.
 
-    python benchmarks/bench_train.py [--steps 100] [--repeat 2] [--threads 1]
+LoRA (``model=local trainer=lora``) is compared with a plain TRL script
+(``SFTTrainer`` + peft ``LoraConfig``, the same hyperparameters) on the same
+random Qwen2 model (built here, nothing downloaded) and the same sessions
+(``codex train export-data --format hf``); tokens/s is steps x batch x
+max_length over the seconds in ``train()`` for both.
+
+    python benchmarks/bench_train.py [--steps 100] [--lora-steps 30] [--repeat 2] [--threads 1]
 """
 
 from __future__ import annotations
@@ -62,6 +68,163 @@ trainer.train()
 seconds = time.perf_counter() - t0
 print(json.dumps({"tokens_per_second": int(steps) * 8 * 128 / seconds, "seconds": seconds}))
 """
+
+
+# The LoRA baseline: TRL and peft as their documentation shows, nothing of ours.
+PLAIN_TRL_SCRIPT = r"""
+import json, sys, time
+import torch
+from datasets import load_dataset
+from peft import LoraConfig
+from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+from trl import SFTConfig, SFTTrainer
+
+data, base, out, steps, threads, max_length = sys.argv[1:7]
+torch.set_num_threads(int(threads))
+dataset = load_dataset("json", data_files=data, split="train")
+tokenizer = AutoTokenizer.from_pretrained(base)
+set_seed(42)
+model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+args = SFTConfig(output_dir=out, max_steps=int(steps), per_device_train_batch_size=LORA_BATCH,
+                 learning_rate=2e-4, warmup_steps=10, logging_steps=1, save_steps=50,
+                 save_total_limit=2, report_to="none", disable_tqdm=True,
+                 dataloader_pin_memory=False, use_cpu=True, seed=42,
+                 max_length=int(max_length), assistant_only_loss=True,
+                 # SFTConfig defaults to bf16 and gradient checkpointing even on CPU;
+                 # codex train uses fp32 without checkpointing there: compare like with like.
+                 bf16=False, gradient_checkpointing=False)
+lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear",
+                  task_type="CAUSAL_LM")
+trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                     peft_config=lora)
+t0 = time.perf_counter()
+trainer.train()
+seconds = time.perf_counter() - t0
+print(json.dumps({"tokens_per_second": int(steps) * LORA_BATCH * int(max_length) / seconds,
+                  "seconds": seconds}))
+"""
+LORA_BATCH = 4
+PLAIN_TRL_SCRIPT = PLAIN_TRL_SCRIPT.replace("LORA_BATCH", str(LORA_BATCH))
+
+
+def make_base_model(directory: Path) -> Path:
+    """A random Qwen2 (hidden 128, 2 layers) with Qwen2.5's chat template (shipped by TRL)."""
+    from importlib.resources import files
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+        set_seed,
+    )
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    corpus = [
+        f"word{i} <tool_call> </tool_call> def main(): return {i}" for i in range(500)
+    ]
+    tokenizer.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=2048,
+            special_tokens=specials,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=specials[1:],
+    )
+    fast.chat_template = (files("trl") / "chat_templates" / "qwen2_5.jinja").read_text()
+    set_seed(0)
+    Qwen2ForCausalLM(
+        Qwen2Config(
+            vocab_size=len(fast),
+            hidden_size=128,
+            intermediate_size=256,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=2048,
+            eos_token_id=fast.eos_token_id,
+            pad_token_id=fast.pad_token_id,
+        )
+    ).save_pretrained(directory)
+    fast.save_pretrained(directory)
+    return directory
+
+
+def run_codex_lora(
+    work: Path,
+    env: dict[str, str],
+    base: Path,
+    name: str,
+    steps: int,
+    threads: int,
+    max_length: int,
+) -> dict:
+    run_dir = work / "runs" / name
+    overrides = [
+        f"hydra.run.dir={run_dir}",
+        "model=local",
+        f"model.path={base}",
+        "trainer=lora",
+        f"trainer.max_steps={steps}",
+        f"trainer.per_device_train_batch_size={LORA_BATCH}",
+        f"data.max_length={max_length}",
+        f"threads={threads}",
+        "tracking=none",
+        "--json",
+    ]
+    out = subprocess.run(
+        [sys.executable, "-m", "codex_cli", "train", *overrides],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+    )
+    if out.returncode:
+        sys.exit(f"codex train failed: {out.stderr.strip().splitlines()[-1]}")
+    summary = json.loads(out.stdout)
+    summary["tokens_per_second"] = steps * LORA_BATCH * max_length / summary["seconds"]
+    return summary
+
+
+def run_plain_trl(
+    work: Path,
+    env: dict[str, str],
+    data: Path,
+    base: Path,
+    name: str,
+    steps: int,
+    threads: int,
+    max_length: int,
+) -> dict:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PLAIN_TRL_SCRIPT,
+            str(data),
+            str(base),
+            str(work / "plain" / name),
+            str(steps),
+            str(threads),
+            str(max_length),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def make_log(home: Path, events: int) -> Settings:
@@ -125,6 +288,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--lora-steps", type=int, default=30)
+    parser.add_argument(
+        "--only", choices=("tiny", "lora", "both"), default="both", help="Which part."
+    )
+    parser.add_argument("--lora-max-length", type=int, default=1024)
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -135,6 +303,8 @@ def main() -> None:
             "CODEX_SESSION_LOG_DIR": str(home / "sessions"),
             "CODEX_LOG_DB_PATH": str(home / "session_logs.db"),
             "OMP_NUM_THREADS": "1",
+            "HF_DATASETS_CACHE": str(work / "hf-cache"),
+            "HF_HUB_OFFLINE": "1",
         }
         data = work / "train.jsonl"
         subprocess.run(
@@ -152,43 +322,89 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-        codex, plain = [], []
-        for i in range(opts.repeat):
-            codex.append(run_codex(work, env, f"codex{i}", opts.steps, opts.threads))
-            plain.append(
-                run_plain(
-                    work,
-                    env,
-                    data,
-                    codex[0]["run_dir"],
-                    f"plain{i}",
-                    opts.steps,
-                    opts.threads,
-                )
+        if opts.only in ("tiny", "both"):
+            tiny_vs_trainer(work, env, data, opts)
+        if opts.only in ("lora", "both"):
+            lora_vs_trl(work, env, opts)
+
+
+def tiny_vs_trainer(
+    work: Path, env: dict[str, str], data: Path, opts: argparse.Namespace
+) -> None:
+    codex, plain = [], []
+    for i in range(opts.repeat):
+        codex.append(run_codex(work, env, f"codex{i}", opts.steps, opts.threads))
+        plain.append(
+            run_plain(
+                work,
+                env,
+                data,
+                codex[0]["run_dir"],
+                f"plain{i}",
+                opts.steps,
+                opts.threads,
             )
-        best_codex = max(r["tokens_per_second"] for r in codex)
-        best_plain = max(r["tokens_per_second"] for r in plain)
-        overhead = min(r["overhead"] for r in codex)
-        startup = min(r["startup_seconds"] for r in codex)
-        print(
-            f"bench_train: tiny GPT-2 ({codex[0]['parameters']:,} parameters), seq 128, batch 8, "
-            f"{opts.steps} steps, {opts.threads} thread(s), {codex[0]['train_sessions']} train "
-            f"sessions, best of {opts.repeat}"
         )
-        print(f"  plain Trainer script   {best_plain:10,.0f} tokens/s")
-        print(f"  codex train            {best_codex:10,.0f} tokens/s")
-        print(
-            f"  ratio codex/plain      {best_codex / best_plain:10.3f}   (target >= 0.9)"
+    best_codex = max(r["tokens_per_second"] for r in codex)
+    best_plain = max(r["tokens_per_second"] for r in plain)
+    overhead = min(r["overhead"] for r in codex)
+    startup = min(r["startup_seconds"] for r in codex)
+    print(
+        f"bench_train: tiny GPT-2 ({codex[0]['parameters']:,} parameters), seq 128, batch 8, "
+        f"{opts.steps} steps, {opts.threads} thread(s), {codex[0]['train_sessions']} train "
+        f"sessions, best of {opts.repeat}"
+    )
+    print(f"  plain Trainer script   {best_plain:10,.0f} tokens/s")
+    print(f"  codex train            {best_codex:10,.0f} tokens/s")
+    print(f"  ratio codex/plain      {best_codex / best_plain:10.3f}   (target >= 0.9)")
+    print(
+        f"  overhead before step 1 {overhead:10.2f} s   (launch to first step: imports, "
+        f"config, data, tokenizer, model)"
+    )
+    print(f"    of which in train()  {startup:10.2f} s")
+    for phase, seconds in min(codex, key=lambda r: r["overhead"])["startup"].items():
+        print(f"      {phase:<20} {seconds:8.2f} s")
+
+
+def lora_vs_trl(work: Path, env: dict[str, str], opts: argparse.Namespace) -> None:
+    base = make_base_model(work / "base")
+    data = work / "train-hf.jsonl"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "codex_cli",
+            "train",
+            "export-data",
+            "--format",
+            "hf",
+            "-o",
+            str(data),
+        ],
+        env=env,
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
+    steps, length = opts.lora_steps, opts.lora_max_length
+    codex, plain = [], []
+    for i in range(opts.repeat):
+        codex.append(
+            run_codex_lora(work, env, base, f"lora{i}", steps, opts.threads, length)
         )
-        print(
-            f"  overhead before step 1 {overhead:10.2f} s   (launch to first step: imports, "
-            f"config, data, tokenizer, model)"
+        plain.append(
+            run_plain_trl(work, env, data, base, f"trl{i}", steps, opts.threads, length)
         )
-        print(f"    of which in train()  {startup:10.2f} s")
-        for phase, seconds in min(codex, key=lambda r: r["overhead"])[
-            "startup"
-        ].items():
-            print(f"      {phase:<20} {seconds:8.2f} s")
+    best_codex = max(r["tokens_per_second"] for r in codex)
+    best_plain = max(r["tokens_per_second"] for r in plain)
+    print(
+        f"bench_train LoRA: random Qwen2 ({codex[0]['parameters']:,} parameters), "
+        f"max_length {length}, batch {LORA_BATCH}, {steps} steps, {opts.threads} thread(s), "
+        f"r=16 all-linear, best of {opts.repeat}"
+    )
+    print(f"  plain TRL script       {best_plain:10,.0f} tokens/s")
+    print(f"  codex train lora       {best_codex:10,.0f} tokens/s")
+    print(f"  ratio codex/plain      {best_codex / best_plain:10.3f}   (target >= 0.9)")
 
 
 if __name__ == "__main__":

@@ -52,11 +52,13 @@ def test_filters(settings: Settings) -> None:
     with SessionLogger("short", settings=settings) as logger:
         logger.log("user", "hi")
     assert len(select(settings)) == 5  # the one-event session is below min_events
-    assert len(select(settings, min_events=1)) == 6
+    # Still 5: a session with no assistant message has nothing to learn from.
+    assert len(select(settings, min_events=1)) == 5
     assert [c.session_id for c in select(settings, tags=["good"])] == ["b000", "b001"]
     assert [c.session_id for c in select(settings, sessions=["a001"])] == ["a001"]
-    only_users = select(settings, roles=["user"], min_events=1)
-    assert all(m["role"] == "user" for c in only_users for m in c.messages)
+    # User messages alone are no example: there is no assistant turn to learn.
+    with pytest.raises(CodexError, match="no sessions match the selection"):
+        select(settings, roles=["user"], min_events=1)
     assert len(select(settings, kinds=["message"])[0].messages) == 3
     assert select(settings, since="2000-01-01", until="2999-01-01")
 
@@ -141,7 +143,7 @@ def test_export_data_writes_the_training_split(
     records = [
         json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()
     ]
-    assert len(records) == 8 and set(records[0]) == {"messages"}
+    assert len(records) == 8 and set(records[0]) == {"messages", "tools"}
     assert records[0]["messages"][0] == {
         "role": "user",
         "content": records[0]["messages"][0]["content"],
@@ -158,36 +160,16 @@ def test_export_data_writes_the_training_split(
     assert bad.exit_code == 1 and "no sessions match" in bad.output
 
 
-CHAT_TEMPLATE = (
-    "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
-    "{% if add_generation_prompt %}[assistant] {% endif %}"
-)
-
-
-def test_chat_template_masks_assistant_turns(settings: Settings) -> None:
+def test_a_chat_template_is_trl_s_to_render(settings: Settings) -> None:
+    """build_blocks is the plain template's; data.template=chat needs a chat template."""
     make_log(settings, 3)
     conversations = select(settings)
     tokenizer = train_bpe(conversations, 400)
-    tokenizer.chat_template = CHAT_TEMPLATE
-    config = DataConfig.from_dict({"max_length": 512})
-    [block] = build_blocks(conversations[:1], tokenizer, config)
-    ids = block["input_ids"][: sum(block["attention_mask"])]
-    assert tokenizer.decode(ids).startswith(
-        "[user] please "
-    )  # the model's own template
-    trained = [
-        t
-        for t, label in zip(ids, block["labels"], strict=False)
-        if label != IGNORE_INDEX
-    ]
-    text = tokenizer.decode(trained)
-    assert (
-        "[assistant] I will" in text and "please" not in text and "def main" not in text
+    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    [block] = build_blocks(
+        conversations[:1], tokenizer, DataConfig.from_dict({"max_length": 512})
     )
-    plain = build_blocks(
-        conversations[:1], tokenizer, DataConfig.from_dict({"template": "plain"})
-    )
-    assert tokenizer.decode(plain[0]["input_ids"]).startswith("<|user|>")
+    assert tokenizer.decode(block["input_ids"]).startswith("<|user|>")
     tokenizer.chat_template = None
     with pytest.raises(
         UsageError, match="data.template=chat: the model's tokenizer has no chat"
@@ -195,3 +177,16 @@ def test_chat_template_masks_assistant_turns(settings: Settings) -> None:
         build_blocks(
             conversations, tokenizer, DataConfig.from_dict({"template": "chat"})
         )
+
+
+def test_training_runs_are_not_training_data_unless_asked(settings: Settings) -> None:
+    make_log(settings, 2)
+    make_log(settings, 1, prefix="run")
+    with SessionLogger("run000", settings=settings) as logger:
+        logger.update_session(source="codex train")
+    assert [c.session_id for c in select(settings)] == ["s000", "s001"]
+    assert len(select(settings, include_training_runs=True)) == 3
+    assert [
+        c.session_id
+        for c in select(settings, sources=["codex train"], include_training_runs=True)
+    ] == ["run000"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -92,3 +93,31 @@ def test_sigterm_writes_a_checkpoint(settings: Settings) -> None:
         last.data["event"] == "killed"
         and f"stopped (SIGTERM) at step {step}" in last.content
     )
+
+
+def test_the_continue_hint_resumes_the_run_as_configured(
+    cli, settings: Settings
+) -> None:
+    make_log(settings, 8)
+    run = ["hydra.run.dir=runs/hint", *TINY, "tracking=none", "trainer.max_steps=6"]
+    first = cli("train", *run, "stop_after_steps=3")
+    assert first.exit_code == 0, first.output
+    [hint] = [line for line in first.output.splitlines() if "Continue with" in line]
+    command = shlex.split(hint.split(":", 1)[1])
+    assert command[:2] == ["codex", "train"] and len(command) == 3
+    config = Path("runs/hint/config.yaml").read_text(encoding="utf-8")
+
+    # An override that changes the run is refused; nothing is written.
+    changed = cli(*command[1:], "trainer.max_steps=10")
+    assert changed.exit_code == 2
+    assert (
+        "trainer.max_steps=10: the run in runs/hint was configured with "
+        "trainer.max_steps=6" in changed.output
+    )
+    # One that agrees is accepted; the command alone continues to the saved 6 steps.
+    resumed = cli(*command[1:], "trainer.max_steps=6", "--json")
+    assert resumed.exit_code == 0, resumed.output
+    summary = json.loads(resumed.stdout)
+    assert summary["steps"] == 6 and summary["resumed_from"].endswith("checkpoint-3")
+    assert [step for step, _ in losses(Path("runs/hint"))] == list(range(1, 7))
+    assert Path("runs/hint/config.yaml").read_text(encoding="utf-8") == config

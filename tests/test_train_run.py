@@ -23,7 +23,7 @@ def train(cli, *args: str):
 
 
 def test_train_writes_a_loadable_model_and_a_log_session(
-    cli, settings: Settings
+    cli, cli_process, settings: Settings
 ) -> None:
     make_log(settings, 12)
     result = train(cli, "trainer.max_steps=4", "tracking=none", "--json")
@@ -63,6 +63,9 @@ def test_train_writes_a_loadable_model_and_a_log_session(
         ).stdout
         == reply.stdout
     )
+    # Only the reply: no loading bars or generation notices from transformers.
+    quiet = cli_process("train", "sample", str(RUN), "fix the test", "-n", "4")
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
     no_model = cli("train", "sample", "runs", "hello")
     assert no_model.exit_code == 2 and "no trained model here" in no_model.output
 
@@ -97,7 +100,18 @@ def test_mlflow_tracks_and_a_resumed_run_continues_it(
     assert [m.step for m in client.get_metric_history(run_id, "loss")] == [1, 2, 3, 4]
     assert "eval_loss" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run_id)}
-    assert {"config.yaml", "model"} <= artifacts
+    assert {"config.yaml", "model", "dataset.json"} <= artifacts
+    # Provenance: what the run was trained on (the export's hash) and with.
+    dataset = json.loads((RUN / "dataset.json").read_text(encoding="utf-8"))
+    card = cli("train", "export-data", "--split=all", "-o", "all.jsonl", *TINY)
+    assert dataset["sha256"][:12] in card.output
+    assert run.data.params["dataset.sha256"] == dataset["sha256"]
+    assert run.data.params["dataset.sessions"] == "12"
+    assert len(dataset["train_sessions"]) + len(dataset["eval_sessions"]) == 12
+    assert dataset["filters"]["failed_calls"] == "skip"
+    assert run.data.tags["codex_cli.version"]
+    assert run.data.tags["dataset.sha256"] == dataset["sha256"]
+    assert len(run.data.tags["codex_cli.git_commit"].removesuffix("-dirty")) == 40
     assert "model/model.safetensors" in {
         a.path for a in client.list_artifacts(run_id, "model")
     }
@@ -177,9 +191,18 @@ def test_resume_refuses_foreign_and_incomplete_checkpoints(
     )
     assert foreign.exit_code == 2
     assert (
-        "checkpoint is for another model (n_embd=32, this model has 64)"
+        f"model.n_embd=64: the run in {RUN} was configured with model.n_embd=32"
         in foreign.output
     )
+    # A checkpoint without its run's config.yaml is still checked against the model.
+    alone = Path("runs/alone/checkpoint-2")
+    shutil.copytree(checkpoint, alone)
+    other = cli("train", f"--resume={alone}", *TINY, "model.n_embd=64", "tracking=none")
+    assert other.exit_code == 2
+    assert (
+        "checkpoint is for another model (n_embd=32, this model has 64)" in other.output
+    )
+    shutil.rmtree("runs/alone")
 
     broken = Path("runs/broken/checkpoint-5")
     shutil.copytree(checkpoint, broken)
@@ -219,3 +242,26 @@ def test_resume_skips_a_half_written_checkpoint(
         summary["resumed_from"] == str(RUN / "checkpoint-2") and summary["steps"] == 4
     )
     assert [step for step, _ in losses(RUN)] == [1, 2, 3, 4]
+
+
+def test_an_empty_eval_split_is_explained(cli, settings: Settings) -> None:
+    make_log(settings, 1)
+    result = train(cli, "trainer.max_steps=2", "tracking=none")
+    assert result.exit_code == 0, result.output
+    assert (
+        "eval loss        - (no eval split: 1 session(s) selected, at least 2 are "
+        "needed to hold one out)" in result.output
+    )
+    none = cli(
+        "train",
+        "hydra.run.dir=runs/n",
+        *TINY,
+        "trainer.max_steps=2",
+        "tracking=none",
+        "data.eval_fraction=0",
+        "--json",
+    )
+    assert (
+        json.loads(none.stdout)["eval_skipped"]
+        == "no eval split (data.eval_fraction=0)"
+    )

@@ -97,3 +97,67 @@ def metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 def losses(run_dir: Path) -> list[tuple[int, float]]:
     return [(m["step"], m["loss"]) for m in metrics(run_dir) if "loss" in m]
+
+
+def make_pretrained(directory: Path, corpus: list[str] | None = None) -> Path:
+    """A tiny random Qwen2 model and a BPE tokenizer with Qwen2.5's chat template, on disk.
+
+    Nothing is downloaded: the template is the one TRL ships (trl/chat_templates),
+    the tokenizer is trained on a few lines here, the weights are random.
+    """
+    from importlib.resources import files
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+        set_seed,
+    )
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    text = corpus or [
+        f"please {t} in {f} <tool_call> </tool_call> <tool_response> </tool_response>"
+        f' {{"name": "shell", "arguments": {{"input": "cat {f}"}}}}'
+        for t in TASKS
+        for f in FILES
+    ]
+    tokenizer.train_from_iterator(
+        text,
+        trainers.BpeTrainer(
+            vocab_size=400,
+            special_tokens=specials,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=specials[1:],
+    )
+    fast.chat_template = (files("trl") / "chat_templates" / "qwen2_5.jinja").read_text(
+        encoding="utf-8"
+    )
+    set_seed(0)
+    model = Qwen2ForCausalLM(
+        Qwen2Config(
+            vocab_size=len(fast),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=1024,
+            eos_token_id=fast.eos_token_id,
+            pad_token_id=fast.pad_token_id,
+            tie_word_embeddings=True,
+        )
+    )
+    model.save_pretrained(directory)
+    fast.save_pretrained(directory)
+    return directory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -104,7 +105,7 @@ def _compose(config_name: str, config_dir: Path | None, overrides: list[str]) ->
             raise UsageError(f"no such option: {arg} (see codex train --help)")
         if "=" not in arg and not arg.startswith("~"):
             raise UsageError(
-                f"{arg!r} is neither a command (export-data, sample) "
+                f"{arg!r} is neither a command (export-data, sample, merge, eval) "
                 "nor an override KEY=VALUE"
             )
     return compose_config(config_name, overrides, config_dir)
@@ -136,10 +137,11 @@ def train(
     \b
     codex train                                  # the tiny model, about a minute on CPU
     codex train trainer.max_steps=500 data.since=30d
-    codex train model=local model.path=./my-model hydra.run.dir=runs/ft1
-    codex train --resume hydra.run.dir=runs/ft1  # continue the newest checkpoint
+    codex train model=local model.path=./my-model trainer=lora hydra.run.dir=runs/ft1
+    codex train --resume=runs/ft1                # continue it as it was configured
     codex train export-data -o train.jsonl
     codex train sample runs/ft1 "fix the failing test"
+    codex train eval runs/ft1
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -173,11 +175,14 @@ def _print_summary(result: Any) -> None:
             f"Stopped ({result.interrupted}) at step {result.steps}/{result.max_steps}; "
             f"checkpoint {result.checkpoint}"
         )
-        typer.echo(f"Continue with: codex train --resume={result.run_dir}")
+        typer.echo(
+            f"Continue with: codex train --resume={shlex.quote(str(result.run_dir))}"
+        )
         return
     typer.echo(f"steps            {result.steps}")
     typer.echo(f"train loss       {_fmt(result.train_loss)}")
-    typer.echo(f"eval loss        {_fmt(result.eval_loss)}")
+    why = f" ({result.eval_skipped})" if result.eval_skipped else ""
+    typer.echo(f"eval loss        {_fmt(result.eval_loss)}{why}")
     typer.echo(f"eval perplexity  {_fmt(result.eval_perplexity, '.2f')}")
     typer.echo(f"tokens/s         {_fmt(result.tokens_per_second, ',.0f')}")
     typer.echo(f"run dir          {result.run_dir}")
@@ -199,21 +204,43 @@ def export_data(
     split_name: Annotated[
         str, typer.Option("--split", help="train, eval or all.")
     ] = "train",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="openai (chat fine-tuning API) or hf (datasets / TRL: arguments as objects).",
+        ),
+    ] = "openai",
+    card: Annotated[
+        Path | None,
+        typer.Option(
+            "--card",
+            help="Also write a dataset card (counts, filters, sessions, hash).",
+        ),
+    ] = None,
 ) -> None:
-    """Write the exact training set as chat JSONL ({"messages": [...]} per session).
+    """Write the exact training set as chat JSONL (messages + tools, one session a line).
 
     \b
-    codex train export-data data.since=30d -o train.jsonl
-    codex train export-data --split eval
+    codex train export-data data.since=30d -o train.jsonl --card train.md
+    codex train export-data --split eval --format hf -o eval.jsonl
     """
     from ..training.data import export_training_set
 
     if split_name not in ("train", "eval", "all"):
         raise UsageError(f"--split {split_name!r}: expected train, eval or all")
     config = _compose(config_name, config_dir, list(ctx.args))
-    count = export_training_set(config, split_name, output, settings=load_settings())
+    info = export_training_set(
+        config, split_name, output, settings=load_settings(), fmt=fmt, card=card
+    )
     if output is not None:
-        typer.echo(f"Wrote {count} session(s) to {output}", err=True)
+        count = {"train": "train_sessions", "eval": "eval_sessions", "all": "sessions"}
+        typer.echo(
+            f"Wrote {info.counts[count[split_name]]} session(s) to {output} "
+            f"(sha256 {info.sha256[:12]})",
+            err=True,
+        )
 
 
 @app.command()
@@ -247,3 +274,74 @@ def sample(
             seed=seed,
         )
     )
+
+
+@app.command()
+def merge(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A LoRA run directory (or checkpoint-N).")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Directory for the merged model.")
+    ],
+) -> None:
+    """Merge a LoRA run's adapter into its base model: a plain model directory.
+
+    \b
+    codex train merge runs/ft1 -o runs/ft1-merged
+    """
+    from ..training.lora import merge as merge_adapter
+
+    typer.echo(f"Merged model written to {merge_adapter(run_dir, output)}")
+
+
+@app.command("eval")
+def eval_run(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A finished run directory (or checkpoint-N).")
+    ],
+    max_turns: Annotated[
+        int,
+        typer.Option("--max-turns", help="Most tool-calling turns to generate for."),
+    ] = 20,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", "-n", help="Tokens generated per turn.")
+    ] = 64,
+    base: Annotated[
+        bool, typer.Option("--base/--no-base", help="Also score the base model.")
+    ] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the scores as JSON.")
+    ] = False,
+) -> None:
+    """Score a run and its base model on the run's held-out sessions.
+
+    Assistant-token loss and perplexity, next tool-call name accuracy, JSON
+    validity of generated tool arguments; written to RUN/eval.json and logged
+    to the run's MLflow run when it was tracked.
+
+    \b
+    codex train eval runs/ft1
+    """
+    from ..training.evaluate import evaluate
+
+    result = evaluate(
+        run_dir,
+        settings=load_settings(),
+        max_turns=max_turns,
+        max_new_tokens=max_new_tokens,
+        base=base,
+    )
+    if as_json:
+        print_json(result.to_dict())
+        return
+    rows = [("model", result.model)] + ([("base", result.base)] if result.base else [])
+    typer.echo(f"{len(result.sessions)} held-out session(s)")
+    typer.echo(f"{'':6} {'loss':>8} {'ppl':>10} {'tool name':>10} {'args JSON':>10}")
+    for name, s in rows:
+        typer.echo(
+            f"{name:6} {_fmt(s.loss):>8} {_fmt(s.perplexity, '.2f'):>10} "
+            f"{_fmt(s.tool_name_accuracy, '.0%'):>10} {_fmt(s.tool_args_valid, '.0%'):>10}"
+        )
+    for note in result.notes:
+        typer.echo(note)

@@ -138,6 +138,73 @@ def _omegaconf_message(exc: Any) -> str:
     return f"{key}: {message}" if key else message
 
 
+#: Run control, not the run's definition: taken from the command that resumes.
+RUN_CONTROL_KEYS = ("stop_after_steps", "threads")
+
+
+def _override_key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _select(values: dict[str, Any], dotted: str) -> Any:
+    node: Any = values
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+_MISSING = object()
+
+
+def saved_config(config: TrainConfig, run_dir: Path) -> TrainConfig:
+    """The configuration a resumed run continues: its saved ``config.yaml``.
+
+    An override on the command line must agree with the saved value (a
+    different value would silently change the run mid-way): it is refused.
+    ``stop_after_steps`` and ``threads`` are the resuming command's own.
+    """
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        return config
+    from omegaconf import OmegaConf
+
+    try:
+        loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    except Exception as exc:  # a damaged file: say which one
+        raise UsageError(f"{path}: not a readable run configuration ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise UsageError(f"{path}: not a readable run configuration")
+    saved = {str(k): v for k, v in loaded.items()}
+    last = {_override_key(o): o for o in config.overrides}  # the last one wins
+    for key, override in last.items():
+        if key.startswith("hydra.") or key.split(".")[0] in RUN_CONTROL_KEYS:
+            continue
+        ours, theirs = _select(config.values, key), _select(saved, key)
+        if ours != theirs:
+            shown = "unset" if theirs is _MISSING else _short(theirs)
+            raise UsageError(
+                f"{override}: the run in {run_dir} was configured with {key}={shown}; "
+                "--resume continues a run as it was configured (drop the override, "
+                "or start a new run)"
+            )
+    for key in RUN_CONTROL_KEYS:
+        saved[key] = config.values.get(key)
+    return TrainConfig(
+        values=saved,
+        run_dir=run_dir,
+        config_name=config.config_name,
+        config_dir=config.config_dir,
+        overrides=config.overrides,
+    )
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def check_run_dir(config: TrainConfig, *, resume: bool = False) -> Path:
     """The run directory, if a fresh run may use it (one already holding a run needs ``--resume``)."""
     run_dir = config.run_dir
@@ -152,6 +219,8 @@ def check_run_dir(config: TrainConfig, *, resume: bool = False) -> Path:
 def create_run_dir(config: TrainConfig, *, resume: bool = False) -> Path:
     """Create the run directory and write the resolved ``config.yaml`` into it."""
     run_dir = check_run_dir(config, resume=resume)
+    if resume and (run_dir / CONFIG_FILE).exists():
+        return run_dir  # the run's own configuration stays as it was written
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         tmp = run_dir / (CONFIG_FILE + ".tmp")

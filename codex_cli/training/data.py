@@ -6,7 +6,8 @@ only the assistant's tokens (``data.loss_on=assistant``, the default) or every
 token (``all``).
 
 The plain template, used when the tokenizer has no chat template (always for
-the ``tiny`` model), renders each message as::
+the ``tiny`` model; a chat template is TRL's to render and mask), renders
+each message as::
 
     <|user|>
     fix the failing test
@@ -17,8 +18,11 @@ with the role's marker, the content and an end marker, one after the other.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import random
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,17 +30,32 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CodexError, UsageError
-from ..events import KINDS, ROLES
+from ..events import KINDS, ROLES, Event
 from ..read import queries
-from ..read.export import chat_messages
+from ..read.export import (
+    chat_example,
+    chat_messages,
+    failed_result,
+    hf_example,
+    is_correction,
+)
 from ..timeutil import parse_when
 
 END = "<|end|>"
 ROLE_MARKERS = {role: f"<|{role}|>" for role in ROLES}
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>", END, *ROLE_MARKERS.values()]
 LOSS_ON = ("assistant", "all")
+TURN_CHOICES = ("skip", "learn")
+LAST_TEST = ("any", "passed", "failed", "none")
+#: A shell command that runs a test suite (the "last test run" signal).
+TEST_COMMAND = re.compile(
+    r"\b(pytest|py\.test|tox|nox|unittest|jest|vitest|mocha|rspec|phpunit|ctest|"
+    r"(npm|pnpm|yarn|bun|cargo|go|dotnet|mvn|gradle|make|mix|deno) (run )?test)\b"
+)
 TEMPLATES = ("auto", "plain", "chat")
 IGNORE_INDEX = -100
+#: ``sessions.source`` of the sessions ``codex train`` logs about its own runs.
+TRAINING_SOURCE = "codex train"
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,18 @@ class DataConfig:
     template: str = "auto"
     eval_fraction: float = 0.1
     allow_unredacted: bool = False
+    #: Sessions logged by ``codex train`` itself are not training data unless asked.
+    include_training_runs: bool = False
+    sources: tuple[str, ...] = ()
+    projects: tuple[str, ...] = ()
+    #: Assistant turns not to learn from (``weight: 0``): ``skip`` or ``learn``.
+    failed_calls: str = "skip"
+    corrected_turns: str = "skip"
+    #: Outcome filters (docs/training.md): ``null`` keeps every session.
+    max_failing_streak: int | None = None
+    last_test: str = "any"
+    drop_corrected: bool = False
+    drop_abandoned: bool = False
     seed: int = 42
 
     @classmethod
@@ -76,7 +107,8 @@ class DataConfig:
                 )
             v[name] = tuple(items)
         v["sessions"] = tuple(_str_list(v.get("sessions") or [], "sessions"))
-        v["tags"] = tuple(_str_list(v.get("tags") or [], "tags"))
+        for name in ("tags", "sources", "projects"):
+            v[name] = tuple(_str_list(v.get(name) or [], name))
         for name in ("since", "until"):
             if v.get(name) is not None:
                 v[name] = parse_when(str(v[name]), f"data.{name}")
@@ -98,16 +130,30 @@ class DataConfig:
         choices: tuple[tuple[str, tuple[str, ...]], ...] = (
             ("loss_on", LOSS_ON),
             ("template", TEMPLATES),
+            ("failed_calls", TURN_CHOICES),
+            ("corrected_turns", TURN_CHOICES),
+            ("last_test", LAST_TEST),
         )
         for name, allowed in choices:
             if v.get(name, getattr(cls, name)) not in allowed:
                 raise UsageError(
                     f"data.{name}={v[name]!r}: expected one of {', '.join(allowed)}"
                 )
-        if not isinstance(v.get("allow_unredacted", False), bool):
+        streak = v.get("max_failing_streak")
+        if streak is not None and (
+            not isinstance(streak, int) or isinstance(streak, bool) or streak < 1
+        ):
             raise UsageError(
-                f"data.allow_unredacted={v['allow_unredacted']!r}: expected true or false"
+                f"data.max_failing_streak={streak!r}: expected a whole number >= 1 or null"
             )
+        for name in (
+            "allow_unredacted",
+            "include_training_runs",
+            "drop_corrected",
+            "drop_abandoned",
+        ):
+            if not isinstance(v.get(name, False), bool):
+                raise UsageError(f"data.{name}={v[name]!r}: expected true or false")
         return cls(**v, seed=seed)
 
     def describe(self) -> str:
@@ -117,13 +163,25 @@ class DataConfig:
             f"kinds={','.join(self.kinds)}",
             f"min_events={self.min_events}",
         ]
-        for name in ("sessions", "tags"):
+        for name in ("sessions", "tags", "sources", "projects"):
             if getattr(self, name):
                 parts.append(f"{name}={','.join(getattr(self, name))}")
-        for name in ("since", "until"):
+        for name in ("since", "until", "max_failing_streak"):
             if getattr(self, name):
                 parts.append(f"{name}={getattr(self, name)}")
+        for name in ("drop_corrected", "drop_abandoned"):
+            if getattr(self, name):
+                parts.append(f"{name}=true")
+        if self.last_test != "any":
+            parts.append(f"last_test={self.last_test}")
         return " ".join(parts)
+
+    def filters(self) -> dict[str, Any]:
+        """The selection as plain values (dataset card, MLflow)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(self).items()
+        }
 
 
 def _str_list(value: Any, name: str) -> list[str]:
@@ -138,13 +196,18 @@ def _str_list(value: Any, name: str) -> list[str]:
 
 @dataclass
 class Conversation:
-    """One session as chat messages (``{"role", "content"}``)."""
+    """One session as an OpenAI chat example: ``messages`` (and the ``tools`` they call)."""
 
     session_id: str
     messages: list[dict[str, Any]] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_record(self) -> dict[str, Any]:
-        return {"messages": self.messages}
+    def to_record(self, fmt: str = "openai") -> dict[str, Any]:
+        """The example in ``fmt``: ``openai`` (fine-tuning API) or ``hf`` (datasets, TRL)."""
+        record: dict[str, Any] = {"messages": self.messages}
+        if self.tools:
+            record["tools"] = self.tools
+        return hf_example(record) if fmt == "hf" else record
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -183,21 +246,109 @@ def select_conversations(
             continue
         if config.tags and not set(config.tags) & set(summary.tags):
             continue
+        if summary.source == TRAINING_SOURCE and not config.include_training_runs:
+            continue
+        if config.sources and summary.source not in config.sources:
+            continue
+        if config.projects and not _in_projects(summary.project, config.projects):
+            continue
+        every = queries.session_events(conn, summary.id)
+        if not outcome_ok(every, config):
+            continue
         events = [
             e
-            for e in queries.session_events(conn, summary.id)
+            for e in every
             if e.role in config.roles and e.kind in config.kinds and e.content
         ]
-        messages = chat_messages(events)  # as `codex log export --format jsonl-chat`
-        if len(events) < config.min_events or not messages:
+        # The same examples as `codex log export --format jsonl-chat`.
+        example = chat_example(
+            chat_messages(
+                events,
+                skip_failed_calls=config.failed_calls == "skip",
+                skip_corrected=config.corrected_turns == "skip",
+            )
+        )
+        if len(events) < config.min_events or example is None:
             continue
-        conversations.append(Conversation(summary.id, messages))
+        conversations.append(
+            Conversation(summary.id, example["messages"], example.get("tools", []))
+        )
     if not conversations:
         raise CodexError(
             f"no sessions match the selection ({config.describe()}); "
             f"the log at hand has {total} session(s)"
         )
     return conversations
+
+
+def failing_streak(events: Sequence[Event]) -> int:
+    """The longest run of consecutive failing tool results."""
+    longest = current = 0
+    for event in events:
+        if event.kind != "tool_result":
+            continue
+        current = current + 1 if failed_result(event) else 0
+        longest = max(longest, current)
+    return longest
+
+
+def last_test_outcome(events: Sequence[Event]) -> str:
+    """``passed``/``failed`` by the exit code of the last test command, else ``none``."""
+    calls = {
+        e.tool_call_id: e
+        for e in events
+        if e.kind == "tool_call" and e.tool_call_id and TEST_COMMAND.search(e.content)
+    }
+    outcome = "none"
+    for event in events:
+        if event.kind == "tool_result" and event.tool_call_id in calls:
+            data = event.data or {}
+            if "exit_code" in data or "is_error" in data:
+                outcome = "failed" if failed_result(event) else "passed"
+    return outcome
+
+
+def abandoned(events: Sequence[Event]) -> bool:
+    """The session ends on the user's word or a failing result: nobody finished it."""
+    last = next(
+        (
+            e
+            for e in reversed(events)
+            if e.kind in ("message", "tool_call", "tool_result") and e.content
+        ),
+        None,
+    )
+    if last is None:
+        return True
+    return last.role == "user" or (last.kind == "tool_result" and failed_result(last))
+
+
+def outcome_ok(events: Sequence[Event], config: DataConfig) -> bool:
+    """The session passes the outcome filters (streaks, tests, corrections, abandonment)."""
+    if (
+        config.max_failing_streak
+        and failing_streak(events) >= config.max_failing_streak
+    ):
+        return False
+    if config.last_test != "any" and last_test_outcome(events) != config.last_test:
+        return False
+    if config.drop_corrected and any(
+        e.role == "user" and e.kind == "message" and is_correction(e.content)
+        for e in events[1:]
+    ):
+        return False
+    return not (config.drop_abandoned and abandoned(events))
+
+
+def _in_projects(project: str | None, wanted: Sequence[str]) -> bool:
+    """``project`` is one of ``wanted``: the path or its last component(s), as ``codex log list``."""
+    if not project:
+        return False
+    for name in wanted:
+        name = name.rstrip("/")
+        if project == name or project.endswith("/" + name):
+            return True
+    return False
 
 
 def split(
@@ -216,27 +367,17 @@ def split(
     return train, evals
 
 
+def learned(message: dict[str, Any]) -> bool:
+    """An assistant turn to take loss on (not one marked ``weight: 0``)."""
+    return message["role"] == "assistant" and message.get("weight", 1) != 0
+
+
 def plain_segments(messages: Iterable[dict[str, Any]]) -> Iterator[tuple[str, bool]]:
     """``(text, is_assistant)`` pieces of the plain template."""
     for message in messages:
         marker = ROLE_MARKERS.get(message["role"], f"<|{message['role']}|>")
         yield f"{marker}\n", False
-        yield f"{message_text(message)}\n{END}\n", message["role"] == "assistant"
-
-
-def chat_segments(
-    messages: Sequence[dict[str, Any]], tokenizer: Any
-) -> Iterator[tuple[str, bool]]:
-    """Pieces of the tokenizer's chat template: each message's share of the text."""
-    previous = ""
-    for i, message in enumerate(messages):
-        text = tokenizer.apply_chat_template(list(messages[: i + 1]), tokenize=False)
-        if not text.startswith(previous):  # a template that rewrites earlier turns
-            raise CodexError(
-                "the model's chat template is not incremental: use data.template=plain"
-            )
-        yield text[len(previous) :], message["role"] == "assistant"
-        previous = text
+        yield f"{message_text(message)}\n{END}\n", learned(message)
 
 
 def uses_chat_template(tokenizer: Any, template: str) -> bool:
@@ -249,17 +390,12 @@ def uses_chat_template(tokenizer: Any, template: str) -> bool:
 
 
 def tokenize_conversation(
-    conversation: Conversation, tokenizer: Any, config: DataConfig, chat: bool
+    conversation: Conversation, tokenizer: Any, config: DataConfig
 ) -> tuple[list[int], list[int]]:
-    """Token ids and labels (``-100`` where no loss is taken) for one session."""
-    segments = (
-        chat_segments(conversation.messages, tokenizer)
-        if chat
-        else plain_segments(conversation.messages)
-    )
+    """Token ids and labels (``-100`` where no loss is taken) for one session, plain template."""
     ids: list[int] = []
     labels: list[int] = []
-    for text, is_assistant in segments:
+    for text, is_assistant in plain_segments(conversation.messages):
         piece = tokenizer(text, add_special_tokens=False)["input_ids"]
         ids += piece
         keep = is_assistant or config.loss_on == "all"
@@ -274,13 +410,17 @@ def tokenize_conversation(
 def build_blocks(
     conversations: Iterable[Conversation], tokenizer: Any, config: DataConfig
 ) -> list[dict[str, list[int]]]:
-    """Fixed-length blocks (``max_length``), padded, each with some loss to take."""
-    chat = uses_chat_template(tokenizer, config.template)
+    """Fixed-length blocks (``max_length``) of the plain template, padded, each with some loss.
+
+    For models without a chat template (``tiny``, or ``data.template=plain``);
+    a chat template is rendered and masked by TRL (:mod:`codex_cli.training.lora`).
+    """
+    uses_chat_template(tokenizer, config.template)  # data.template=chat needs one
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     size = config.max_length
     blocks: list[dict[str, list[int]]] = []
     for conversation in conversations:
-        ids, labels = tokenize_conversation(conversation, tokenizer, config, chat)
+        ids, labels = tokenize_conversation(conversation, tokenizer, config)
         for start in range(0, len(ids), size):
             chunk, chunk_labels = (
                 ids[start : start + size],
@@ -327,8 +467,13 @@ class BlockDataset:
         return int(self.tensors["attention_mask"].sum()) if self.size else 0
 
 
-def write_jsonl(conversations: Iterable[Conversation], path: Path | None) -> int:
-    """Write conversations as chat JSONL (``{"messages": [...]}`` per line); return the count."""
+EXPORT_FORMATS = ("openai", "hf")
+
+
+def write_jsonl(
+    conversations: Iterable[Conversation], path: Path | None, fmt: str = "openai"
+) -> int:
+    """Write conversations as chat JSONL, one example per line; return the count."""
     import sys
 
     count = 0
@@ -336,13 +481,97 @@ def write_jsonl(conversations: Iterable[Conversation], path: Path | None) -> int
     try:
         for conversation in conversations:
             handle.write(
-                json.dumps(conversation.to_record(), ensure_ascii=False) + "\n"
+                json.dumps(conversation.to_record(fmt), ensure_ascii=False) + "\n"
             )
             count += 1
     finally:
         if path:
             handle.close()
     return count
+
+
+@dataclass
+class DatasetInfo:
+    """What a training set is made of: the provenance a run and a dataset card record."""
+
+    sha256: str
+    filters: dict[str, Any]
+    train_sessions: list[str]
+    eval_sessions: list[str]
+    counts: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def dataset_info(
+    train: Sequence[Conversation], evals: Sequence[Conversation], config: DataConfig
+) -> DatasetInfo:
+    """Counts, filters, session ids and a hash of the examples (train then eval, OpenAI layout)."""
+    digest = hashlib.sha256()
+    for name, part in (("train", train), ("eval", evals)):
+        for conversation in part:
+            line = json.dumps(
+                {"split": name, "session_id": conversation.session_id}
+                | conversation.to_record(),
+                ensure_ascii=False,
+                sort_keys=True,
+            )
+            digest.update(line.encode("utf-8") + b"\n")
+    messages = [m for c in [*train, *evals] for m in c.messages]
+    assistant = [m for m in messages if m["role"] == "assistant"]
+    counts = {
+        "sessions": len(train) + len(evals),
+        "train_sessions": len(train),
+        "eval_sessions": len(evals),
+        "messages": len(messages),
+        "assistant_turns": len(assistant),
+        "unlearned_turns": sum(1 for m in assistant if m.get("weight", 1) == 0),
+        "tool_calls": sum(len(m.get("tool_calls") or []) for m in assistant),
+    }
+    return DatasetInfo(
+        sha256=digest.hexdigest(),
+        filters=config.filters(),
+        train_sessions=[c.session_id for c in train],
+        eval_sessions=[c.session_id for c in evals],
+        counts=counts,
+    )
+
+
+def dataset_card(info: DatasetInfo, which: str, fmt: str) -> str:
+    """A Markdown dataset card (YAML front matter as the Hugging Face Hub reads it)."""
+    lines = [
+        "---",
+        "task_categories: [text-generation]",
+        "tags: [agent-traces, tool-calling, codex-cli]",
+        "---",
+        "",
+        "# Agent sessions exported by `codex train export-data`",
+        "",
+        f"- split: `{which}`; layout: `{fmt}` "
+        + (
+            "(OpenAI chat fine-tuning: `messages`, `tools`, `weight: 0` on turns "
+            "not to learn from)"
+            if fmt == "openai"
+            else "(Hugging Face / TRL: `messages` + `tools`, arguments as objects)"
+        ),
+        f"- sha256 of the selection: `{info.sha256}`",
+        "",
+        "## Counts",
+        "",
+        *[f"- {k.replace('_', ' ')}: {v}" for k, v in info.counts.items()],
+        "",
+        "## Filters (the `data` config group)",
+        "",
+        *[f"- `{k}`: `{json.dumps(v)}`" for k, v in info.filters.items()],
+        "",
+        "## Source sessions",
+        "",
+        *[f"- train: `{sid}`" for sid in info.train_sessions],
+        *[f"- eval: `{sid}`" for sid in info.eval_sessions],
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def load_split(
@@ -359,11 +588,32 @@ def load_split(
 
 
 def export_training_set(
-    config: Any, which: str, output: Path | None, settings: Any = None
-) -> int:
-    """Write the sessions ``codex train`` would use (``which``: train, eval, all) as chat JSONL."""
+    config: Any,
+    which: str,
+    output: Path | None,
+    settings: Any = None,
+    *,
+    fmt: str = "openai",
+    card: Path | None = None,
+) -> DatasetInfo:
+    """Write the sessions ``codex train`` would use (``which``: train, eval, all) as chat JSONL.
+
+    ``fmt`` is ``openai`` or ``hf``; ``card``, when given, receives the dataset card.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise UsageError(
+            f"--format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}"
+        )
     seed = int(config.values.get("seed", 42))
     data_config = DataConfig.from_dict(config.section("data"), seed=seed)
     conversations, train, evals = load_split(data_config, settings)
+    parts = {"train": (train, []), "eval": ([], evals), "all": (train, evals)}[which]
+    info = dataset_info(*parts, data_config)
     chosen = {"train": train, "eval": evals, "all": conversations}[which]
-    return write_jsonl(chosen, output)
+    try:
+        write_jsonl(chosen, output, fmt)
+        if card is not None:
+            card.write_text(dataset_card(info, which, fmt), encoding="utf-8")
+    except OSError as exc:
+        raise CodexError(f"cannot write {exc.filename}: {exc.strerror}") from None
+    return info

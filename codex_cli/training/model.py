@@ -66,6 +66,21 @@ def check_model_dir(path: Any) -> Path:
     return directory
 
 
+def has_chat_template(path: Path) -> bool:
+    """The tokenizer saved in ``path`` has a chat template (without loading weights)."""
+    if (path / "chat_template.jinja").is_file() or (
+        path / "chat_template.json"
+    ).is_file():
+        return True
+    try:
+        config = json.loads(
+            (path / "tokenizer_config.json").read_text(encoding="utf-8")
+        )
+    except (OSError, ValueError):
+        return False
+    return bool(config.get("chat_template"))
+
+
 def load_local(path: Path) -> tuple[Any, Any]:
     """Tokenizer and model from a ``save_pretrained`` directory; nothing is downloaded."""
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -33,10 +33,17 @@ def sample(
     """The model's reply to ``prompt`` as a user message (greedy unless ``temperature``)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from transformers.utils import logging as hf_logging
+
+    # Loading bars and generation notices are not the reply.
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+    from .lora import is_adapter, load_adapter_model
 
     directory = Path(run_dir)
     if (
-        not (directory / "config.json").is_file()
+        not ((directory / "config.json").is_file() or is_adapter(directory))
         or not (directory / "tokenizer_config.json").is_file()
     ):
         raise UsageError(
@@ -48,7 +55,11 @@ def sample(
             f"--max-new-tokens {max_new_tokens}: expected a positive number"
         )
     tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(directory, local_files_only=True)
+    model = (
+        load_adapter_model(directory)
+        if is_adapter(directory)
+        else AutoModelForCausalLM.from_pretrained(directory, local_files_only=True)
+    )
     model.eval()
     messages = [{"role": "user", "content": prompt}]
     if uses_chat_template(tokenizer, _template(directory)):

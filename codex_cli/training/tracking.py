@@ -23,6 +23,8 @@ from .config import CONFIG_FILE, flatten
 log = logging.getLogger("codex_cli")
 
 RUN_ID_FILE = "mlflow_run.json"
+#: The training set's provenance, written by the trainer into the run directory.
+DATASET_FILE = "dataset.json"
 TRACKING_KEYS = {"backend", "uri", "experiment", "log_model"}
 #: The final model's files (with ``tokenizer*``) uploaded when ``tracking.log_model``.
 MODEL_FILES = {
@@ -32,9 +34,41 @@ MODEL_FILES = {
     "special_tokens_map.json",
     "vocab.json",
     "merges.txt",
+    "adapter_model.safetensors",
+    "adapter_config.json",
+    "chat_template.jinja",
 }
 #: MLflow's limit on a parameter value's length.
 MAX_PARAM_LENGTH = 6000
+
+
+def code_version() -> dict[str, str]:
+    """The package version and, in a git checkout, the commit (``-dirty`` with local changes)."""
+    import subprocess
+
+    from .. import __version__
+
+    version = {"codex_cli.version": __version__}
+    root = Path(__file__).resolve().parent.parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return version  # not a checkout (an installed wheel), or no git
+    version["codex_cli.git_commit"] = commit + ("-dirty" if dirty else "")
+    return version
 
 
 def mlflow_available() -> bool:
@@ -132,8 +166,23 @@ class MlflowTracker:
                 k: str(v)[:MAX_PARAM_LENGTH] for k, v in flatten(self.config).items()
             }
             mlflow.log_params(params)
+            self._log_provenance(mlflow)
         mlflow.log_artifact(str(self.run_dir / CONFIG_FILE))
         return self.run_id
+
+    def _log_provenance(self, mlflow: Any) -> None:
+        """What the run was trained on and with: dataset hash, counts, session ids, code."""
+        dataset = self.run_dir / DATASET_FILE
+        tags = dict(code_version())
+        if dataset.is_file():
+            info = json.loads(dataset.read_text(encoding="utf-8"))
+            tags["dataset.sha256"] = info["sha256"]
+            mlflow.log_params(
+                {f"dataset.{k}": v for k, v in info["counts"].items()}
+                | {"dataset.sha256": info["sha256"]}
+            )
+            mlflow.log_artifact(str(dataset))
+        mlflow.set_tags(tags)
 
     def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
         import mlflow

@@ -27,18 +27,32 @@ from typing import Any
 
 from ..errors import CodexError, UsageError
 from ..settings import Settings, new_session_id
-from .config import TrainConfig, check_run_dir, compose_config, create_run_dir
-from .data import BlockDataset, DataConfig, build_blocks, load_split
+from .config import (
+    TrainConfig,
+    check_run_dir,
+    compose_config,
+    create_run_dir,
+    saved_config,
+)
+from .data import (
+    TRAINING_SOURCE,
+    BlockDataset,
+    DataConfig,
+    build_blocks,
+    dataset_info,
+    load_split,
+)
 from .model import (
     build_tiny,
     check_model_dir,
     check_same_architecture,
     count_parameters,
+    has_chat_template,
     load_local,
     load_tokenizer,
     model_kind,
 )
-from .tracking import check_tracking, make_tracker
+from .tracking import DATASET_FILE, check_tracking, make_tracker
 
 log = logging.getLogger("codex_cli")
 
@@ -56,6 +70,8 @@ TOP_LEVEL_KEYS = {
 }
 #: Set by us, not through ``trainer.*``.
 RESERVED_ARGS = {"output_dir", "seed", "disable_tqdm"}
+#: Set from the ``data`` group for ``trainer=lora`` (SFTConfig fields).
+DATA_ARGS = {"max_length": "data.max_length", "assistant_only_loss": "data.loss_on"}
 
 
 @dataclass
@@ -68,6 +84,8 @@ class TrainResult:
     train_loss: float | None = None
     eval_loss: float | None = None
     eval_perplexity: float | None = None
+    #: Why there is no eval loss, when there is none.
+    eval_skipped: str | None = None
     tokens_per_second: float | None = None
     seconds: float = 0.0
     train_sessions: int = 0
@@ -103,12 +121,15 @@ def checkpoint_problem(path: Path) -> str | None:
             "model.safetensors",
             "model.safetensors.index.json",
             "pytorch_model.bin",
+            "adapter_model.safetensors",
         )
     ):
         return "no model weights"
-    for name in ("optimizer.pt", "scheduler.pt", "config.json"):
+    for name in ("optimizer.pt", "scheduler.pt"):
         if not (path / name).is_file():
             return f"no {name}"
+    if not any((path / n).is_file() for n in ("config.json", "adapter_config.json")):
+        return "no config.json"
     if not any(path.glob("rng_state*.pth")):
         return "no RNG state"
     try:
@@ -198,15 +219,35 @@ def training_arguments(config: TrainConfig, run_dir: Path, report_to: list[str])
     from transformers import TrainingArguments
 
     values = dict(config.section("trainer"))
-    fields = {f.name: f for f in dataclasses.fields(TrainingArguments) if f.init}
+    lora = values.pop("lora", None)
+    arguments: Any = TrainingArguments
+    # A pretrained model may go through TRL (its chat template): SFTConfig, a
+    # superset of TrainingArguments, with its hardware defaults decided here.
+    sft = lora is not None or config.section("model").get("name") == "local"
+    if sft:
+        from trl import SFTConfig
+
+        from .lora import AUTO, resolve_auto
+
+        arguments = SFTConfig
+        values.setdefault("bf16", AUTO)
+        values.setdefault("activation_checkpointing", AUTO)
+        values = resolve_auto(values)
+    fields = {f.name: f for f in dataclasses.fields(arguments) if f.init}
     for key, value in values.items():
         if key not in fields:
-            raise UsageError(f"trainer.{key}: not a TrainingArguments field")
+            raise UsageError(f"trainer.{key}: not a {arguments.__name__} field")
         if key in RESERVED_ARGS:
             raise UsageError(
                 f"trainer.{key}: set by codex train (use hydra.run.dir, seed)"
             )
+        if sft and key in DATA_ARGS:
+            raise UsageError(f"trainer.{key}: set by codex train from {DATA_ARGS[key]}")
         values[key] = _check_type(key, value, fields[key].type)
+    if sft:
+        data = config.section("data")
+        values["max_length"] = data.get("max_length", 128)
+        values["assistant_only_loss"] = data.get("loss_on", "assistant") == "assistant"
     max_steps = values.get("max_steps")
     if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
         raise UsageError(
@@ -216,7 +257,7 @@ def training_arguments(config: TrainConfig, run_dir: Path, report_to: list[str])
     # On a machine without an accelerator, torchrun must still mean data-parallel (gloo).
     values.setdefault("use_cpu", not _has_accelerator())
     try:
-        return TrainingArguments(
+        return arguments(
             output_dir=str(run_dir),
             seed=int(config.values.get("seed", 42)),
             disable_tqdm=True,
@@ -304,6 +345,7 @@ def _make_callback(
 
     class CodexCallback(TrainerCallback):
         def __init__(self) -> None:
+            self.tracker = tracker
             self.bar: Any = None
             self.started = 0.0
             self.first_step = 0
@@ -360,8 +402,8 @@ def _make_callback(
             if metrics_path is not None:
                 with metrics_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record) + "\n")
-            if tracker is not None:
-                tracker.log_metrics(
+            if self.tracker is not None:
+                self.tracker.log_metrics(
                     {k: v for k, v in record.items() if k not in ("step", "time")},
                     state.global_step,
                 )
@@ -454,13 +496,16 @@ def train(
         checkpoint = _on_rank_zero(
             main, distributed, find_resume_checkpoint, resume, config.run_dir
         )
-        if checkpoint.parent.resolve() != config.run_dir.resolve():
-            config = compose_config(
-                config.config_name,
-                config.overrides,
-                config.config_dir,
-                run_dir=checkpoint.parent,
-            )
+        # The run continues as it was configured (config.yaml), never as today's defaults.
+        config = _on_rank_zero(
+            main, distributed, saved_config, config, checkpoint.parent
+        )
+        check_top_level(config)
+        check_tracking(config.section("tracking"))
+        kind = model_kind(config.section("model"))
+        seed = int(config.values["seed"])
+        data_config = DataConfig.from_dict(config.section("data"), seed=seed)
+        args = training_arguments(config, checkpoint.parent, report_to(config))
     run_dir = _on_rank_zero(
         main, distributed, lambda: check_run_dir(config, resume=checkpoint is not None)
     )
@@ -468,9 +513,30 @@ def train(
     _, train_set, eval_set = load_split(data_config, settings)
     phases["data"] = time.perf_counter() - started - sum(phases.values())
     model_values = config.section("model")
+    lora = config.section("trainer").get("lora")
+    if lora is not None:
+        from .lora import check_lora
+
+        check_lora(lora)
+        if kind != "local":
+            raise UsageError(
+                "trainer=lora adapts a pretrained model: use model=local model.path=DIR"
+            )
     set_seed(seed)
+    sft = lora is not None
     if kind == "local":
-        tokenizer, model = load_local(check_model_dir(model_values.get("path")))
+        path = check_model_dir(model_values.get("path"))
+        # With a chat template, TRL renders and masks the sessions (full
+        # fine-tuning or LoRA); without one, the plain template below does.
+        sft = lora is not None or (
+            data_config.template != "plain" and has_chat_template(path)
+        )
+        if sft:
+            from .lora import load_base
+
+            tokenizer, model = load_base(path, bool(args.bf16))
+        else:
+            tokenizer, model = load_local(path)
         context = getattr(model.config, "n_positions", None) or getattr(
             model.config, "max_position_embeddings", None
         )
@@ -491,19 +557,81 @@ def train(
             )
         set_seed(seed)
         model = build_tiny(model_values, tokenizer, data_config.max_length)
-    if checkpoint is not None:
+    if checkpoint is not None and (checkpoint / "config.json").is_file():
         check_same_architecture(checkpoint, model)
     phases["tokenizer_and_model"] = time.perf_counter() - started - sum(phases.values())
-    train_data = BlockDataset(build_blocks(train_set, tokenizer, data_config))
-    eval_data = BlockDataset(build_blocks(eval_set, tokenizer, data_config))
+    if not sft:
+        train_data: Any = BlockDataset(build_blocks(train_set, tokenizer, data_config))
+        eval_data: Any = BlockDataset(build_blocks(eval_set, tokenizer, data_config))
+    else:  # TRL renders and masks the sessions itself
+        train_data, eval_data = train_set, eval_set
     if not len(train_data):
         raise CodexError(
             f"the selected sessions ({data_config.describe()}) have no "
             f"{data_config.loss_on} tokens to train on"
         )
 
+    tokens_per_step = (
+        args.per_device_train_batch_size
+        * args.gradient_accumulation_steps
+        * args.world_size
+        * data_config.max_length
+    )
+    stop = Stop()
+    callback = _make_callback(
+        stop,
+        config.values.get("stop_after_steps"),
+        None,  # set once the run is started
+        run_dir / METRICS_FILE if main else None,
+        tokens_per_step,
+        distributed,
+        progress,
+    )
+    eval_skipped = (
+        None
+        if len(eval_data)
+        else no_eval_reason(data_config, len(train_set), len(eval_set))
+    )
+    if sft:
+        from .lora import quiet_library_warnings, sft_trainer
+
+        quiet_library_warnings()
+
+        if not progress:
+            from datasets.utils.logging import disable_progress_bar
+
+            disable_progress_bar()
+        trainer = sft_trainer(
+            model, tokenizer, args, train_set, eval_set, lora, [callback]
+        )
+        # TRL drops sequences whose assistant turns fall beyond max_length.
+        if not len(trainer.train_dataset):
+            if main and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # made by Trainer's constructor, nothing in it
+            raise CodexError(
+                f"no selected session has {data_config.loss_on} tokens within "
+                f"data.max_length={data_config.max_length} (the chat template's "
+                "system and tools prompt counts too): raise data.max_length"
+            )
+        if trainer.eval_dataset is not None and not len(trainer.eval_dataset):
+            trainer.eval_dataset = None
+            eval_skipped = (
+                f"no eval split: the held-out sessions have no {data_config.loss_on} "
+                f"tokens within data.max_length={data_config.max_length}"
+            )
+    else:
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=train_data,
+            eval_dataset=eval_data if len(eval_data) else None,
+            processing_class=tokenizer,
+            data_collator=default_data_collator,
+            callbacks=[callback],
+        )
     # From here on we write: rank 0 only.
     result = TrainResult(
+        eval_skipped=eval_skipped,
         run_dir=run_dir,
         max_steps=args.max_steps,
         train_sessions=len(train_set),
@@ -517,6 +645,10 @@ def train(
     if main:
         create_run_dir(config, resume=checkpoint is not None)
         tokenizer.save_pretrained(run_dir)
+        dataset_file = run_dir / DATASET_FILE
+        if not dataset_file.exists():  # a resumed run keeps what it started with
+            info = dataset_info(train_set, eval_set, data_config)
+            dataset_file.write_text(json.dumps(info.to_dict(), indent=1), "utf-8")
         run_file = run_dir / RUN_FILE
         run_info = (
             json.loads(run_file.read_text(encoding="utf-8"))
@@ -532,36 +664,12 @@ def train(
         )
         if tracker is not None:
             result.mlflow_run_id = tracker.start()
+        callback.tracker = tracker
     if distributed:
         import torch.distributed as dist
 
         dist.barrier()
 
-    tokens_per_step = (
-        args.per_device_train_batch_size
-        * args.gradient_accumulation_steps
-        * args.world_size
-        * data_config.max_length
-    )
-    stop = Stop()
-    callback = _make_callback(
-        stop,
-        config.values.get("stop_after_steps"),
-        tracker,
-        run_dir / METRICS_FILE if main else None,
-        tokens_per_step,
-        distributed,
-        progress,
-    )
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=train_data,
-        eval_dataset=eval_data if len(eval_data) else None,
-        processing_class=tokenizer,
-        data_collator=default_data_collator,
-        callbacks=[callback],
-    )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     previous = _install_handlers(stop)
@@ -587,8 +695,9 @@ def train(
                 signal.Signals(stop.signal).name if stop.signal else "stop_after_steps"
             )
             result.checkpoint = run_dir / f"{CHECKPOINT_PREFIX}{result.steps}"
+            result.eval_skipped = result.eval_skipped or "stopped before evaluation"
         else:
-            if len(eval_data):
+            if trainer.eval_dataset is not None:
                 metrics = trainer.evaluate()
                 result.eval_loss = metrics.get("eval_loss")
                 if result.eval_loss is not None:
@@ -610,6 +719,21 @@ def train(
                     )
                 tracker.finish(run_dir if status == "FINISHED" else None, status)
     return result
+
+
+def no_eval_reason(data_config: DataConfig, n_train: int, n_eval: int) -> str:
+    """Why the eval split is empty, in words a person can act on."""
+    if data_config.eval_fraction == 0:
+        return "no eval split (data.eval_fraction=0)"
+    if n_eval == 0:
+        return (
+            f"no eval split: {n_train} session(s) selected, at least 2 are needed "
+            "to hold one out"
+        )
+    return (
+        f"no eval split: the {n_eval} held-out session(s) have no "
+        f"{data_config.loss_on} tokens to score"
+    )
 
 
 def _checkpoint_step(checkpoint: Path) -> int:
@@ -655,7 +779,7 @@ def _start_session(settings: Settings, result: TrainResult, config: TrainConfig)
             # applied to the session row by the log's trigger (m006)
             "session": {
                 "title": f"codex train {result.run_dir}",
-                "source": "codex train",
+                "source": TRAINING_SOURCE,
                 "tags": ["codex-train"],
             },
         },
