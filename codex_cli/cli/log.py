@@ -374,7 +374,11 @@ def view(
 @app.command()
 def search(
     query: Annotated[
-        str, typer.Argument(help="Words to find (quoted for you; see --raw).")
+        str,
+        typer.Argument(
+            help='Words to find, all of them: "a phrase", pyt* (prefix), '
+            "a OR b, a NOT b, (a OR b) c."
+        ),
     ],
     role: Annotated[
         str | None, typer.Option("--role", help="Only events of this role.")
@@ -396,15 +400,32 @@ def search(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print results as a JSON array.")
     ] = False,
+    literal: Annotated[
+        bool,
+        typer.Option(
+            "--literal",
+            help="Take every word as is: no phrases, prefixes or operators.",
+        ),
+    ] = False,
     raw: Annotated[
         bool,
         typer.Option(
-            "--raw", help="Pass QUERY to SQLite FTS5 as is (AND, OR, NEAR, prefix*)."
+            "--raw", help="Pass QUERY to SQLite FTS5 as is (NEAR, column filters...)."
         ),
     ] = False,
     color: ColorOption = None,
 ) -> None:
-    """Full-text search across every session, best matches first (bm25)."""
+    """Full-text search across every session, best matches first (bm25).
+
+    Every word must appear; any other character is part of the word
+    (foo-bar, a.py, 019a-7d31 are found as written). "a phrase" matches those
+    words in that order; pyt* matches any word starting with pyt; a OR b, a NOT b
+    and parentheses combine them (operators in capitals; NOT needs a word
+    before it). A malformed query is an error, exit 2.
+
+    A query with a word found in more than 2,000 events ranks the newest 500
+    matches, so every query answers in milliseconds; see docs/search.md.
+    """
     from ..read.queries import open_log
     from ..read.search import search as run_search
     from ..timeutil import parse_when
@@ -433,6 +454,7 @@ def search(
         until=until_ts,
         limit=limit,
         raw=raw,
+        literal=literal,
         highlight=("[", "]") if as_json else marks,
     )
     if as_json:

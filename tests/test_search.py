@@ -1,0 +1,181 @@
+"""Search (issue 16): query syntax, one-line errors, bounded ranking of common words."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from serve_helpers import serving
+
+from codex_cli.events import Event
+from codex_cli.read import search as search_mod
+from codex_cli.read.queries import open_log
+from codex_cli.settings import Settings
+from codex_cli.store.writer import SessionLogger
+
+DOCS = [
+    "the python parser fails on nested quotes",
+    "pytest reports two failures in the tokenizer",
+    "parser rewrite: quotes handled, tokenizer untouched",
+    "python typing: list of str",
+    "nothing to see here",
+    "the tokenizer splits on whitespace",
+]
+
+
+@pytest.fixture
+def logged(settings: Settings) -> Settings:
+    with SessionLogger("syntax", settings=settings) as logger:
+        for text in DOCS:
+            logger.log("user", text)
+    return settings
+
+
+def found(cli: Any, *args: str) -> list[int]:
+    result = cli("log", "search", *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    return sorted(hit["seq"] for hit in json.loads(result.stdout))
+
+
+@pytest.mark.parametrize(
+    "query, seqs",
+    [
+        ("parser quotes", [1, 3]),
+        ('"parser fails"', [1]),
+        ('"quotes handled"', [3]),
+        ("pyt*", [1, 2, 4]),
+        ("tokenizer OR typing", [2, 3, 4, 6]),
+        ("tokenizer NOT pytest", [3, 6]),
+        ("(python OR pytest) NOT typing", [1, 2]),
+        ('"splits on wh"*', [6]),
+        ("parser rewrite:", [3]),  # a colon is part of the word, not a column
+        ("or", []),  # operators only in capitals: `or` is a word
+    ],
+)
+def test_query_syntax(cli, logged, query: str, seqs: list[int]) -> None:
+    assert found(cli, query) == seqs
+
+
+def test_literal_takes_every_word_as_is(cli, logged) -> None:
+    assert found(cli, "pyt*", "--literal") == []
+    assert found(cli, "tokenizer OR typing", "--literal") == []
+    assert found(cli, "python", "--literal") == [1, 4]
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ('"parser', "a phrase is missing its closing"),
+        ("*", "'*' needs the start of a word"),
+        ("NOT parser", "NOT needs a word before it"),
+        ("parser OR", "'OR' needs a word after it"),
+        ("OR parser", "'OR' needs a word before it"),
+        ("parser AND OR quotes", "'OR' right after 'AND'"),
+        ("(parser", "'(' without a matching ')'"),
+        ("parser)", "')' without a matching '('"),
+        ("()", "empty parentheses"),
+        ('""', 'empty phrase ""'),
+        ("pa*rser", "'*' only ends a word"),
+    ],
+)
+def test_malformed_query_is_one_line_exit_2(
+    cli, logged, query: str, message: str
+) -> None:
+    result = cli("log", "search", query)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("query", ["*", '"foo', "a AND", "NEAR(", "x:y"])
+def test_malformed_raw_query_is_one_line_exit_2(cli, logged, query: str) -> None:
+    result = cli("log", "search", query, "--raw")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("Error: invalid FTS5 query")
+
+
+def test_raw_and_literal_together_is_a_usage_error(cli, logged) -> None:
+    result = cli("log", "search", "x", "--raw", "--literal")
+    assert result.exit_code == 2 and "--raw or --literal" in result.stderr
+
+
+def _many(settings: Settings) -> None:
+    """40 events with `common`; event 10 says it four times, in a short event."""
+    with SessionLogger("many", settings=settings) as logger:
+        for i in range(1, 41):
+            text = "common " + "filler " * i + f"rare{i}"  # longer, lower
+            if i == 10:
+                text = "common common common common"
+            if i == 25:
+                text = "common uncommon pair " + "padding " * 45
+            logger.log("assistant", text)
+
+
+def test_common_word_ranks_newest_candidates_by_bm25(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _many(settings)
+    conn = open_log(settings)
+    # Every word is rare: FTS5's own bm25 over all matches.
+    exact = [h.event.seq for h in search_mod.search(conn, "common", limit=40)]
+    assert exact[0] == 10
+    # Now `common` (40 events) is common: the newest 30 matches are ranked,
+    # in the order FTS5's bm25 gives them.
+    monkeypatch.setattr(search_mod, "COMMON_EVENTS", 5)
+    monkeypatch.setattr(search_mod, "CANDIDATES", 30)
+    bounded = [h.event.seq for h in search_mod.search(conn, "common", limit=40)]
+    assert sorted(bounded) == list(range(11, 41))  # 10 is not among the newest 30
+    assert bounded == [seq for seq in exact if seq > 10]
+    # With every match among the candidates, the orders agree, best first.
+    monkeypatch.setattr(search_mod, "CANDIDATES", 100)
+    assert [h.event.seq for h in search_mod.search(conn, "common", limit=40)] == exact
+    # A common word with a rare one: only their shared events, rare word counted.
+    pair = search_mod.search(conn, "common uncommon", limit=5)
+    assert [h.event.seq for h in pair] == [25] and "[uncommon]" in pair[0].snippet
+    # Filters apply before the cap.
+    filtered = search_mod.search(conn, "common", until="2000-01-01", limit=5)
+    assert filtered == []
+
+
+def test_common_word_through_the_cli(
+    cli, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _many(settings)
+    monkeypatch.setattr(search_mod, "COMMON_EVENTS", 5)
+    monkeypatch.setattr(search_mod, "CANDIDATES", 10)
+    hits = json.loads(cli("log", "search", "common", "--json", "-n", "3").stdout)
+    assert len(hits) == 3 and all(h["seq"] > 30 for h in hits)
+    prefix = json.loads(cli("log", "search", "rare3*", "--json").stdout)
+    # 11 events start with rare3: a common prefix, so the newest 10 of them.
+    assert sorted(h["seq"] for h in prefix) == list(range(30, 40))
+
+
+def test_datasette_search_is_bounded_to_the_newest_matches(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datasette_plugins import search as web_search
+
+    monkeypatch.setattr(web_search, "MAX_MATCHES", 3)
+    with serving(settings) as site:
+        _many(settings)
+        rows = site.json("/log/events.json?_search=common&_shape=array&_sort=pk")
+        assert [r["seq"] for r in rows] == [38, 39, 40]
+        page = site.get("/log/events?_search=common").text
+        assert "the newest 3 matching events" in page
+        assert 'value="common"' in page  # the search box keeps the query
+        # Under the cap, every match, and no note.
+        rows = site.json("/log/events.json?_search=rare7&_shape=array")
+        assert [r["seq"] for r in rows] == [7]
+        assert "newest" not in site.get("/log/events?_search=rare7").text
+        # Only the log's events table is rewritten.
+        assert site.get("/log/sessions.json?_search=common").status_code == 200
+
+
+def test_search_api_signature_is_compatible(settings: Settings) -> None:
+    with SessionLogger("api", settings=settings) as logger:
+        logger.write([Event(session_id="api", role="user", content="hello world")])
+    hits = search_mod.search(
+        open_log(settings), "hello", role="user", limit=1, raw=False
+    )
+    assert hits[0].event.content == "hello world" and hits[0].rank < 0
