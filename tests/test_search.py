@@ -77,6 +77,9 @@ def test_literal_takes_every_word_as_is(cli, logged) -> None:
         ("()", "empty parentheses"),
         ('""', 'empty phrase ""'),
         ("pa*rser", "'*' only ends a word"),
+        ("p*", "a prefix needs at least 2 letters"),
+        ('"parser q"*', "a prefix needs at least 2 letters"),
+        ("(-*)", "a prefix needs at least 2 letters"),
     ],
 )
 def test_malformed_query_is_one_line_exit_2(
@@ -167,7 +170,7 @@ def test_datasette_search_is_bounded_to_the_newest_matches(
         # Under the cap, every match, and no note.
         rows = site.json("/log/events.json?_search=rare7&_shape=array")
         assert [r["seq"] for r in rows] == [7]
-        assert "newest" not in site.get("/log/events?_search=rare7").text
+        assert "matching events" not in site.get("/log/events?_search=rare7").text
         # Only the log's events table is rewritten.
         assert site.get("/log/sessions.json?_search=common").status_code == 200
 

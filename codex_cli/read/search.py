@@ -44,6 +44,9 @@ _TOKEN = re.compile(
     r'"(?P<phrase>[^"]*)(?P<closed>"?)(?P<pstar>\*?)|(?P<paren>[()])|(?P<word>[^\s()"]+)'
 )
 _WORD_CHARS = re.compile(r"\w+")
+# FTS5 expands a prefix into every word it starts, in full: one letter is most
+# of the index (t* takes longer than grep over the log).
+_SHORT_PREFIX = "{word!r}: a prefix needs at least 2 letters or digits before '*'"
 
 
 @dataclass(frozen=True)
@@ -176,8 +179,8 @@ def parse_query(query: str, *, literal: bool = False) -> ParsedQuery:
                 raise bad("'*' needs the start of a word before it, as in pyt*")
             if "*" in stem:
                 raise bad(f"'*' only ends a word ({word!r}); quote it to find it")
-            if prefix and not _WORD_CHARS.search(stem):
-                raise bad(f"{word!r} has no letters or digits before '*'")
+            if prefix and len((tokens_of(stem) or ("",))[-1]) < 2:
+                raise bad(_SHORT_PREFIX.format(word=word))
             quoted = '"' + stem + '"'
             operand(stem, prefix, quoted + ("*" if prefix else ""))
         else:
@@ -187,6 +190,8 @@ def parse_query(query: str, *, literal: bool = False) -> ParsedQuery:
             if not phrase.strip():
                 raise bad('empty phrase ""')
             prefix = bool(m.group("pstar"))
+            if prefix and len((tokens_of(phrase) or ("",))[-1]) < 2:
+                raise bad(_SHORT_PREFIX.format(word=m.group(0)))
             operand(phrase, prefix, '"' + phrase + '"' + ("*" if prefix else ""))
         last_operator = ""
     if expect_operand:
@@ -274,7 +279,9 @@ def _search(
     match = parsed.match
     join = "JOIN events e ON e.pk = events_fts.rowid" if filters else ""
     where = f"WHERE events_fts MATCH ? {' '.join(filters)}"
-    counts = _term_counts(conn, parsed, raw)
+    top = conn.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0
+    counts = _term_counts(conn, parsed, raw, top)
+    snippets: dict[int, str] | None = None
     if max(counts.values(), default=0) <= COMMON_EVENTS:
         # Every word is rare: bm25 over all matches is cheap. Rank over rowids
         # first; rows and snippets only for the few winners.
@@ -286,58 +293,78 @@ def _search(
         order = [(row[0], row[1]) for row in ranked]
     else:
         # A common word: the newest CANDIDATES matches (the index walks them in
-        # rowid order and stops), ranked by bm25 computed here.
-        pks = [
-            row[0]
-            for row in conn.execute(
-                f"SELECT events_fts.rowid FROM events_fts {join} {where} "
-                "ORDER BY events_fts.rowid DESC LIMIT ?",
-                [match, *params, CANDIDATES],
-            )
-        ]
-        order = _rank_candidates(conn, parsed, counts, pks, raw)[:limit]
+        # rowid order and stops), ranked by bm25 computed here. A prefix query
+        # is expanded in full at every evaluation: evaluate it once, snippets
+        # included.
+        prefix = "*" in match
+        snippet = "snippet(events_fts, 0, ?, ?, '…', 16)" if prefix else "NULL"
+        found = conn.execute(
+            f"SELECT events_fts.rowid, {snippet} FROM events_fts {join} {where} "
+            "ORDER BY events_fts.rowid DESC LIMIT ?",
+            [*(highlight if prefix else ()), match, *params, CANDIDATES],
+        ).fetchall()
+        pks = [row[0] for row in found]
+        order = _rank_candidates(conn, parsed, counts, pks, raw, top)[:limit]
+        if prefix:
+            snippets = {row[0]: row[1] for row in found}
     if not order:
         return []
-    columns = ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
+    if snippets is None:
+        snippets = _snippets(conn, match, [pk for pk, _ in order], highlight)
+    columns = ", ".join(c.strip() for c in EVENT_COLUMNS.split(","))
     marks = ",".join("?" * len(order))
-    rows = conn.execute(
-        f"SELECT e.pk, {columns}, snippet(events_fts, 0, ?, ?, '…', 16) "
-        "FROM events_fts JOIN events e ON e.pk = events_fts.rowid "
-        f"WHERE events_fts MATCH ? AND events_fts.rowid IN ({marks})",
-        [highlight[0], highlight[1], match, *(pk for pk, _ in order)],
-    ).fetchall()
-    by_pk = {row[0]: row for row in rows}
-    n = len(EVENT_COLUMNS.split(","))
-    hits = []
-    for pk, rank in order:
-        row = by_pk.get(pk)
-        if row is not None:
-            hits.append(
-                SearchHit(row_to_event(tuple(row)[1 : n + 1]), row[n + 1], rank)
-            )
-    return hits
+    rows = {
+        row[0]: row
+        for row in conn.execute(
+            f"SELECT pk, {columns} FROM events WHERE pk IN ({marks})",
+            [pk for pk, _ in order],
+        )
+    }
+    return [
+        SearchHit(row_to_event(tuple(rows[pk])[1:]), snippets.get(pk, ""), rank)
+        for pk, rank in order
+        if pk in rows
+    ]
+
+
+def _snippets(
+    conn: sqlite3.Connection, match: str, pks: list[int], highlight: tuple[str, str]
+) -> dict[int, str]:
+    """FTS5's snippet of each of ``pks``: one seek in the index each."""
+    found: dict[int, str] = {}
+    for pk in pks:
+        row = conn.execute(
+            "SELECT snippet(events_fts, 0, ?, ?, '…', 16) FROM events_fts "
+            "WHERE events_fts MATCH ? AND rowid = ?",
+            (highlight[0], highlight[1], match, pk),
+        ).fetchone()
+        if row:
+            found[pk] = row[0]
+    return found
 
 
 def _term_counts(
-    conn: sqlite3.Connection, parsed: ParsedQuery, raw: bool
+    conn: sqlite3.Connection, parsed: ParsedQuery, raw: bool, top: int
 ) -> dict[str, float]:
     """Events per query word, exact up to COMMON_EVENTS, estimated above.
 
     Each count is a probe of the newest COMMON_EVENTS + 1 matches, so it costs
-    at most that many index entries whatever the word.
+    at most that many index entries whatever the word. A prefix (which FTS5
+    expands in full, whatever the limit) counts as common without a probe:
+    it is evaluated once, for the candidates.
     """
-    if raw:
-        probes = {parsed.match: parsed.match}
-    else:
-        probes = {}
-        for term in parsed.terms:
-            if term.prefix:
-                probes[" ".join(term.tokens) + "*"] = _fts_term(term)
-            else:
-                for token in term.tokens:
-                    probes[token] = '"' + token + '"'
-    top = conn.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0
+    probes: dict[str, str] = {}
     counts: dict[str, float] = {}
+    if raw:
+        if "*" in parsed.match:
+            return {parsed.match: math.inf}
+        probes[parsed.match] = parsed.match
+    for term in parsed.terms:
+        if term.prefix:
+            counts[_key(term)] = math.inf
+        else:
+            for token in term.tokens:
+                probes[token] = '"' + token + '"'
     for key, expr in probes.items():
         found, oldest = conn.execute(
             "SELECT count(*), min(rowid) FROM (SELECT rowid FROM events_fts "
@@ -351,8 +378,37 @@ def _term_counts(
     return counts
 
 
-def _fts_term(term: Term) -> str:
-    return '"' + " ".join(term.tokens) + '"' + ("*" if term.prefix else "")
+def _key(term: Term) -> str:
+    return " ".join(term.tokens) + ("*" if term.prefix else "")
+
+
+def _fold(text: str) -> str:
+    """Lower case without diacritics, as the tokenizer folds words."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    return "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+    )
+
+
+def _pattern(term: Term) -> re.Pattern[str]:
+    """Where ``term`` occurs in folded text: whole tokens, any separators between."""
+    body = r"[\W_]+".join(re.escape(t) for t in term.tokens)
+    end = r"[^\W_]*" if term.prefix else r"(?![^\W_])"
+    return re.compile(r"(?<![^\W_])" + body + end)
+
+
+def _varint(blob: bytes) -> int:
+    """SQLite's varint, as FTS5 stores a document's token count."""
+    value = 0
+    for i, byte in enumerate(blob[:9]):
+        if i == 8:
+            return (value << 8) | byte
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value
+    return value
 
 
 def _rank_candidates(
@@ -361,62 +417,52 @@ def _rank_candidates(
     counts: dict[str, float],
     pks: list[int],
     raw: bool,
+    top: int,
 ) -> list[tuple[int, float]]:
-    """``pks`` ordered by bm25 (as FTS5 computes it), best first, as (pk, rank)."""
+    """``pks`` ordered by bm25 (FTS5's formula), best first, as (pk, rank).
+
+    Term frequencies come from the text (its first _SCORED_CHARS), document
+    lengths from FTS5's own docsize table, document frequencies from the
+    probes; the average length is the candidates'.
+    """
     if not pks:
         return []
-    marks = ",".join("?" * len(pks))
-    docs = {
-        pk: tokens_of((content or "")[:_SCORED_CHARS])
-        for pk, content in conn.execute(
-            f"SELECT pk, content FROM events WHERE pk IN ({marks})", pks
-        )
-    }
     wanted = [t for t in parsed.terms if not t.negated and t.tokens]
     if raw or not wanted:
         # A raw query's words are unknown here: the newest matches first.
         return [(pk, -float(len(pks) - i)) for i, pk in enumerate(pks)]
-    total = max(conn.execute("SELECT max(rowid) FROM events").fetchone()[0] or 1, 1)
-    avgdl = sum(len(d) for d in docs.values()) / max(len(docs), 1) or 1.0
+    total = max(top, 1)
+    if len(pks) < CANDIDATES:
+        seen = float(len(pks))
+    else:
+        seen = len(pks) * total / max(1, total - min(pks) + 1)
     idf = {}
     for term in wanted:
-        key = " ".join(term.tokens) + "*" if term.prefix else None
-        n = (
-            counts.get(key)
-            if key
-            else min((counts.get(t, 0.0) for t in term.tokens), default=0.0)
-        )
-        n = n or 0.0
+        n = seen if term.prefix else min(counts.get(t, seen) for t in term.tokens)
         idf[term] = max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6)
-    scored = []
-    for pk in pks:
-        doc = docs.get(pk, ())
-        norm = _K1 * (1 - _B + _B * len(doc) / avgdl)
+    patterns = [(term, _pattern(term)) for term in wanted]
+    marks = ",".join("?" * len(pks))
+    docs = conn.execute(
+        f"SELECT e.pk, substr(e.content, 1, {_SCORED_CHARS}), d.sz FROM events e "
+        f"LEFT JOIN events_fts_docsize d ON d.id = e.pk WHERE e.pk IN ({marks})",
+        pks,
+    ).fetchall()
+    lengths = {
+        pk: (_varint(sz) if sz else len((content or "").split()) or 1)
+        for pk, content, sz in docs
+    }
+    avgdl = sum(lengths.values()) / max(len(lengths), 1) or 1.0
+    scores: dict[int, float] = {}
+    for pk, content, _ in docs:
+        text = _fold(content or "")
+        norm = _K1 * (1 - _B + _B * lengths[pk] / avgdl)
         score = 0.0
-        for term in wanted:
-            tf = _occurrences(doc, term)
+        for term, pattern in patterns:
+            tf = len(pattern.findall(text))
             if tf:
                 score += idf[term] * tf * (_K1 + 1) / (tf + norm)
-        scored.append((pk, -score))
+        scores[pk] = -score
     # Best score first; among equals the newest (pks come newest first).
     position = {pk: i for i, pk in enumerate(pks)}
-    scored.sort(key=lambda item: (item[1], position[item[0]]))
-    return scored
-
-
-def _occurrences(doc: tuple[str, ...], term: Term) -> int:
-    words = term.tokens
-    size = len(words)
-    if size == 1:
-        if term.prefix:
-            return sum(1 for w in doc if w.startswith(words[0]))
-        return doc.count(words[0])
-    count = 0
-    for i in range(len(doc) - size + 1):
-        if doc[i : i + size - 1] == words[:-1] and (
-            doc[i + size - 1].startswith(words[-1])
-            if term.prefix
-            else doc[i + size - 1] == words[-1]
-        ):
-            count += 1
-    return count
+    ranked = sorted(scores.items(), key=lambda item: (item[1], position[item[0]]))
+    return ranked
