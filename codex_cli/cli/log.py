@@ -423,7 +423,7 @@ def search(
     and parentheses combine them (operators in capitals; NOT needs a word
     before it). A malformed query is an error, exit 2.
 
-    A query with a word found in more than 2,000 events ranks the newest 500
+    A query with a word found in more than 1,000 events ranks the newest 300
     matches, so every query answers in milliseconds; see docs/search.md.
     """
     from ..read.queries import open_log

@@ -24,9 +24,9 @@ from ..store.schema import EVENT_COLUMNS
 from .queries import row_to_event
 
 # A word in more events than this is common: bm25 over it would scan too much.
-COMMON_EVENTS = 2000
+COMMON_EVENTS = 1000
 # How many of the newest matches a query with a common word ranks.
-CANDIDATES = 500
+CANDIDATES = 300
 # Only the start of a long event is tokenised to score it.
 _SCORED_CHARS = 20_000
 _K1, _B = 1.2, 0.75  # FTS5's bm25 constants
