@@ -139,7 +139,10 @@ def bench_old_way(conn, words: list[str]) -> list[float]:
     return times
 
 
-def bench_datasette(db: Path, words: list[str], cap: int | None = None) -> list[float]:
+def bench_datasette(
+    db: Path, paths: list[str], cap: int | None = None
+) -> list[tuple[float, int]]:
+    """Seconds and status of each Datasette request, in process."""
     from codex_cli import publish
     from datasette_plugins import search as web_search
 
@@ -147,20 +150,20 @@ def bench_datasette(db: Path, words: list[str], cap: int | None = None) -> list[
         web_search.MAX_MATCHES = cap
     datasette = publish.build_datasette(db)
 
-    async def run() -> list[float]:
+    async def run() -> list[tuple[float, int]]:
         await datasette.invoke_startup()
         await datasette.client.get("/log/events.json?_search=warm&_shape=array")
         times = []
-        for word in words:
+        for path in paths:
             start = time.perf_counter()
-            response = await datasette.client.get(
-                f"/log/events.json?_search={word}&_shape=array"
-            )
-            assert response.status_code == 200, response.text[:300]
-            times.append(time.perf_counter() - start)
+            response = await datasette.client.get(path)
+            times.append((time.perf_counter() - start, response.status_code))
         return times
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    finally:
+        web_search.MAX_MATCHES = 1000
 
 
 def bench_grep(sessions: Path, words: list[str]) -> list[float]:
@@ -196,19 +199,29 @@ def main() -> None:
         f"{statistics.median(old) / statistics.median(new):.0f}x faster"
     )
     rare = mix["rare words"][:5]
-    web = bench_datasette(data / "log.db", common + rare)
+    api = [f"/log/events.json?_search={w}&_shape=array" for w in common + rare]
+    web = [t for t, status in bench_datasette(data / "log.db", api) if status == 200]
+    assert len(web) == len(api), "a capped Datasette search failed"
+    pages = bench_datasette(
+        data / "log.db", [f"/log/events?_search={w}" for w in common[:5]]
+    )
     print(
         f"[3] Datasette /log/events.json?_search=WORD, 20 common + 5 rare words: "
-        f"p50 {ms(statistics.median(web))}, p99 {ms(pct(web, 0.99))}, max {ms(max(web))}"
+        f"p50 {ms(statistics.median(web))}, p99 {ms(pct(web, 0.99))}, max {ms(max(web))}; "
+        f"the HTML page (count and facets too), 5 most common words: "
+        + ", ".join(ms(t) for t, _ in pages)
     )
-    uncapped = bench_datasette(data / "log.db", common[:2], cap=10**9)
+    uncapped = bench_datasette(data / "log.db", api[:2], cap=10**9)
     print(
         f"    the same without the cap (Datasette's own _search), {' '.join(common[:2])}: "
-        + ", ".join(ms(t) for t in uncapped)
-        + f"; capped {ms(statistics.median(web[:2]))} median"
+        + ", ".join(
+            ms(t)
+            + ("" if status == 200 else f" (HTTP {status}: the 5 s SQL time limit)")
+            for t, status in uncapped
+        )
     )
     grep = bench_grep(data / "sessions", common[:3] + rare[:2])
-    slowest = max(max(every), max(web))
+    slowest = max(max(every), max(web), max(t for t, _ in pages))
     print(
         f"[4] grep -r -c WORD over the same NDJSON ({len(grep)} words): median "
         f"{ms(statistics.median(grep))}, fastest {ms(min(grep))}; slowest query above "
