@@ -57,6 +57,19 @@ def test_query_syntax(cli, logged, query: str, seqs: list[int]) -> None:
     assert found(cli, query) == seqs
 
 
+@pytest.mark.parametrize("expansion", [64, 1])
+def test_prefix_spelled_out_or_left_to_fts5_finds_the_same(
+    cli, logged, monkeypatch: pytest.MonkeyPatch, expansion: int
+) -> None:
+    # pyt* starts two words (python, pytest): spelled out as an OR of them
+    # under the bound, left to FTS5's own prefix query over it.
+    monkeypatch.setattr(search_mod, "MAX_EXPANSION", expansion)
+    assert found(cli, "pyt*") == [1, 2, 4]
+    assert found(cli, "pyt* NOT typing") == [1, 2]
+    assert found(cli, '"splits on wh"*') == [6]
+    assert found(cli, "zz*") == []
+
+
 def test_literal_takes_every_word_as_is(cli, logged) -> None:
     assert found(cli, "pyt*", "--literal") == []
     assert found(cli, "tokenizer OR typing", "--literal") == []
