@@ -70,6 +70,16 @@ def test_prefix_spelled_out_or_left_to_fts5_finds_the_same(
     assert found(cli, "zz*") == []
 
 
+def test_a_short_prefix_of_too_many_words_is_refused(
+    cli, logged, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_mod, "MAX_EXPANSION", 1)
+    result = cli("log", "search", "py*")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "prefix 'py*' starts more than 1 words" in result.stderr
+    assert found(cli, "pyt*") == [1, 2, 4]  # 3 letters: left to FTS5
+
+
 def test_literal_takes_every_word_as_is(cli, logged) -> None:
     assert found(cli, "pyt*", "--literal") == []
     assert found(cli, "tokenizer OR typing", "--literal") == []

@@ -29,6 +29,8 @@ COMMON_EVENTS = 1000
 CANDIDATES = 300
 # A prefix is spelled out as at most this many words (else FTS5 expands it).
 MAX_EXPANSION = 256
+# ...and a shorter prefix than this of more words is refused, not expanded.
+BROAD_PREFIX = 3
 # Only the start of a long event is tokenised to score it.
 _SCORED_CHARS = 20_000
 _K1, _B = 1.2, 0.75  # FTS5's bm25 constants
@@ -394,7 +396,8 @@ def _expand_prefixes(conn: sqlite3.Connection, parsed: ParsedQuery) -> str:
     FTS5 answers ``par*`` by merging the whole list of every word starting
     ``par`` before it returns a row (60 ms for a common word at a million
     events, at every evaluation); an OR of those words is walked lazily like
-    any word. A prefix of more than MAX_EXPANSION words is left to FTS5.
+    any word. A prefix of more than MAX_EXPANSION words is left to FTS5 if it
+    has at least BROAD_PREFIX letters, refused if shorter.
     """
     if not any(isinstance(piece, Term) for piece in parsed.pieces):
         return parsed.match
@@ -403,7 +406,14 @@ def _expand_prefixes(conn: sqlite3.Connection, parsed: ParsedQuery) -> str:
         if not isinstance(piece, Term):
             out.append(piece)
             continue
-        words = _words_starting(conn, piece.tokens[-1])
+        stem = piece.tokens[-1]
+        words = _words_starting(conn, stem)
+        if words is None and len(stem) < BROAD_PREFIX:
+            # FTS5 would merge the lists of all those words: as slow as grep.
+            raise UsageError(
+                f"prefix {stem + '*'!r} starts more than {MAX_EXPANSION} words "
+                f"of the log: give at least {BROAD_PREFIX} letters"
+            )
         if not words:  # too many (or none: FTS5's own prefix is then cheap)
             out.append(_fts_term(piece))
             continue
