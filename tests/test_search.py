@@ -159,7 +159,10 @@ def test_common_word_ranks_newest_candidates_by_bm25(
     # A common word with a rare one: only their shared events, rare word counted.
     pair = search_mod.search(conn, "common uncommon", limit=5)
     assert [h.event.seq for h in pair] == [25] and "[uncommon]" in pair[0].snippet
-    # Filters apply before the cap.
+    # Filters apply before the cap; a session bounds the walk to its rowids.
+    in_session = search_mod.search(conn, "common", session="many", limit=3)
+    assert [h.event.seq for h in in_session] == exact[:3]
+    assert search_mod.search(conn, "common", session="elsewhere") == []
     filtered = search_mod.search(conn, "common", until="2000-01-01", limit=5)
     assert filtered == []
 

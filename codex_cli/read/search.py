@@ -253,6 +253,17 @@ def search(
         if value is not None:
             filters.append(f"AND e.{column} = ?")
             params.append(value)
+    if session is not None:
+        # A session's events lie between its first and last rowid: FTS5 walks
+        # only that stretch of each word's list (a common word's walk through
+        # the newest matches would otherwise cross the whole log).
+        low, high = conn.execute(
+            "SELECT min(pk), max(pk) FROM events WHERE session_id = ?", (session,)
+        ).fetchone()
+        if low is None:
+            return []
+        filters.append("AND events_fts.rowid BETWEEN ? AND ?")
+        params += [low, high]
     if since:
         filters.append("AND e.ts >= ?")
         params.append(since)
