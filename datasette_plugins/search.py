@@ -13,6 +13,7 @@ search`` ranks every match of a rare word and the newest 500 of a common one
 from __future__ import annotations
 
 import re
+import sqlite3
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -61,11 +62,19 @@ def search_filter(request: Any, database: Any) -> Any:
             )
 
         params = {"codex_search": text}
-        found = (
-            await database.execute(
-                f"select count(*) from ({bounded(MAX_MATCHES + 1)})", params
+        try:
+            found = (
+                await database.execute(
+                    f"select count(*) from ({bounded(MAX_MATCHES + 1)})",
+                    params,
+                    log_sql_errors=False,
+                )
+            ).first()[0]
+        except sqlite3.OperationalError as exc:
+            # Only a raw query can be malformed: say so on the page, match nothing.
+            return FilterArguments(
+                ["0"], {}, [f"invalid FTS5 query {text!r}: {exc}"], {"search": text}
             )
-        ).first()[0]
         description = f'search matches "{text}"'
         if found > MAX_MATCHES:
             description += f" (the newest {MAX_MATCHES:,} matching events)"

@@ -197,6 +197,10 @@ def test_datasette_search_is_bounded_to_the_newest_matches(
         rows = site.json("/log/events.json?_search=rare7&_shape=array")
         assert [r["seq"] for r in rows] == [7]
         assert "matching events" not in site.get("/log/events?_search=rare7").text
+        # A malformed raw query: an explanation and no rows, not an error page.
+        response = site.get('/log/events?_search="common&_searchmode=raw')
+        assert response.status_code == 200
+        assert "invalid FTS5 query" in response.text
         # Only the log's events table is rewritten.
         assert site.get("/log/sessions.json?_search=common").status_code == 200
 
