@@ -80,6 +80,23 @@ def test_a_short_prefix_of_too_many_words_is_refused(
     assert found(cli, "pyt*") == [1, 2, 4]  # 3 letters: left to FTS5
 
 
+def test_prefix_on_a_connection_that_cannot_create_temp_tables(
+    logged: Settings,
+) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{logged.db_path}?mode=ro", uri=True)
+    conn.set_authorizer(
+        lambda action, *_: (
+            sqlite3.SQLITE_DENY
+            if action == sqlite3.SQLITE_CREATE_VTABLE
+            else sqlite3.SQLITE_OK
+        )
+    )
+    hits = search_mod.search(conn, "pyt*", limit=10)
+    assert sorted(h.event.seq for h in hits) == [1, 2, 4]
+
+
 def test_literal_takes_every_word_as_is(cli, logged) -> None:
     assert found(cli, "pyt*", "--literal") == []
     assert found(cli, "tokenizer OR typing", "--literal") == []

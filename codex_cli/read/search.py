@@ -425,7 +425,7 @@ def _expand_prefixes(conn: sqlite3.Connection, parsed: ParsedQuery) -> str:
                 f"prefix {stem + '*'!r} starts more than {MAX_EXPANSION} words "
                 f"of the log: give at least {BROAD_PREFIX} letters"
             )
-        if not words:  # too many (or none: FTS5's own prefix is then cheap)
+        if not words:  # too many, none, or no vocabulary table: FTS5's prefix
             out.append(_fts_term(piece))
             continue
         lead = " ".join(piece.tokens[:-1])
@@ -438,7 +438,7 @@ def _expand_prefixes(conn: sqlite3.Connection, parsed: ParsedQuery) -> str:
 
 
 def _words_starting(conn: sqlite3.Connection, stem: str) -> list[str] | None:
-    """The indexed words starting with ``stem``, or None if more than MAX_EXPANSION.
+    """The indexed words starting with ``stem``, None if more than MAX_EXPANSION.
 
     One index seek per word through an ``fts5vocab`` table of instances,
     which (unlike the per-word document counts of a ``row`` table) reads only
@@ -449,8 +449,9 @@ def _words_starting(conn: sqlite3.Connection, stem: str) -> list[str] | None:
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.codex_fts_words "
             "USING fts5vocab(main, events_fts, instance)"
         )
-    except sqlite3.OperationalError:
-        return None
+    except sqlite3.DatabaseError:
+        # A connection that may not create temp tables: FTS5's own prefix.
+        return []
     end = stem[:-1] + chr(ord(stem[-1]) + 1)
     words: list[str] = []
     low = stem
