@@ -229,3 +229,21 @@ def test_search_api_signature_is_compatible(settings: Settings) -> None:
         open_log(settings), "hello", role="user", limit=1, raw=False
     )
     assert hits[0].event.content == "hello world" and hits[0].rank < 0
+
+
+def test_recall_set_is_labelled_and_paraphrased() -> None:
+    """The labelled set of benchmarks/bench_recall.py: 50+ queries, each with its event."""
+    from pathlib import Path
+
+    data = json.loads(
+        (Path(__file__).resolve().parent / "fixtures" / "recall_set.json").read_text()
+    )
+    keys = {event["key"] for event in data["events"]}
+    assert len(data["queries"]) >= 50 and len(keys) == len(data["events"])
+    assert {item["target"] for item in data["queries"]} <= keys
+    content = {event["key"]: event["content"] for event in data["events"]}
+    for item in data["queries"]:
+        # A paraphrase: at most half of its words appear in the target event.
+        words = set(search_mod.tokens_of(item["query"]))
+        shared = words & set(search_mod.tokens_of(content[item["target"]]))
+        assert len(shared) <= len(words) / 2, item
