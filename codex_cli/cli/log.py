@@ -30,6 +30,7 @@ from ._app import (
 app = make_typer("Record, list, view and search agent sessions.")
 
 FORMATS = ("text", "markdown", "json", "ndjson")
+SEARCH_MODES = ("fts", "semantic", "hybrid")
 
 
 def _parse_meta(pairs: list[str]) -> dict[str, Any]:
@@ -413,6 +414,14 @@ def search(
             "--raw", help="Pass QUERY to SQLite FTS5 as is (NEAR, column filters...)."
         ),
     ] = False,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="fts (words), semantic (meaning; needs codex log embed) or "
+            "hybrid (both, fused).",
+        ),
+    ] = "fts",
     color: ColorOption = None,
 ) -> None:
     """Full-text search across every session, best matches first (bm25).
@@ -425,6 +434,9 @@ def search(
 
     A query with a word found in more than 1,000 events ranks the newest 300
     matches, so every query answers in milliseconds; see docs/search.md.
+
+    --mode semantic finds events by meaning (the semantic extra, after codex
+    log embed); hybrid fuses both rankings. Filters apply to --mode fts only.
     """
     from ..read.queries import open_log
     from ..read.search import search as run_search
@@ -436,6 +448,16 @@ def search(
         raise UsageError(f"invalid --kind {kind!r}: expected one of {', '.join(KINDS)}")
     since_ts = parse_when(since, "--since") if since else None
     until_ts = parse_when(until, "--until") if until else None
+    if mode not in SEARCH_MODES:
+        raise UsageError(
+            f"invalid --mode {mode!r}: expected one of {', '.join(SEARCH_MODES)}"
+        )
+    if mode != "fts" and any(
+        v is not None for v in (role, kind, session, tool, since, until)
+    ):
+        raise UsageError(
+            "--role, --kind, --session, --tool, --since and --until work with --mode fts only"
+        )
     settings = load_settings()
     colour = use_colour(color, settings) and not as_json
     esc = escaper(colour)
@@ -443,8 +465,26 @@ def search(
     # turn the markers into colour: content cannot forge or break the marks.
     token = uuid.uuid4().hex
     marks = (f"<{token}>", f"</{token}>")
+    conn = open_log(settings)
+    if mode != "fts":
+        from ..read import semantic
+
+        found = (
+            semantic.semantic_search(conn, query, limit=limit)
+            if mode == "semantic"
+            else semantic.hybrid_search(
+                conn,
+                query,
+                limit=limit,
+                literal=literal,
+                raw=raw,
+                highlight=("[", "]") if as_json else marks,
+            )
+        )
+        _print_hits(found, query, as_json, colour, esc, marks)
+        return
     hits = run_search(
-        open_log(settings),
+        conn,
         query,
         role=role,
         kind=kind,
@@ -457,6 +497,17 @@ def search(
         literal=literal,
         highlight=("[", "]") if as_json else marks,
     )
+    _print_hits(hits, query, as_json, colour, esc, marks)
+
+
+def _print_hits(
+    hits: list[Any],
+    query: str,
+    as_json: bool,
+    colour: bool,
+    esc: Any,
+    marks: tuple[str, str],
+) -> None:
     if as_json:
         print_json([hit.to_dict() for hit in hits])
         return
@@ -475,6 +526,20 @@ def search(
         )
         snippet = esc(hit.snippet.replace("\n", " "), single_line=True)
         out("    " + snippet.replace(marks[0], shown[0]).replace(marks[1], shown[1]))
+
+
+@app.command()
+def embed() -> None:
+    """Embed new events for search by meaning (incremental; the semantic extra)."""
+    from ..read import semantic
+    from ..read.queries import open_log
+
+    conn = open_log(load_settings())
+    semantic.load_model()
+    todo = semantic.pending(conn)
+    with progress("Embedding", total=todo) as advance:
+        done = semantic.embed(conn, progress=advance)
+    typer.echo(f"Embedded {done:,} events ({semantic.MODEL_NAME}).", err=True)
 
 
 @app.command()
