@@ -79,6 +79,29 @@ def test_vectors_go_with_their_events(cli, logged: Settings) -> None:
     conn.close()
 
 
+def test_similar_sessions(cli, settings: Settings) -> None:
+    sessions = {
+        "memory": [
+            "the build machine ran out of RAM",
+            "the job was killed by the OOM killer",
+        ],
+        "oom": ["container exited with code 137", "raised the memory limit of the pod"],
+        "css": ["made the buttons blue", "fixed the margin of the header on mobile"],
+    }
+    for sid, texts in sessions.items():
+        with SessionLogger(sid, settings=settings) as logger:
+            for text in texts:
+                logger.log("user", text)
+    cli("log", "embed")
+    result = cli("log", "similar", "memory", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [f["session_id"] for f in json.loads(result.stdout)] == ["oom", "css"]
+    text = cli("log", "similar", "memory", "-n", "1").stdout
+    assert text.splitlines()[0].split()[1] == "oom"
+    missing = cli("log", "similar", "nope")
+    assert missing.exit_code == 1 and "no session 'nope'" in missing.stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -543,6 +543,36 @@ def embed() -> None:
 
 
 @app.command()
+def similar(
+    session: Annotated[str, typer.Argument(help="The session to compare with.")],
+    limit: Annotated[
+        int, typer.Option("-n", "--limit", help="How many sessions.")
+    ] = 10,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print results as a JSON array.")
+    ] = False,
+) -> None:
+    """Sessions closest in meaning to SESSION (after codex log embed; the semantic extra)."""
+    from ..read import semantic
+    from ..read.queries import open_log
+
+    found = semantic.similar_sessions(open_log(load_settings()), session, limit=limit)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        typer.echo("No other session is embedded.", err=True)
+    esc = escaper(False)
+    for item in found:
+        out(
+            esc(
+                f"{item['score']:.3f}  {item['session_id']}  {item['title'] or ''}",
+                single_line=True,
+            )
+        )
+
+
+@app.command()
 def path(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the paths as JSON.")

@@ -170,3 +170,52 @@ def _hits(conn: sqlite3.Connection, order: list[tuple[int, float]]) -> list[Sear
             snippet = " ".join(event.content.split())[:160]
             hits.append(SearchHit(event, snippet, -score))
     return hits
+
+
+def similar_sessions(
+    conn: sqlite3.Connection, session_id: str, *, limit: int = 10
+) -> list[dict[str, Any]]:
+    """Sessions closest in meaning to ``session_id`` (cosine of mean vectors)."""
+    import numpy as np
+
+    from ..errors import SessionNotFound
+
+    if not conn.execute(
+        "SELECT 1 FROM sessions WHERE id = ?", (session_id,)
+    ).fetchone():
+        raise SessionNotFound(f"no session {session_id!r} in the log")
+    rows = conn.execute(
+        "SELECT e.session_id, v.vector FROM event_vectors v "
+        "JOIN events e ON e.pk = v.event_pk WHERE v.model = ? ORDER BY e.session_id",
+        (MODEL_NAME,),
+    ).fetchall()
+    sums: dict[str, Any] = {}
+    for sid, blob in rows:
+        vector = np.frombuffer(blob, dtype="<f4")
+        sums[sid] = sums[sid] + vector if sid in sums else vector.copy()
+    if session_id not in sums:
+        raise UsageError(
+            f"session {session_id!r} has no embedded events: run codex log embed"
+        )
+    ids = [sid for sid in sums if sid != session_id]
+    if not ids:
+        return []
+    matrix = np.stack([sums[sid] for sid in ids])
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    target = sums[session_id] / np.linalg.norm(sums[session_id])
+    scores = matrix @ target
+    best = np.argsort(-scores)[:limit]
+    titles = dict(
+        conn.execute(
+            f"SELECT id, title FROM sessions WHERE id IN ({','.join('?' * len(best))})",
+            [ids[i] for i in best],
+        ).fetchall()
+    )
+    return [
+        {
+            "session_id": ids[i],
+            "score": round(float(scores[i]), 4),
+            "title": titles.get(ids[i]),
+        }
+        for i in best
+    ]
