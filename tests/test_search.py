@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from serve_helpers import serving
 
+from codex_cli.errors import UsageError
 from codex_cli.events import Event
 from codex_cli.read import search as search_mod
 from codex_cli.read.queries import open_log
@@ -167,7 +168,7 @@ def test_common_word_ranks_newest_candidates_by_bm25(
     # in the order FTS5's bm25 gives them.
     monkeypatch.setattr(search_mod, "COMMON_EVENTS", 5)
     monkeypatch.setattr(search_mod, "CANDIDATES", 30)
-    bounded = [h.event.seq for h in search_mod.search(conn, "common", limit=40)]
+    bounded = [h.event.seq for h in search_mod.search(conn, "common", limit=30)]
     assert sorted(bounded) == list(range(11, 41))  # 10 is not among the newest 30
     assert bounded == [seq for seq in exact if seq > 10]
     # With every match among the candidates, the orders agree, best first.
@@ -192,7 +193,7 @@ def test_common_word_through_the_cli(
     monkeypatch.setattr(search_mod, "CANDIDATES", 10)
     hits = json.loads(cli("log", "search", "common", "--json", "-n", "3").stdout)
     assert len(hits) == 3 and all(h["seq"] > 30 for h in hits)
-    prefix = json.loads(cli("log", "search", "rare3*", "--json").stdout)
+    prefix = json.loads(cli("log", "search", "rare3*", "--json", "-n", "10").stdout)
     # 11 events start with rare3: a common prefix, so the newest 10 of them.
     assert sorted(h["seq"] for h in prefix) == list(range(30, 40))
 
@@ -247,3 +248,33 @@ def test_recall_set_is_labelled_and_paraphrased() -> None:
         words = set(search_mod.tokens_of(item["query"]))
         shared = words & set(search_mod.tokens_of(content[item["target"]]))
         assert len(shared) <= len(words) / 2, item
+
+
+def test_paging_order_and_filters_of_the_search_page(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the web search page asks for: offset, newest first, model, project."""
+    _many(settings)
+    conn = open_log(settings)
+    best = [h.event.seq for h in search_mod.search(conn, "common", limit=40)]
+    page2 = search_mod.search(conn, "common", limit=5, offset=5)
+    assert [h.event.seq for h in page2] == best[5:10]
+    recent = search_mod.search(conn, "common", limit=3, order="recent")
+    assert [h.event.seq for h in recent] == [40, 39, 38]
+    assert [
+        h.event.seq
+        for h in search_mod.search(conn, "common", limit=2, offset=2, order="recent")
+    ] == [38, 37]
+    monkeypatch.setattr(search_mod, "COMMON_EVENTS", 5)
+    monkeypatch.setattr(search_mod, "CANDIDATES", 10)
+    # The candidates are the newest max(CANDIDATES, offset + limit) matches.
+    bounded = [h.event.seq for h in search_mod.search(conn, "common", limit=10)]
+    paged = search_mod.search(conn, "common", limit=5, offset=5)
+    assert [h.event.seq for h in paged] == bounded[5:10]
+    assert search_mod.search(conn, "common", model="no-such-model") == []
+    assert search_mod.search(conn, "common", project="/nowhere") == []
+    assert search_mod.count_matches(conn, "common") == 40
+    with pytest.raises(UsageError, match="invalid order 'best'"):
+        search_mod.search(conn, "common", order="best")
+    with pytest.raises(UsageError, match="invalid offset -1"):
+        search_mod.search(conn, "common", offset=-1)

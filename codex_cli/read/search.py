@@ -223,22 +223,34 @@ def search(
     kind: str | None = None,
     session: str | None = None,
     tool: str | None = None,
+    model: str | None = None,
+    project: str | None = None,
+    failed: bool = False,
     since: str | None = None,
     until: str | None = None,
     limit: int = 20,
+    offset: int = 0,
+    order: str = "rank",
     raw: bool = False,
     highlight: tuple[str, str] = ("[", "]"),
     literal: bool = False,
 ) -> list[SearchHit]:
-    """The best ``limit`` matches for ``query``, best first.
+    """The best ``limit`` matches for ``query``, best first (after skipping ``offset``).
 
     ``query`` uses the syntax of :func:`parse_query`; ``literal`` takes every
-    word as is; ``raw`` passes it to FTS5 untouched.
+    word as is; ``raw`` passes it to FTS5 untouched. ``project`` is the
+    session's project (its git root or directory); ``failed`` keeps only
+    failed tool results. ``order="recent"`` puts the newest matches first
+    instead of the best.
     """
+    if order not in ("rank", "recent"):
+        raise UsageError(f"invalid order {order!r}: expected rank or recent")
     if not query.strip():
         raise UsageError("empty search query: give at least one word")
     if limit < 1:
         raise UsageError(f"invalid limit {limit}: expected 1 or more")
+    if offset < 0:
+        raise UsageError(f"invalid offset {offset}: expected 0 or more")
     if raw and literal:
         raise UsageError("give --raw or --literal, not both")
     parsed = ParsedQuery(query, ()) if raw else parse_query(query, literal=literal)
@@ -249,10 +261,18 @@ def search(
         ("kind", kind),
         ("session_id", session),
         ("tool_name", tool),
+        ("model", model),
     ):
         if value is not None:
             filters.append(f"AND e.{column} = ?")
             params.append(value)
+    if project is not None:
+        filters.append(
+            "AND e.session_id IN (SELECT id FROM sessions WHERE project = ?)"
+        )
+        params.append(project)
+    if failed:
+        filters.append("AND e.failed = 1")
     if session is not None:
         # A session's events lie between its first and last rowid: FTS5 walks
         # only that stretch of each word's list (a common word's walk through
@@ -271,7 +291,9 @@ def search(
         filters.append("AND e.ts < ?")
         params.append(until)
     try:
-        return _search(conn, parsed, raw, filters, params, limit, highlight)
+        return _search(
+            conn, parsed, raw, filters, params, (limit, offset), order, highlight
+        )
     except sqlite3.OperationalError as exc:
         # FTS5 words its query errors many ways ("unterminated string",
         # "unknown special query", "fts5: syntax error near ..."); what is not
@@ -296,22 +318,32 @@ def _search(
     raw: bool,
     filters: list[str],
     params: list[Any],
-    limit: int,
+    window: tuple[int, int],
+    order_by: str,
     highlight: tuple[str, str],
 ) -> list[SearchHit]:
+    limit, offset = window
     match = _expand_prefixes(conn, parsed)
     join = "JOIN events e ON e.pk = events_fts.rowid" if filters else ""
     where = f"WHERE events_fts MATCH ? {' '.join(filters)}"
     top = conn.execute("SELECT max(rowid) FROM events").fetchone()[0] or 0
     counts = _term_counts(conn, parsed, raw, top)
     snippets: dict[int, str] | None = None
-    if max(counts.values(), default=0) <= COMMON_EVENTS:
+    if order_by == "recent":
+        # The newest first: the index walks its lists in rowid order and stops.
+        newest = conn.execute(
+            f"SELECT events_fts.rowid FROM events_fts {join} {where} "
+            "ORDER BY events_fts.rowid DESC LIMIT ? OFFSET ?",
+            [match, *params, limit, offset],
+        ).fetchall()
+        order = [(row[0], float(offset + i)) for i, row in enumerate(newest)]
+    elif max(counts.values(), default=0) <= COMMON_EVENTS:
         # Every word is rare: bm25 over all matches is cheap. Rank over rowids
         # first; rows and snippets only for the few winners.
         ranked = conn.execute(
             f"SELECT events_fts.rowid, events_fts.rank FROM events_fts {join} {where} "
-            "ORDER BY events_fts.rank LIMIT ?",
-            [match, *params, limit],
+            "ORDER BY events_fts.rank LIMIT ? OFFSET ?",
+            [match, *params, limit, offset],
         ).fetchall()
         order = [(row[0], row[1]) for row in ranked]
     else:
@@ -324,10 +356,16 @@ def _search(
         found = conn.execute(
             f"SELECT events_fts.rowid, {snippet} FROM events_fts {join} {where} "
             "ORDER BY events_fts.rowid DESC LIMIT ?",
-            [*(highlight if prefix else ()), match, *params, CANDIDATES],
+            [
+                *(highlight if prefix else ()),
+                match,
+                *params,
+                max(CANDIDATES, offset + limit),
+            ],
         ).fetchall()
         pks = [row[0] for row in found]
-        order = _rank_candidates(conn, parsed, counts, pks, raw, top)[:limit]
+        ranked = _rank_candidates(conn, parsed, counts, pks, raw, top)
+        order = ranked[offset : offset + limit]
         if prefix:
             snippets = {row[0]: row[1] for row in found}
     if not order:
@@ -563,3 +601,16 @@ def _rank_candidates(
     position = {pk: i for i, pk in enumerate(pks)}
     ranked = sorted(scores.items(), key=lambda item: (item[1], position[item[0]]))
     return ranked
+
+
+def count_matches(conn: sqlite3.Connection, query: str) -> int:
+    """How many events contain every word of ``query`` (filters aside): cheap,
+    and what ranking them costs grows with."""
+    match = quote_fts(query)
+    if not match.strip():
+        return 0
+    return int(
+        conn.execute(
+            "SELECT count(*) FROM events_fts WHERE events_fts MATCH ?", (match,)
+        ).fetchone()[0]
+    )
