@@ -17,7 +17,7 @@ TORCH = "torch==2.13.0"  # the CPU wheel; any other spec pulls a multi-GB CUDA b
 
 def install(session: nox.Session) -> None:
     session.install(TORCH)
-    session.install("-e", ".[train,mlflow,mcp,watch,dev]")
+    session.install("-e", ".[train,mlflow,mcp,watch,semantic,dev]")
 
 
 @nox.session(python="3.11")

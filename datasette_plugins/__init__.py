@@ -15,7 +15,7 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup
 
-from . import pages, search_page, security, session, usage_page
+from . import pages, search, search_page, security, session, usage_page
 from .cells import content_html, data_html
 
 CONFIG = "codex-cli"  # our block under `plugins:` in the metadata
@@ -121,9 +121,27 @@ def register_routes() -> list[tuple[str, Any]]:
 @hookimpl
 def asgi_wrapper(datasette: Any) -> Any:
     hosts = _allowed_hosts(datasette)
-    if hosts is None:  # a Datasette not started by `codex serve`: left as it is
-        return lambda app: app
-    return lambda app: security.harden(app, hosts)
+    config = datasette.plugin_config(CONFIG) or {}
+    database = config.get("database", pages.DEFAULT_DATABASE)
+
+    def wrap(app: Any) -> Any:
+        app = search.rewrite_search(app, database)
+        # A Datasette not started by `codex serve` is otherwise left as it is.
+        return app if hosts is None else security.harden(app, hosts)
+
+    return wrap
+
+
+@hookimpl
+def filters_from_request(
+    request: Any, database: str, table: str, datasette: Any
+) -> Any:
+    """``?_search=`` on the events table, bounded to the newest matches (search.py)."""
+    if table != "events" or not _is_log(datasette, database):
+        return None
+    if search.PARAM not in request.args:
+        return None
+    return search.search_filter(request, datasette.get_database(database))
 
 
 @hookimpl

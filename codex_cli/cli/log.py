@@ -30,6 +30,7 @@ from ._app import (
 app = make_typer("Record, list, view and search agent sessions.")
 
 FORMATS = ("text", "markdown", "json", "ndjson")
+SEARCH_MODES = ("fts", "semantic", "hybrid")
 
 
 def _parse_meta(pairs: list[str]) -> dict[str, Any]:
@@ -400,7 +401,11 @@ def view(
 @app.command()
 def search(
     query: Annotated[
-        str, typer.Argument(help="Words to find (quoted for you; see --raw).")
+        str,
+        typer.Argument(
+            help='Words to find, all of them: "a phrase", pyt* (prefix), '
+            "a OR b, a NOT b, (a OR b) c."
+        ),
     ],
     role: Annotated[
         str | None, typer.Option("--role", help="Only events of this role.")
@@ -422,15 +427,43 @@ def search(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print results as a JSON array.")
     ] = False,
+    literal: Annotated[
+        bool,
+        typer.Option(
+            "--literal",
+            help="Take every word as is: no phrases, prefixes or operators.",
+        ),
+    ] = False,
     raw: Annotated[
         bool,
         typer.Option(
-            "--raw", help="Pass QUERY to SQLite FTS5 as is (AND, OR, NEAR, prefix*)."
+            "--raw", help="Pass QUERY to SQLite FTS5 as is (NEAR, column filters...)."
         ),
     ] = False,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="fts (words), semantic (meaning; needs codex log embed) or "
+            "hybrid (both, fused).",
+        ),
+    ] = "fts",
     color: ColorOption = None,
 ) -> None:
-    """Full-text search across every session, best matches first (bm25)."""
+    """Full-text search across every session, best matches first (bm25).
+
+    Every word must appear; any other character is part of the word
+    (foo-bar, a.py, 019a-7d31 are found as written). "a phrase" matches those
+    words in that order; pyt* matches any word starting with pyt; a OR b, a NOT b
+    and parentheses combine them (operators in capitals; NOT needs a word
+    before it). A malformed query is an error, exit 2.
+
+    A query with a word found in more than 1,000 events ranks the newest 300
+    matches, so every query answers in milliseconds; see docs/search.md.
+
+    --mode semantic finds events by meaning (the semantic extra, after codex
+    log embed); hybrid fuses both rankings. Filters apply to --mode fts only.
+    """
     from ..read.queries import open_log
     from ..read.search import search as run_search
     from ..timeutil import parse_when
@@ -441,6 +474,16 @@ def search(
         raise UsageError(f"invalid --kind {kind!r}: expected one of {', '.join(KINDS)}")
     since_ts = parse_when(since, "--since") if since else None
     until_ts = parse_when(until, "--until") if until else None
+    if mode not in SEARCH_MODES:
+        raise UsageError(
+            f"invalid --mode {mode!r}: expected one of {', '.join(SEARCH_MODES)}"
+        )
+    if mode != "fts" and any(
+        v is not None for v in (role, kind, session, tool, since, until)
+    ):
+        raise UsageError(
+            "--role, --kind, --session, --tool, --since and --until work with --mode fts only"
+        )
     settings = load_settings()
     colour = use_colour(color, settings) and not as_json
     esc = escaper(colour)
@@ -448,8 +491,26 @@ def search(
     # turn the markers into colour: content cannot forge or break the marks.
     token = uuid.uuid4().hex
     marks = (f"<{token}>", f"</{token}>")
+    conn = open_log(settings)
+    if mode != "fts":
+        from ..read import semantic
+
+        found = (
+            semantic.semantic_search(conn, query, limit=limit)
+            if mode == "semantic"
+            else semantic.hybrid_search(
+                conn,
+                query,
+                limit=limit,
+                literal=literal,
+                raw=raw,
+                highlight=("[", "]") if as_json else marks,
+            )
+        )
+        _print_hits(found, query, as_json, colour, esc, marks)
+        return
     hits = run_search(
-        open_log(settings),
+        conn,
         query,
         role=role,
         kind=kind,
@@ -459,8 +520,20 @@ def search(
         until=until_ts,
         limit=limit,
         raw=raw,
+        literal=literal,
         highlight=("[", "]") if as_json else marks,
     )
+    _print_hits(hits, query, as_json, colour, esc, marks)
+
+
+def _print_hits(
+    hits: list[Any],
+    query: str,
+    as_json: bool,
+    colour: bool,
+    esc: Any,
+    marks: tuple[str, str],
+) -> None:
     if as_json:
         print_json([hit.to_dict() for hit in hits])
         return
@@ -479,6 +552,50 @@ def search(
         )
         snippet = esc(hit.snippet.replace("\n", " "), single_line=True)
         out("    " + snippet.replace(marks[0], shown[0]).replace(marks[1], shown[1]))
+
+
+@app.command()
+def embed() -> None:
+    """Embed new events for search by meaning (incremental; the semantic extra)."""
+    from ..read import semantic
+    from ..read.queries import open_log
+
+    conn = open_log(load_settings())
+    semantic.load_model()
+    todo = semantic.pending(conn)
+    with progress("Embedding", total=todo) as advance:
+        done = semantic.embed(conn, progress=advance)
+    typer.echo(f"Embedded {done:,} events ({semantic.MODEL_NAME}).", err=True)
+
+
+@app.command()
+def similar(
+    session: Annotated[str, typer.Argument(help="The session to compare with.")],
+    limit: Annotated[
+        int, typer.Option("-n", "--limit", help="How many sessions.")
+    ] = 10,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print results as a JSON array.")
+    ] = False,
+) -> None:
+    """Sessions closest in meaning to SESSION (after codex log embed; the semantic extra)."""
+    from ..read import semantic
+    from ..read.queries import open_log
+
+    found = semantic.similar_sessions(open_log(load_settings()), session, limit=limit)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        typer.echo("No other session is embedded.", err=True)
+    esc = escaper(False)
+    for item in found:
+        out(
+            esc(
+                f"{item['score']:.3f}  {item['session_id']}  {item['title'] or ''}",
+                single_line=True,
+            )
+        )
 
 
 @app.command()

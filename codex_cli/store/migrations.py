@@ -569,6 +569,28 @@ def m009_failure_columns(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations()
+def m010_event_vectors(db: Database) -> None:
+    """Vectors of events for search by meaning (``codex log embed``).
+
+    One row per embedded event, float32 little-endian, with the model that
+    made it (vectors of two models are not comparable). A trigger drops an
+    event's vector with the event, so retention leaves none behind.
+    """
+    db.execute(
+        "CREATE TABLE event_vectors (\n"
+        "   event_pk INTEGER PRIMARY KEY,\n"
+        "   model TEXT NOT NULL,\n"
+        "   vector BLOB NOT NULL\n"
+        ")"
+    )
+    db.execute(
+        "CREATE TRIGGER event_vectors_ad AFTER DELETE ON events BEGIN\n"
+        "  DELETE FROM event_vectors WHERE event_pk = old.pk;\n"
+        "END"
+    )
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in one write transaction; return their names."""
     db = Database(conn)
