@@ -244,3 +244,18 @@ def codex_serve(log_path: Path, *args: str) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+# Debian's Chromium, never a downloaded build; flags that keep it off the network.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """A headless Debian Chromium through Playwright (the caller closes it)."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

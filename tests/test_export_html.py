@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import SCRIPT, populate, serving
+from serve_helpers import CHROMIUM, SCRIPT, launch_chromium, populate, serving
 
 from codex_cli.settings import Settings
 from codex_cli.store.writer import SessionLogger
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def exported(cli: Callable[..., Any], tmp_path: Path, session: str) -> str:
@@ -93,10 +91,7 @@ def test_opens_offline_in_chromium(
     requests: list[str] = []
     problems: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu"],
-        )
+        browser = launch_chromium(playwright)
         try:
             context = browser.new_context(offline=True)
             page = context.new_page()

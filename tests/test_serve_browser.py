@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import http.server
-import os
 import re
 import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from serve_helpers import SCRIPT, populate
+from serve_helpers import CHROMIUM, SCRIPT, codex_serve, launch_chromium, populate
 
 from codex_cli.settings import Settings
 from codex_cli.store.writer import SessionLogger
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 pytestmark = [
     pytest.mark.browser,
@@ -45,37 +38,8 @@ def free_port() -> int:
 def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
     """``codex serve`` as a separate process on a free loopback port; its base URL."""
     populate(settings)
-    port = free_port()
-    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "codex_cli", "serve", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/-/versions.json", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"codex serve did not answer: {(tmp_path / 'serve.log').read_text()}"
-                )
-            time.sleep(0.05)
+    with codex_serve(tmp_path / "serve.log") as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def test_search_open_a_session_and_nothing_runs(server: str, tmp_path: Path) -> None:
@@ -84,15 +48,7 @@ def test_search_open_a_session_and_nothing_runs(server: str, tmp_path: Path) -> 
     dialogs: list[str] = []
     console: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-            ],
-        )
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on(
@@ -204,15 +160,7 @@ def test_remote_images_are_links_and_nothing_foreign_loads(
         logger.log("assistant", f"The plot: ![loss curve]({url})")
     violations: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-            ],
-        )
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page()
             page.on("console", lambda msg: violations.append(msg.text))

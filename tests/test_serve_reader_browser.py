@@ -14,13 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from serve_helpers import SCRIPT, codex_serve, populate
+from serve_helpers import CHROMIUM, SCRIPT, codex_serve, launch_chromium, populate
 
 from codex_cli.events import Event
 from codex_cli.settings import Settings
 from codex_cli.store.writer import SessionLogger
 
-CHROMIUM = Path("/usr/bin/chromium")
 BIG = "big.session"  # a dot: links must survive tilde-encoding
 BIG_EVENTS = 3_400
 LONG_TOKEN = "x" * 5_000
@@ -88,15 +87,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-            ],
-        )
+        browser = launch_chromium(playwright)
         try:
             yield browser
         finally:
