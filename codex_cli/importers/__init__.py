@@ -472,6 +472,13 @@ class Importer:
         out = []
         for sid, values in parser.session_updates().items():
             values = {**values, "source": state.format, "source_path": state.path}
+            # A transcript's attribute of the wrong type (a cwd that is `true`)
+            # is left out; the transcript itself still imports.
+            values = {
+                k: v
+                for k, v in values.items()
+                if k == "tags" or v is None or isinstance(v, str)
+            }
             if sid != parser.primary_session() and sid not in first_ts:
                 # Another file's session (a sub-agent, a summary's target):
                 # only its links and title, once it exists.

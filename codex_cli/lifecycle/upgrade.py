@@ -57,8 +57,11 @@ def _line_version(raw: bytes) -> int | None:
 def _upgraded_lines(
     path: Path, result: UpgradeResult
 ) -> list[tuple[bytes, bytes]] | None:
-    """``(old, new)`` for each line of the file, or ``None`` if it is current."""
-    data = path.read_bytes()
+    """``(old, new)`` for each line of the file, or ``None`` if it is current (or gone)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:  # purged since it was listed: nothing to upgrade
+        return None
     lines = data.splitlines(keepends=True)
     if all(_line_version(raw) == SCHEMA_VERSION for raw in lines if raw.strip()):
         return None

@@ -539,7 +539,8 @@ def _index_renumbering(
 def session_values(values: dict[str, Any]) -> dict[str, Any]:
     """``values`` checked and completed for a session ``meta`` event.
 
-    Raises :class:`ValueError` for a field that cannot be set. ``tags`` are
+    Raises :class:`ValueError` for a field that cannot be set and
+    :class:`InvalidEvent` for a value that is not text. ``tags`` are
     kept as a list (the row stores them as JSON text); ``project`` follows
     ``cwd`` (its git root) unless given.
     """
@@ -547,6 +548,9 @@ def session_values(values: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown session field(s): {', '.join(sorted(unknown))}")
     values = dict(values)
+    for name, value in values.items():
+        if name != "tags" and value is not None and not isinstance(value, str):
+            raise InvalidEvent(f"invalid session {name} {value!r}: expected text")
     if "tags" in values and values["tags"] is not None:
         tags = values["tags"]
         values["tags"] = json.loads(tags) if isinstance(tags, str) else list(tags)
