@@ -599,6 +599,38 @@ def similar(
 
 
 @app.command()
+def tag(
+    session: Annotated[str, typer.Argument(help="The session to tag.")],
+    tags: Annotated[list[str], typer.Argument(help="One or more tags (words).")],
+    remove: Annotated[
+        bool, typer.Option("--remove", help="Take these tags away instead.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the session's tags as JSON.")
+    ] = False,
+) -> None:
+    """Tag a session (kept in its NDJSON file: rebuild, export and search keep them)."""
+    from ..store.annotate import tag_session
+
+    now = tag_session(session, tags, remove=remove, settings=load_settings())
+    if as_json:
+        print_json({"session_id": session, "tags": now})
+    else:
+        out(escaper(False)(f"{session}: {' '.join(now) or '(no tags)'}"))
+
+
+@app.command()
+def note(
+    session: Annotated[str, typer.Argument(help="The session to annotate.")],
+    text: Annotated[str, typer.Argument(help="The note; an empty text clears it.")],
+) -> None:
+    """Set a session's note (kept in its NDJSON file, shown on the sessions table, searchable)."""
+    from ..store.annotate import note_session
+
+    note_session(session, text, settings=load_settings())
+
+
+@app.command()
 def path(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the paths as JSON.")

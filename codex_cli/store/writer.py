@@ -575,7 +575,7 @@ def session_meta_event(
     shown = ", ".join(
         f"{k}={v}"
         for k, v in values.items()
-        if k in ("title", "source", "cwd", "parent_session_id")
+        if k in ("title", "source", "cwd", "parent_session_id", "tags", "notes")
     )
     return Event(
         session_id=session_id,
