@@ -572,10 +572,13 @@ def session_meta_event(
     event is inserted, by a live write, an import or a rebuild alike.
     """
     values = session_values(values)
+    # Plain text (tags as words, never a list's repr, whose escapes would
+    # hide a secret from the redaction patterns): searchable and redacted.
     shown = ", ".join(
-        f"{k}={v}"
+        f"{k}={' '.join(map(str, v)) if isinstance(v, list) else v}"
         for k, v in values.items()
         if k in ("title", "source", "cwd", "parent_session_id", "tags", "notes")
+        and v is not None
     )
     return Event(
         session_id=session_id,
