@@ -186,7 +186,7 @@ WRITER = textwrap.dedent("""
 
 def test_four_processes_write_concurrently(codex_home: Path) -> None:
     """4 writers x 1,000 events, two sharing a session: all there, seq gapless."""
-    sessions = ["alpha", "beta", "shared", "shared"]
+    sessions = ["alpha", "beta", "together", "together"]
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, s, "1000"], stderr=subprocess.PIPE
@@ -197,7 +197,7 @@ def test_four_processes_write_concurrently(codex_home: Path) -> None:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err.decode()
     db_path = codex_home / "session_logs.db"
-    for session, expected in (("alpha", 1000), ("beta", 1000), ("shared", 2000)):
+    for session, expected in (("alpha", 1000), ("beta", 1000), ("together", 2000)):
         in_db = db_events(db_path, session)
         in_file = ndjson_events(codex_home / "sessions" / f"{session}.ndjson")
         assert len(in_db) == expected
