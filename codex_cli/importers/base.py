@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -395,6 +396,23 @@ class Undetected(Exception):
     def __init__(self, reason: str, line: int | None = None, detail: str = "") -> None:
         super().__init__(reason)
         self.problem_args = (line, reason, detail)
+
+
+@contextmanager
+def whole_file_problems() -> Iterator[None]:
+    """For parsers that read a whole file as one document: what makes it unusable
+    (a shape we do not know, an invalid event, a field of an unexpected type)
+    is :class:`Undetected` for this file, never an error for the whole import."""
+    try:
+        yield
+    except Skip as exc:
+        raise Undetected(exc.reason, None, exc.detail) from None
+    except CodexError as exc:
+        raise Undetected("invalid event", None, str(exc)) from None
+    except (TypeError, AttributeError, ValueError, KeyError) as exc:
+        raise Undetected(
+            "unknown shape", None, f"{type(exc).__name__}: {exc}"
+        ) from None
 
 
 def detect_format(path: Path) -> str | None:

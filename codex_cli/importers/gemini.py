@@ -48,6 +48,7 @@ from .base import (
     read_lines,
     safe_session_id,
     timestamp,
+    whole_file_problems,
 )
 from .sniff import same_head
 
@@ -155,7 +156,7 @@ class GeminiParser(Parser):
             # Written whole by the CLI: a bad document is one being written.
             raise Undetected("truncated JSON", None, str(exc)) from None
         name = str(self.path)
-        try:
+        with whole_file_problems():
             if isinstance(document, dict) and "sessionId" in document:
                 yield from self._metadata(document)
                 messages = document.get("messages")
@@ -178,14 +179,6 @@ class GeminiParser(Parser):
             if history is None:
                 raise Skip("unknown shape", "not a Gemini CLI session or checkpoint")
             yield from _checked(lambda h: list(self._checkpoint(document, h)), history)
-        except Skip as exc:
-            raise Undetected(exc.reason, None, exc.detail) from None
-        except CodexError as exc:
-            raise Undetected("invalid event", None, str(exc)) from None
-        except (TypeError, AttributeError, ValueError, KeyError) as exc:
-            raise Undetected(
-                "unknown shape", None, f"{type(exc).__name__}: {exc}"
-            ) from None
 
     # -- sessions ----------------------------------------------------------
 

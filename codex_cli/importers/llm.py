@@ -145,11 +145,7 @@ class LlmParser(Parser):
         ts = timestamp(row["datetime_utc"])
         events: list[Event] = []
         system = row["system"] if "system" in keys else None
-        # The saved state keeps a digest, not the prompt (it may hold a
-        # secret); states saved before hold the prompt itself.
-        if system and systems.get(sid) not in (_digest(system), system):
-            systems[sid] = _digest(system)
-            events.append(make_event(sid, f"{rid}:system", ts, "system", system))
+        events += _system_event(systems, sid, f"{rid}:system", ts, system)
         for result in results.get(rid, []):
             data = {}
             exception = dict(result).get("exception")  # absent before llm 0.27
@@ -260,10 +256,7 @@ class LlmParser(Parser):
         events: list[Event] = []
         if inputs and inputs[0][0] == "system":
             system = "\n".join(p["text"] for p in inputs[0][1] if p["text"])
-            # The state keeps a digest: a system prompt may hold a secret.
-            if system and systems.get(sid) not in (_digest(system), system):
-                systems[sid] = _digest(system)
-                events.append(make_event(sid, f"{tid}:system", ts, "system", system))
+            events += _system_event(systems, sid, f"{tid}:system", ts, system)
         for m, (role, parts) in enumerate(inputs[boundary:]):
             events += _part_events(sid, f"{tid}:in{m}", ts, role, parts, None)
         tokens = _tokens(
@@ -462,6 +455,20 @@ def _tokens(input: Any, output: Any, details: Any) -> dict[str, int]:
     if isinstance(completion, dict) and count(completion.get("reasoning_tokens")):
         tokens["reasoning_tokens"] = count(completion.get("reasoning_tokens"))
     return tokens
+
+
+def _system_event(
+    systems: dict[str, str], sid: str, key: str, ts: str, system: str | None
+) -> list[Event]:
+    """The system prompt as an event when it changed for the session, else nothing.
+
+    The saved state keeps a digest, not the prompt (it may hold a secret);
+    states saved by earlier releases hold the prompt itself.
+    """
+    if not system or systems.get(sid) in (_digest(system), system):
+        return []
+    systems[sid] = _digest(system)
+    return [make_event(sid, key, ts, "system", system)]
 
 
 def _digest(text: str) -> str:

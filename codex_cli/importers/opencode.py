@@ -33,7 +33,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import CodexError
 from ..events import Event
 from .base import (
     Parser,
@@ -44,6 +43,7 @@ from .base import (
     make_event,
     safe_session_id,
     timestamp,
+    whole_file_problems,
 )
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -59,7 +59,7 @@ class OpenCodeParser(Parser):
         ident = record.get("id") if isinstance(record, dict) else None
         if not isinstance(ident, str):
             raise Undetected("unknown shape", None, "an OpenCode file without an id")
-        try:
+        with whole_file_problems():
             if ident.startswith("ses_"):
                 yield from self._session(record)
             elif ident.startswith("msg_"):
@@ -70,15 +70,6 @@ class OpenCodeParser(Parser):
                 self.ignore("project")
             else:
                 raise Skip("unknown shape", f"an OpenCode file with id {ident[:40]!r}")
-        except Skip as exc:
-            raise Undetected(exc.reason, None, exc.detail) from None
-        except CodexError as exc:
-            raise Undetected("invalid event", None, str(exc)) from None
-        except (TypeError, AttributeError, ValueError, KeyError) as exc:
-            # a field of an unexpected type: this file is unusable, the rest is not
-            raise Undetected(
-                "unknown shape", None, f"{type(exc).__name__}: {exc}"
-            ) from None
 
     # -- sessions ----------------------------------------------------------
 
