@@ -21,6 +21,7 @@ from conftest import FIXTURES
 
 from codex_cli.events import SESSION_META_SQL
 from codex_cli.importers import import_paths
+from codex_cli.importers.watch import _Roots
 from codex_cli.read.search import search
 from codex_cli.settings import Settings
 
@@ -324,3 +325,21 @@ def test_missing_watchfiles_names_the_extra(
         "pip install -e '.[watch]' in a checkout, "
         "or pip install 'codex-session-log[watch]'"
     ]
+
+
+def test_an_added_directory_is_read_whole(tmp_path: Path, settings: Settings) -> None:
+    # A directory made and filled before the kernel watches it (Codex's
+    # archived_sessions/): its files come from the directory's own event.
+    root = tmp_path / "agents"
+    archived = root / "codex" / "archived_sessions"
+    (archived / "2025").mkdir(parents=True)
+    rollout = archived / "2025" / CODEX.name
+    rollout.write_text(CODEX.read_text(encoding="utf-8"), encoding="utf-8")
+    (archived / ".hidden").write_text("{}", encoding="utf-8")
+    roots = _Roots([root], settings)
+    assert roots.importables(str(archived), added=True) == [rollout]
+    # Only an added directory is listed; a touched one is not read whole.
+    assert roots.importables(str(archived)) == []
+    assert roots.importables(str(rollout)) == [rollout]
+    assert roots.importables(str(archived / ".hidden"), added=True) == []
+    assert roots.importables(str(tmp_path / "elsewhere"), added=True) == []

@@ -135,24 +135,46 @@ class _Roots:
         dirs = {p if p.is_dir() else p.parent for p in self.existing()}
         return sorted(d for d in dirs if d.is_dir())
 
+    def importables(self, changed: str, added: bool = False) -> list[Path]:
+        """The files to import for a changed path: itself, or an added directory's files.
+
+        A directory made and filled at once (Codex's ``archived_sessions/``)
+        may be filled before the watcher watches it, so its files are listed.
+        """
+        path = Path(changed)
+        if added and path.is_dir() and self._inside(path):
+            found = []
+            try:
+                for child in sorted(path.rglob("*")):
+                    file = self.importable(str(child))
+                    if file is not None:
+                        found.append(file)
+                        if len(found) >= MAX_ACTIVE:
+                            break
+            except OSError:  # removed while listed
+                pass
+            return found
+        file = self.importable(changed)
+        return [] if file is None else [file]
+
+    def _inside(self, path: Path) -> bool:
+        """Whether ``path`` lies under a root, outside our own log, not hidden."""
+        if any(path == own or own in path.parents for own in self.own):
+            return False
+        for root in self.paths:
+            if path == root or root in path.parents:
+                # As walk() does: hidden files and folders are not imported.
+                parts = path.relative_to(root).parts
+                return not any(part.startswith(".") for part in parts)
+        return False
+
     def importable(self, changed: str) -> Path | None:
         """The file to import for a changed path, or ``None``."""
         path = Path(changed)
         for suffix in SIDE_SUFFIXES:
             if path.name.endswith(suffix):  # a SQLite side file: its database changed
                 path = path.with_name(path.name[: -len(suffix)])
-        if any(path == own or own in path.parents for own in self.own):
-            return None
-        for root in self.paths:
-            if path == root:
-                return path if path.is_file() else None
-            if root in path.parents:
-                # As walk() does: hidden files and folders are not imported.
-                parts = path.relative_to(root).parts
-                if any(part.startswith(".") for part in parts):
-                    return None
-                return path if path.is_file() else None
-        return None
+        return path if self._inside(path) and path.is_file() else None
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
@@ -187,7 +209,7 @@ def watch_import(
     Returns the summary of the whole watch (Ctrl-C ends it normally).
     """
     require_watchfiles()
-    from watchfiles import watch
+    from watchfiles import Change, watch
 
     settings = settings or Settings.from_env()
     Importer(settings, format=format)  # a bad --format fails before watching
@@ -242,9 +264,8 @@ def watch_import(
                     last_rescan = now
                     if on_ready is not None:
                         on_ready(dirs)
-                for _, changed in changes:
-                    file = roots.importable(changed)
-                    if file is not None:
+                for change, changed in changes:
+                    for file in roots.importables(changed, change == Change.added):
                         active[file] = now
                 for file, when in list(active.items()):
                     if now - when > ACTIVE_SECONDS or len(active) > MAX_ACTIVE:
