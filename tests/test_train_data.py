@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -123,12 +122,11 @@ def test_loss_mask(settings: Settings, loss_on: str) -> None:
     assert block["labels"][real:] == [IGNORE_INDEX] * (512 - real)
 
 
-def test_tokenizer_trains_fast_and_round_trips(settings: Settings) -> None:
+def test_tokenizer_round_trips(settings: Settings) -> None:
+    # Its speed is measured by benchmarks/bench_train.py, not asserted here.
     make_log(settings, 200)
     conversations = select(settings)
-    start = time.perf_counter()
     tokenizer = train_bpe(conversations, 1000)
-    assert time.perf_counter() - start < 1.0  # ~1000 lines
     text = "fix the parser.py ünïcode → done"
     assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
 
