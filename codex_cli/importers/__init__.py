@@ -53,6 +53,7 @@ from .gemini import GeminiParser
 from .llm import LlmParser
 from .ndjson import NdjsonParser
 from .opencode import OpenCodeParser
+from .opencode_db import OpenCodeDbParser
 from .sources import more_default_sources
 
 __all__ = [
@@ -74,6 +75,8 @@ PARSERS: dict[str, type[Parser]] = {
     "copilot": CopilotParser,
     "aider": AiderParser,
 }
+# Formats kept in a SQLite database (OpenCode: in JSON files too, until 1.2).
+DATABASE_FORMATS = ("llm", "opencode")
 MAX_REPORTED = 1000  # problems kept for the report; all are counted
 # What writing one file's events may raise for that file alone (bad values
 # the validation let through: huge integers, unencodable text).
@@ -416,7 +419,10 @@ class Importer:
             return _failed(path, reason, detail, line)
         if fmt is None:
             return _FileResult("empty")
-        parser = PARSERS[fmt](
+        parser_class = PARSERS[fmt]
+        if fmt == "opencode" and _is_database(path):
+            parser_class = OpenCodeDbParser
+        parser = parser_class(
             path, json.loads(json.dumps(resume.state)) if resume else {}
         )
         if isinstance(parser, ClaudeParser):
@@ -585,9 +591,10 @@ class Importer:
                 return old.format, old
         if fmt is None:
             return detect_format(path), None
-        with open(path, "rb") as handle:
-            is_sqlite = handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-        if is_sqlite != (fmt == "llm"):
+        if fmt == "opencode":
+            return fmt, None  # its JSON files or its database
+        is_sqlite = _is_database(path)
+        if is_sqlite != (fmt in DATABASE_FORMATS):
             what = "a SQLite database" if is_sqlite else "not a SQLite database"
             raise Undetected(f"--format {fmt} does not fit", None, what)
         return fmt, None
@@ -718,6 +725,11 @@ class Importer:
             )
         for s in states:
             self.states[s.path] = s
+
+
+def _is_database(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
 
 
 def _meta_event(sid: str, values: dict[str, Any], digest: str, ts: str) -> Event:

@@ -265,7 +265,7 @@ def _part(
         child = _obj(state.get("metadata")).get("sessionId")
         if name == "task" and isinstance(child, str) and child:
             # the task tool runs a sub-agent in a session of its own
-            children[safe_session_id(child, "opencode")] = cid
+            children[safe_session_id(child, "opencode")] = str(cid)
         out = [
             piece(
                 f"{pid}:call",
