@@ -649,3 +649,20 @@ def test_default_places(tmp_path: Path) -> None:
     # three copies of one session: its events once
     assert (summary.exit_code, summary.events_added) == (0, 10)
     assert tokens_of_session(SID) == tokens_of_events(SID)
+
+
+def test_database_moved_with_opencode_db(tmp_path: Path) -> None:
+    from codex_cli.importers import default_sources
+    from codex_cli.settings import Settings
+
+    moved = migrate(STORAGE, tmp_path / "elsewhere.db")
+    env = {
+        "HOME": str(tmp_path / "home"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "OPENCODE_DB": str(moved),  # absolute: used as it is
+    }
+    found = [
+        s for s in default_sources(Settings.from_env(env)) if s.label == "OpenCode"
+    ]
+    assert [s.path for s in found if s.found] == [moved]
+    assert run_import(moved).events_added == 10

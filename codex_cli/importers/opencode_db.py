@@ -39,11 +39,11 @@ from ..errors import CodexError
 from ..events import Event
 from .base import Parser, Problem, Skip, Undetected
 from .opencode import message_events, session_event
+from .sniff import LOCK_TIMEOUT
 
 # Rows written within this long before the last import's newest row are read
 # again: two OpenCode processes may commit rows stamped out of order.
 MARGIN_MS = 10 * 60 * 1000
-LOCK_TIMEOUT = 2.0  # seconds to wait for a writer holding the database locked
 TABLES = ("session", "message", "part")
 
 

@@ -17,6 +17,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+LOCK_TIMEOUT = 1.0  # seconds to wait for a writer holding a database locked
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024  # larger "documents" are not sniffed whole
 AIDER_CHAT_START = re.compile(rb"^# aider chat started at \d{4}-\d\d-\d\d", re.M)
 AIDER_INPUT_ENTRY = re.compile(
@@ -106,7 +107,9 @@ def classify_database(path: Path) -> tuple[str | None, str]:
 
     Opened read-only; raises :class:`sqlite3.Error` if it cannot be read.
     """
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
+    conn = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_TIMEOUT
+    )
     try:
         tables = {
             row[0]
