@@ -368,11 +368,32 @@ def test_storage_beside_its_database_counts_once(db: Path, first: str) -> None:
     ids = {e.id for e in events_of(SID)}
     tokens = tokens_of_session(SID)
     other = run_import(order[1])
-    # (the fixture's part files are read each with its message: present again)
     assert (other.exit_code, other.events_added) == (0, 0)
-    assert other.events_present >= 10
     assert {e.id for e in events_of(SID)} == ids
     assert tokens_of_session(SID) == tokens_of_events(SID) == tokens
+
+
+def test_reply_unfinished_in_storage_when_opencode_moved_to_its_database(
+    tmp_path: Path,
+) -> None:
+    partial = tmp_path / "storage"
+    shutil.copytree(STORAGE, partial)
+    for path in sorted((partial / "part" / REPLY).glob("*.json"))[-3:]:
+        path.unlink()  # the closing text, the second step-finish, the patch
+    message = message_of(REPLY)
+    message["time"].pop("completed")
+    (partial / "message" / SID / f"{REPLY}.json").write_text(json.dumps(message))
+    assert run_import(partial).events_added == 9
+    assert tokens_of_session(SID)[0] == 15810  # the first call only
+    # OpenCode finished the reply, then an upgrade moved it into the database:
+    # the second call's usage goes on the new text, not on the edit call the
+    # files' import already wrote
+    db = migrate(STORAGE, tmp_path / "opencode.db")
+    summary = run_import(db)
+    assert (summary.events_added, summary.events_present) == (1, 1)
+    assert tokens_of_session(SID) == tokens_of_events(SID)
+    assert tokens_of_session(SID)[0] == 15810 + 16162
+    assert run_import(STORAGE).events_added == 0
 
 
 def test_reimport_adds_nothing_and_reads_nothing(db: Path) -> None:

@@ -427,6 +427,8 @@ class Importer:
         )
         if isinstance(parser, ClaudeParser):
             parser.shared_usage = self._claude_usage()
+        if isinstance(parser, OpenCodeDbParser):
+            parser.written = self._opencode_written()
         state = FileState(
             path=key,
             format=fmt,
@@ -536,6 +538,32 @@ class Importer:
                             else list(counted)
                         )
         return self._shared_usage
+
+    def _opencode_written(self) -> dict[str, dict[str, list[Any]]]:
+        """What imports of OpenCode's JSON files wrote of each message (pieces, steps).
+
+        A message those files showed unfinished is complete in the database
+        the upgrade made of them: read from there it adds only the rest.
+        """
+        written: dict[str, dict[str, set[Any]]] = {}
+        states = list(self.states.values()) + [p.state for p in self._pending]
+        for state in states:
+            if state.format != "opencode":
+                continue
+            for key in ("done", "counted"):
+                memo = state.state.get(key)
+                if not isinstance(memo, dict):
+                    continue
+                for mid, items in memo.items():
+                    if isinstance(items, list):
+                        entry = written.setdefault(
+                            mid, {"done": set(), "counted": set()}
+                        )
+                        entry[key].update(i for i in items if isinstance(i, str | int))
+        return {
+            mid: {k: sorted(v, key=str) for k, v in entry.items()}
+            for mid, entry in written.items()
+        }
 
     def _started_at(self, sid: str) -> str | None:
         if self.conn is None:

@@ -23,7 +23,9 @@ OpenCode updates rows in place (a reply's parts while it streams, its
 ``time.completed`` at the end), so the import remembers the largest
 ``time_updated`` it saw and next time reads again the messages changed since
 (a margin before it), plus the replies it saw unfinished, with what it wrote
-of them. Everything is read in one read-only transaction (a consistent
+of them. A message first read here starts from what imports of its JSON
+files wrote of it (they may have seen it unfinished before the upgrade moved
+it here), so a call's tokens are counted once. Everything is read in one read-only transaction (a consistent
 snapshot while OpenCode writes to its WAL); the database is never written.
 """
 
@@ -52,6 +54,11 @@ class OpenCodeDbParser(Parser):
 
     format = "opencode"
     reads_file = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: what imports of the JSON storage wrote of each message (set by the importer)
+        self.written: dict[str, dict[str, list[Any]]] = {}
 
     def read(self) -> Iterator[Event | Problem]:
         """The events of what changed since the last import, or a problem."""
@@ -112,7 +119,7 @@ class OpenCodeDbParser(Parser):
             while current is not None and current[0] < mid:
                 current = next(by_message, None)
             rows = list(current[1]) if current is not None and current[0] == mid else []
-            memo = opened.get(mid) or {"done": [], "counted": []}
+            memo = opened.get(mid) or self._written(mid)
             try:
                 message = _record(row["data"], id=mid, sessionID=row["session_id"])
                 if message is None:
@@ -229,6 +236,14 @@ class OpenCodeDbParser(Parser):
         ).fetchone()[0]
         if unread:
             self.unknown_types["session_message"] = unread
+
+    def _written(self, mid: str) -> dict[str, list[Any]]:
+        """Where reading a message starts: from what its JSON files gave, if imported."""
+        memo = self.written.get(mid, {})
+        return {
+            "done": list(memo.get("done", [])),
+            "counted": list(memo.get("counted", [])),
+        }
 
     def _problem(
         self, ident: str, reason: str, detail: str, what: str = "message"
