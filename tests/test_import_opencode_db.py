@@ -438,6 +438,16 @@ def test_what_changed_is_read_again(db: Path) -> None:
     add_prompt(db, 2, "And test it", NOW + 7_200_000)
     grown = run_import(db)
     assert (grown.exit_code, grown.events_added, grown.events_present) == (0, 1, 2)
+    for position in (1, 2):  # the file changes, no message does: the same again
+        conn = sqlite3.connect(db)
+        conn.execute(
+            "INSERT INTO todo VALUES (?, 'docs', 'pending', 'high', ?, 1, 1)",
+            (SID, position),
+        )
+        conn.commit()
+        conn.close()
+        same = run_import(db)
+        assert (same.files_read, same.events_added, same.events_present) == (1, 0, 2)
     assert [e.content for e in events_of(SID)][-2:] == [
         "Now document it",
         "And test it",

@@ -97,15 +97,8 @@ class OpenCodeDbParser(Parser):
             )
         watermark = self.state.get("watermark")
         since = watermark - MARGIN_MS if isinstance(watermark, int) else None
-        newest = max(
-            (
-                conn.execute(f"SELECT max(time_updated) FROM {t}").fetchone()[0] or 0
-                for t in TABLES
-            ),
-            default=0,
-        )
         opened: dict[str, dict[str, list[Any]]] = self.state.get("open", {})
-        messages, parts = self._changed(conn, since, sorted(opened))
+        messages, parts, newest = self._changed(conn, watermark, sorted(opened))
         sessions = {row["id"]: row for row in conn.execute("SELECT * FROM session")}
         out: list[Event | Problem] = []
         still_open: dict[str, dict[str, list[Any]]] = {}
@@ -167,24 +160,40 @@ class OpenCodeDbParser(Parser):
 
     @staticmethod
     def _changed(
-        conn: sqlite3.Connection, since: int | None, opened: list[str]
-    ) -> tuple[sqlite3.Cursor, sqlite3.Cursor]:
-        """Cursors over the messages to read and their parts, both in message id order."""
+        conn: sqlite3.Connection, watermark: Any, opened: list[str]
+    ) -> tuple[sqlite3.Cursor, sqlite3.Cursor, int]:
+        """Cursors over the messages to read and their parts, both in message id
+        order, and the newest ``time_updated`` of the tables (the next watermark)."""
         columns = "SELECT id, session_id, data FROM message"
         part_columns = "SELECT id, message_id, session_id, data FROM part"
-        if since is None:
+        if not isinstance(watermark, int):
+            newest = max(
+                conn.execute(f"SELECT max(time_updated) FROM {t}").fetchone()[0] or 0
+                for t in TABLES
+            )
             return (
                 conn.execute(f"{columns} ORDER BY id"),
                 conn.execute(f"{part_columns} ORDER BY message_id, id"),
+                newest,
             )
-        ids = {
-            row[0]
-            for row in conn.execute(
-                "SELECT id FROM message WHERE time_updated >= ? UNION "
-                "SELECT message_id FROM part WHERE time_updated >= ?",
-                (since, since),
-            )
-        }
+        # one pass over each table (time_updated has no index): what changed
+        # since, and how new it is
+        since = watermark - MARGIN_MS
+        ids: set[str] = set()
+        newest = watermark
+        for query in (
+            "SELECT id, time_updated FROM message WHERE time_updated >= ?",
+            "SELECT message_id, time_updated FROM part WHERE time_updated >= ?",
+        ):
+            for mid, updated in conn.execute(query, (since,)):
+                ids.add(mid)
+                if isinstance(updated, int) and updated > newest:
+                    newest = updated
+        updated = conn.execute(
+            "SELECT max(time_updated) FROM session WHERE time_updated >= ?", (since,)
+        ).fetchone()[0]
+        if isinstance(updated, int):
+            newest = max(newest, updated)
         wanted = json.dumps(sorted(ids | set(opened)))
         return (
             conn.execute(
@@ -196,6 +205,7 @@ class OpenCodeDbParser(Parser):
                 "ORDER BY message_id, id",
                 (wanted,),
             ),
+            newest,
         )
 
     def _session(self, row: sqlite3.Row | None) -> list[Event | Problem]:
