@@ -697,3 +697,22 @@ def test_database_moved_with_opencode_db(tmp_path: Path) -> None:
     ]
     assert [s.path for s in found if s.found] == [moved]
     assert run_import(moved).events_added == 10
+
+
+def test_through_the_cli(cli: Any, db: Path) -> None:
+    first = cli("log", "import", "--json", str(db))
+    assert first.exit_code == 0
+    report = json.loads(first.stdout)
+    assert (report["formats"], report["events_added"]) == ({"opencode": 1}, 10)
+    locked = sqlite3.connect(db, isolation_level=None)
+    locked.execute("PRAGMA journal_mode = DELETE")
+    locked.execute("UPDATE session SET title = 'x'")  # changed, then held locked
+    locked.execute("BEGIN EXCLUSIVE")
+    try:
+        second = cli("log", "import", str(db))
+    finally:
+        locked.execute("ROLLBACK")
+        locked.close()
+    assert second.exit_code == 1
+    assert f"{db}: unreadable SQLite database (database is locked)" in second.output
+    assert "Traceback" not in second.output
