@@ -42,7 +42,8 @@ SOURCE_ENVIRONMENT: dict[str, str] = {
     "LLM_USER_PATH": "The `llm` CLI's directory holding `logs.db`.",
     "XDG_CONFIG_HOME": "Where `llm` keeps `io.datasette.llm/` when `LLM_USER_PATH` is unset.",
     "HOME": "Home directory (`~`); Gemini CLI's `~/.gemini/tmp/` is imported from it.",
-    "XDG_DATA_HOME": "Where OpenCode keeps `opencode/storage/` (default `~/.local/share`).",
+    "XDG_DATA_HOME": "Where OpenCode keeps `opencode/opencode.db` and `opencode/storage/` (default `~/.local/share`).",
+    "OPENCODE_DB": "OpenCode's database when moved from `opencode/opencode.db` (relative: to that directory).",
     "COPILOT_HOME": "GitHub Copilot CLI home; its `session-state/` is imported (default `~/.copilot`).",
 }
 
@@ -109,6 +110,7 @@ class Settings:
     xdg_config_home: Path | None = None
     xdg_data_home: Path | None = None
     copilot_home: Path | None = None
+    opencode_db: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -182,6 +184,7 @@ _SOURCE_FIELDS = {
     "xdg_config_home": "XDG_CONFIG_HOME",
     "xdg_data_home": "XDG_DATA_HOME",
     "copilot_home": "COPILOT_HOME",
+    "opencode_db": "OPENCODE_DB",
 }
 
 

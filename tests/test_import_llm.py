@@ -153,5 +153,6 @@ def test_not_an_llm_database(tmp_path: Path) -> None:
     summary = run_import(path)
     assert summary.exit_code == 1
     assert summary.problems == [
-        f"{path}: not an llm logs database (no responses or turns table)"
+        f"{path}: not an llm or OpenCode database (no responses or turns table "
+        "(llm), nor session, message and part tables (OpenCode))"
     ]

@@ -53,6 +53,7 @@ from .gemini import GeminiParser
 from .llm import LlmParser
 from .ndjson import NdjsonParser
 from .opencode import OpenCodeParser
+from .opencode_db import OpenCodeDbParser
 from .sources import more_default_sources
 
 __all__ = [
@@ -74,6 +75,8 @@ PARSERS: dict[str, type[Parser]] = {
     "copilot": CopilotParser,
     "aider": AiderParser,
 }
+# Formats kept in a SQLite database (OpenCode: in JSON files too, until 1.2).
+DATABASE_FORMATS = ("llm", "opencode")
 MAX_REPORTED = 1000  # problems kept for the report; all are counted
 # What writing one file's events may raise for that file alone (bad values
 # the validation let through: huge integers, unencodable text).
@@ -416,11 +419,16 @@ class Importer:
             return _failed(path, reason, detail, line)
         if fmt is None:
             return _FileResult("empty")
-        parser = PARSERS[fmt](
+        parser_class = PARSERS[fmt]
+        if fmt == "opencode" and _is_database(path):
+            parser_class = OpenCodeDbParser
+        parser = parser_class(
             path, json.loads(json.dumps(resume.state)) if resume else {}
         )
         if isinstance(parser, ClaudeParser):
             parser.shared_usage = self._claude_usage()
+        if isinstance(parser, OpenCodeDbParser):
+            parser.written = self._opencode_written()
         state = FileState(
             path=key,
             format=fmt,
@@ -531,6 +539,32 @@ class Importer:
                         )
         return self._shared_usage
 
+    def _opencode_written(self) -> dict[str, dict[str, list[Any]]]:
+        """What imports of OpenCode's JSON files wrote of each message (pieces, steps).
+
+        A message those files showed unfinished is complete in the database
+        the upgrade made of them: read from there it adds only the rest.
+        """
+        written: dict[str, dict[str, set[Any]]] = {}
+        states = list(self.states.values()) + [p.state for p in self._pending]
+        for state in states:
+            if state.format != "opencode":
+                continue
+            for key in ("done", "counted"):
+                memo = state.state.get(key)
+                if not isinstance(memo, dict):
+                    continue
+                for mid, items in memo.items():
+                    if isinstance(items, list):
+                        entry = written.setdefault(
+                            mid, {"done": set(), "counted": set()}
+                        )
+                        entry[key].update(i for i in items if isinstance(i, str | int))
+        return {
+            mid: {k: sorted(v, key=str) for k, v in entry.items()}
+            for mid, entry in written.items()
+        }
+
     def _started_at(self, sid: str) -> str | None:
         if self.conn is None:
             return None
@@ -585,9 +619,10 @@ class Importer:
                 return old.format, old
         if fmt is None:
             return detect_format(path), None
-        with open(path, "rb") as handle:
-            is_sqlite = handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-        if is_sqlite != (fmt == "llm"):
+        if fmt == "opencode":
+            return fmt, None  # its JSON files or its database
+        is_sqlite = _is_database(path)
+        if is_sqlite != (fmt in DATABASE_FORMATS):
             what = "a SQLite database" if is_sqlite else "not a SQLite database"
             raise Undetected(f"--format {fmt} does not fit", None, what)
         return fmt, None
@@ -718,6 +753,11 @@ class Importer:
             )
         for s in states:
             self.states[s.path] = s
+
+
+def _is_database(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
 
 
 def _meta_event(sid: str, values: dict[str, Any], digest: str, ts: str) -> Event:

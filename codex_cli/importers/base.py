@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from ..errors import CodexError
 from ..events import Event, derived_event_id, normalize_ts
 from ..redact import redact_value
 from ..settings import SESSION_ID_RE
-from .sniff import classify_document, classify_other_record
+from .sniff import classify_database, classify_document, classify_other_record
 
 FORMATS = ("codex", "claude", "llm", "ndjson", "gemini", "opencode", "copilot", "aider")
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -416,7 +417,7 @@ def whole_file_problems() -> Iterator[None]:
 
 
 def detect_format(path: Path) -> str | None:
-    """``codex``, ``claude``, ``llm`` or ``ndjson`` from the file's content.
+    """The file's format from its content (a SQLite database: from its tables).
 
     Returns ``None`` for an empty file; raises :class:`Undetected` (with a
     reason: binary, plain text, unknown JSON) for anything else it cannot use,
@@ -425,7 +426,7 @@ def detect_format(path: Path) -> str | None:
     with open(path, "rb") as handle:
         head = handle.read(len(SQLITE_HEADER))
         if head == SQLITE_HEADER:
-            return "llm"
+            return _database_format(path)
         handle.seek(0)
         sniffed = 0
         lineno = 0
@@ -470,6 +471,16 @@ def detect_format(path: Path) -> str | None:
             "JSON lines, but not Codex, Claude Code or codex NDJSON",
         )
     raise Undetected("not JSON lines", 1)
+
+
+def _database_format(path: Path) -> str:
+    try:
+        found, why = classify_database(path)
+    except sqlite3.Error as exc:
+        raise Undetected("unreadable SQLite database", None, str(exc)) from None
+    if found is None:
+        raise Undetected("not an llm or OpenCode database", None, why)
+    return found
 
 
 def file_mtime_ns(path: Path) -> tuple[int, int]:

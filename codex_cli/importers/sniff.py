@@ -2,9 +2,10 @@
 
 :func:`classify_other_record` looks at one JSON record (a line, or a whole
 single-line document); :func:`classify_document` at a whole file that is not
-JSON lines: a pretty-printed JSON document or Aider's markdown. Neither
-trusts the file name: a renamed file is still recognised, and a file named
-like one of these but holding something else is not.
+JSON lines: a pretty-printed JSON document or Aider's markdown;
+:func:`classify_database` at a SQLite database (llm's or OpenCode's) by its
+tables. None trusts the file name: a renamed file is still recognised, and a
+file named like one of these but holding something else is not.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+LOCK_TIMEOUT = 1.0  # seconds to wait for a writer holding a database locked
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024  # larger "documents" are not sniffed whole
 AIDER_CHAT_START = re.compile(rb"^# aider chat started at \d{4}-\d\d-\d\d", re.M)
 AIDER_INPUT_ENTRY = re.compile(
@@ -97,6 +100,39 @@ def classify_document(path: Path) -> str | None:
     ):
         return "gemini"  # an older /chat save checkpoint: a bare list of contents
     return None
+
+
+def classify_database(path: Path) -> tuple[str | None, str]:
+    """``("llm" | "opencode", "")`` for a SQLite database of theirs, else ``(None, why)``.
+
+    Opened read-only; raises :class:`sqlite3.Error` if it cannot be read.
+    """
+    conn = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_TIMEOUT
+    )
+    try:
+        tables = {
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        }
+    finally:
+        conn.close()
+    # llm: `responses` (0.13 - 0.31) or `threads`/`turns`/`messages`/`parts`
+    # (0.32+); OpenCode: singular `session`, `message`, `part` (Drizzle).
+    if "responses" in tables or "turns" in tables:
+        return "llm", ""
+    if {"session", "message", "part"} <= tables:
+        return "opencode", ""
+    if {"events", "sessions", "imports"} <= tables:
+        return None, "a codex log database (this tool's own), not a transcript"
+    if "session" in tables and ("session_message" in tables or "project" in tables):
+        return None, "an OpenCode database without message and part tables"
+    return None, (
+        "no responses or turns table (llm), nor session, message and part tables "
+        "(OpenCode)"
+    )
 
 
 def same_head(path: Path, state: dict[str, Any], size: int) -> bool:
