@@ -7,9 +7,10 @@ reading the rollup table), drawn with the vendored Vega-Lite, and the
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
+from weakref import WeakKeyDictionary
 
 from datasette.utils.asgi import Response
 
@@ -30,36 +31,51 @@ TOKEN_KINDS = (
 )
 
 
-@cache
-def price_book() -> PriceBook:
-    """The server's prices: genai-prices and the user price file of its settings."""
-    return PriceBook.from_settings(Settings.from_env())
+_BOOKS: WeakKeyDictionary[Any, PriceBook] = WeakKeyDictionary()
 
 
-def codex_cost(
-    model: str | None,
-    provider: str | None,
-    hour: str | None,
-    band: int | None,
-    input_tokens: int | None,
-    cached_input_tokens: int | None,
-    cache_write_tokens: int | None,
-    output_tokens: int | None,
-) -> float | None:
-    """SQL ``codex_cost(...)`` over a rollup row: USD, or NULL when unpriced."""
-    rates = price_book().rates(
-        model or "", provider or "", (hour or "")[:10] or "1970-01-01", band or 0
-    )
-    if rates is None:
-        return None
-    return float(
-        rates.cost(
-            input_tokens or 0,
-            cached_input_tokens or 0,
-            cache_write_tokens or 0,
-            output_tokens or 0,
+def price_book(datasette: Any) -> PriceBook:
+    """This server's prices: genai-prices and the user price file of its settings.
+
+    Read once per server (a changed price file is seen after a restart), so
+    every page and query of one server prices alike.
+    """
+    book = _BOOKS.get(datasette)
+    if book is None:
+        book = _BOOKS[datasette] = PriceBook.from_settings(Settings.from_env())
+    return book
+
+
+def cost_function(datasette: Any) -> Callable[..., float | None]:
+    """SQL ``codex_cost(model, provider, hour, band, input_tokens, cached_input_tokens,
+    cache_write_tokens, output_tokens)`` over a rollup row: USD, or NULL when unpriced.
+    """
+
+    def codex_cost(
+        model: str | None,
+        provider: str | None,
+        hour: str | None,
+        band: int | None,
+        input_tokens: int | None,
+        cached_input_tokens: int | None,
+        cache_write_tokens: int | None,
+        output_tokens: int | None,
+    ) -> float | None:
+        rates = price_book(datasette).rates(
+            model or "", provider or "", (hour or "")[:10] or "1970-01-01", band or 0
         )
-    )
+        if rates is None:
+            return None
+        return float(
+            rates.cost(
+                input_tokens or 0,
+                cached_input_tokens or 0,
+                cache_write_tokens or 0,
+                output_tokens or 0,
+            )
+        )
+
+    return codex_cost
 
 
 def _x_axis() -> dict[str, Any]:
@@ -195,7 +211,7 @@ async def usage_page(datasette: Any, request: Any) -> Response:
             conn,
             ("daily", "model", "project"),
             breakdown=True,
-            prices=price_book(),
+            prices=price_book(datasette),
             **args,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -570,3 +571,97 @@ def test_empty_log(cli: Callable[..., Any]) -> None:
     assert result.output.strip() == "No token usage recorded from 2026-03-01."
     data = usage_json(cli, "session")
     assert data["rows"] == [] and data["totals"]["cost_usd"] == 0.0
+
+
+# --- cost in the session page ------------------------------------------------
+
+
+def turns_session(settings: Settings) -> None:
+    """Three turns: one priced ($1.25), one of a model without a price, one without usage."""
+    events = [
+        Event(session_id="s1", ts="2026-03-01T10:00:00Z", role="user", content="one"),
+        Event(
+            session_id="s1",
+            ts="2026-03-01T10:00:01Z",
+            role="assistant",
+            content="a",
+            model="gpt-5",
+            provider="openai",
+            input_tokens=1_000_000,  # $1.25 per million uncached input
+        ),
+        Event(session_id="s1", ts="2026-03-01T10:01:00Z", role="user", content="two"),
+        Event(
+            session_id="s1",
+            ts="2026-03-01T10:01:01Z",
+            role="assistant",
+            content="b",
+            model="my-llama",
+            output_tokens=5,
+        ),
+        Event(session_id="s1", ts="2026-03-01T10:02:00Z", role="user", content="three"),
+        Event(
+            session_id="s1", ts="2026-03-01T10:02:01Z", role="assistant", content="c"
+        ),
+    ]
+    with SessionLogger("s1", settings=settings) as logger:
+        logger.write(events)
+
+
+def rail_costs(page: str) -> list[str]:
+    start = page.index('class="codex-rail"')
+    rail = page[start : page.index("</details>", start)]
+    return [
+        "".join(re.findall(r'class="codex-cost[^"]*"[^>]*>([^<]+)<', item))
+        for item in rail.split("<li")[1:]
+    ]
+
+
+def test_session_page_shows_cost_in_header_rail_and_turns(
+    settings: Settings, cli: Callable[..., Any]
+) -> None:
+    from serve_helpers import serving
+
+    turns_session(settings)
+    with serving(settings) as site:
+        page = site.get("/-/sessions/s1").text
+        turns = site.json("/-/sessions/s1.json")["turns"]
+    header = page[page.index('class="codex-session-meta"') : page.index("</dl>")]
+    assert "<dt>Cost</dt>" in header and ">$1.25 +?<" in header
+    assert "gpt-5 (openai): $1.25" in header and "my-llama: unpriced" in header
+    # Each turn's cost when known: unpriced is said, never $0; no usage, no cost.
+    assert rail_costs(page) == ["$1.25", "unpriced", ""]
+    heads = re.findall(r'<h2 class="codex-turn-head".*?</h2>', page, re.S)
+    assert [">$1.25<" in h for h in heads] == [True, False, False]
+    assert ">unpriced<" in heads[1] and "codex-cost" not in heads[2]
+    assert "$0.00" not in page
+    assert [t["cost_usd"] for t in turns] == [1.25, None, None]
+    assert [t["unpriced_models"] for t in turns] == [[], ["my-llama"], []]
+    # The turns add up to the session's cost (events vs the rollup).
+    with SessionLogger("s1", settings=settings) as logger:
+        assert session_cost(logger.conn, "s1").usage.cost_usd == 1.25
+    # The exported file shares the header and the rail.
+    exported = cli("log", "export", "s1", "--format", "html")
+    assert exported.exit_code == 0, exported.output
+    assert ">$1.25 +?<" in exported.output
+    assert rail_costs(exported.output) == ["$1.25", "unpriced", ""]
+
+
+def test_session_page_prices_with_the_price_file_and_survives_a_bad_one(
+    settings: Settings,
+) -> None:
+    from serve_helpers import serving
+
+    turns_session(settings)
+    price_file = settings.db_path.parent / "prices.toml"
+    # 5 output tokens at $2,000 per million: $0.01, shown to 4 decimals.
+    price_file.write_text('[[model]]\nmodel = "my-llama"\ninput = 0\noutput = 2000\n')
+    with serving(settings) as site:
+        page = site.get("/-/sessions/s1").text
+    assert rail_costs(page) == ["$1.25", "$0.0100", ""]
+    assert ">$1.26<" in page and "unpriced" not in page
+    price_file.write_text('[[model]]\nmodel = "my-llama"\n')
+    with serving(settings) as site:
+        response = site.get("/-/sessions/s1")
+    assert response.status_code == 200
+    assert "unknown: " in response.text and "input is required" in response.text
+    assert rail_costs(response.text) == ["", "", ""]

@@ -11,7 +11,7 @@ price tables change. The CLI (``codex log usage``) and the web page
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -631,19 +631,52 @@ def session_cost(
     return SessionCost(session_id, total, models)
 
 
+class CostTally:
+    """Token sums keyed by what prices them (model, provider, UTC day, tier band).
+
+    Events are summed as the rollup sums them, so tallies of the parts of a
+    session (the turns of its timeline) add up to :func:`session_cost`; a
+    tally is priced only when asked, once per key rather than once per event.
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: dict[tuple[str, str, str, int], list[int]] = {}
+
+    def add(self, model: str, provider: str, day: str, tokens: Sequence[int]) -> None:
+        """One event's usage (``tokens`` in :data:`TOKENS` order, ``None`` as 0)."""
+        key = (model, provider, day, band_of(tokens[0]))
+        sums = self.parts.get(key)
+        if sums is None:
+            sums = self.parts[key] = [0, 0, 0, 0, 0, 0]
+        sums[0] += 1
+        for i, value in enumerate(tokens, 1):
+            sums[i] += value
+
+    def __bool__(self) -> bool:
+        return bool(self.parts)
+
+    def usage(self, prices: PriceBook) -> Usage:
+        """The summed tokens and their cost (each key priced at its own day and band)."""
+        total = Usage()
+        for (model, provider, day, band), (events, *tokens) in self.parts.items():
+            rates = prices.rates(model, provider, day, band)
+            total.add(events, tokens, rates, model_name(model, provider))
+        return total
+
+
 def events_cost(events: Iterable[Event], prices: PriceBook | None = None) -> Usage:
     """Tokens and cost of some events (a turn of the timeline), each priced at its own time."""
     prices = prices or PriceBook()
-    total = Usage()
+    tally = CostTally()
     for event in events:
         tokens = [getattr(event, name) for name in TOKENS]
         if all(value is None for value in tokens):
             continue
         values = [value or 0 for value in tokens]
-        model, provider = event.model or "", event.provider or ""
-        rates = prices.rates(model, provider, event.ts[:10], band_of(values[0]))
-        total.add(1, values, rates, model_name(model, provider))
-    return total
+        tally.add(event.model or "", event.provider or "", event.ts[:10], values)
+    return tally.usage(prices)
 
 
 _HEADERS = {
@@ -664,11 +697,16 @@ _NUMBER_COLUMNS = (
 )
 
 
-def format_cost(usage: Usage) -> str:
-    """``$1.23``; ``$1.23 +?`` when part is unpriced; ``unpriced`` when all is."""
+def format_cost(usage: Usage, *, precise: bool = False) -> str:
+    """``$1.23``; ``$1.23 +?`` when part is unpriced; ``unpriced`` when all is.
+
+    ``precise``: four decimals under a dollar (``$0.0052``), for the small
+    sums of one session or one turn, which two decimals would show as $0.00.
+    """
     if usage.cost_usd is None:
         return "unpriced"
-    text = f"${usage.cost:,.2f}"
+    places = 4 if precise and usage.cost < 1 else 2
+    text = f"${usage.cost:,.{places}f}"
     return text + " +?" if usage.unpriced else text
 
 
