@@ -8,6 +8,8 @@ reading the rollup table), drawn with the vendored Vega-Lite, and the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from weakref import WeakKeyDictionary
@@ -35,14 +37,19 @@ _BOOKS: WeakKeyDictionary[Any, PriceBook] = WeakKeyDictionary()
 
 
 def price_book(datasette: Any) -> PriceBook:
-    """This server's prices: genai-prices and the user price file of its settings.
+    """This server's prices: genai-prices and the user price file, as for the CLI
+    (``CODEX_PRICES``, else ``prices.toml`` beside the database served).
 
     Read once per server (a changed price file is seen after a restart), so
     every page and query of one server prices alike.
     """
     book = _BOOKS.get(datasette)
     if book is None:
-        book = _BOOKS[datasette] = PriceBook.from_settings(Settings.from_env())
+        settings = Settings.from_env()
+        served = log_database(datasette).path
+        if served:
+            settings = replace(settings, db_path=Path(served))
+        book = _BOOKS[datasette] = PriceBook.from_settings(settings)
     return book
 
 
