@@ -665,3 +665,46 @@ def test_session_page_prices_with_the_price_file_and_survives_a_bad_one(
     assert response.status_code == 200
     assert "unknown: " in response.text and "input is required" in response.text
     assert rail_costs(response.text) == ["", "", ""]
+
+
+def test_source_report_and_project_and_source_filters(
+    settings: Settings, cli: Callable[..., Any]
+) -> None:
+    """Per agent; and only the sessions of a project (path or last folder) or a source."""
+    for session, source, project, tokens in (
+        ("a", "claude", "/src/app", 1_000),
+        ("b", "codex", "/src/app", 200),
+        ("c", "codex", "/src/other-app", 30),
+    ):
+        log(
+            settings,
+            session,
+            "2026-03-01T10:00:00Z",
+            model="gpt-5",
+            provider="openai",
+            input_tokens=tokens,
+        )
+        with SessionLogger(session, settings=settings) as logger:
+            logger.update_session(session, source=source, project=project)
+    data = usage_json(cli, "source")
+    assert [(r["source"], r["input_tokens"]) for r in data["rows"]] == [
+        ("claude", 1_000),
+        ("codex", 230),
+    ]
+    assert (
+        data["totals"]["input_tokens"]
+        == usage_json(cli, "daily")["totals"]["input_tokens"]
+    )
+    app = usage_json(cli, "session", "--project", "app")
+    assert sorted(r["session_id"] for r in app["rows"]) == ["a", "b"]
+    assert (
+        usage_json(cli, "daily", "--project", "/src/app/")["totals"]["input_tokens"]
+        == 1_200
+    )
+    both = usage_json(cli, "project", "--source", "codex", "--project", "app")
+    assert [(r["project"], r["input_tokens"]) for r in both["rows"]] == [
+        ("/src/app", 200)
+    ]
+    assert usage_json(cli, "daily", "--source", "llm")["rows"] == []
+    table = cli("log", "usage", "source")
+    assert table.exit_code == 0 and table.output.startswith("Source ")

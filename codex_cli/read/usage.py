@@ -1,4 +1,4 @@
-"""Token usage and cost per day, week, month, session, model and project.
+"""Token usage and cost per day, week, month, session, model, project and source.
 
 Reports read ``usage_rollup`` (one row per session, UTC hour, model,
 provider and tier band, kept current by triggers: see migration m008), never
@@ -23,7 +23,7 @@ from ..events import Event
 from ..store.schema import TIER_THRESHOLDS, band_of
 from .prices import PriceBook, Rates
 
-REPORTS = ("daily", "weekly", "monthly", "session", "model", "project")
+REPORTS = ("daily", "weekly", "monthly", "session", "model", "project", "source")
 TOKENS = (
     "input_tokens",
     "cached_input_tokens",
@@ -39,6 +39,7 @@ KEY_FIELD = {
     "session": "session_id",
     "model": "model",
     "project": "project",
+    "source": "source",
 }
 
 
@@ -246,69 +247,92 @@ def _report_sql(
     *,
     day: str | None,
     session: bool,
-    project: bool,
+    attributes: tuple[str, ...],
     labels: bool,
     dated: str,
     rate_band: str,
     where: str,
 ) -> str:
-    """One query for the rows of a report: (day, project, session, model, provider,
-    UTC day, rate band, events, the token sums[, the session's labels]).
+    """One query for the rows of a report: (day, project, source, session, model,
+    provider, UTC day, rate band, events, the token sums[, the session's labels]).
 
     Rows are summed as finely as pricing needs and no finer: by UTC day only
     for a model whose price changed within the report's span, by "rate band"
     (the lowest band of the run of bands a model prices alike) only where a
     model's price differs between bands, so most models need one row per
     report key. Only varying columns are grouped: a constant in GROUP BY costs
-    as much as a column. With projects, rollup rows are summed per session
-    first and each session's project looked up once, not once per rollup row.
+    as much as a column. With session ``attributes`` (project, source), rollup
+    rows are summed per session first and each session looked up once, not
+    once per rollup row.
     """
     utc_day = f"case when {dated} then substr(r.hour, 1, 10) else '' end"
     columns = [
+        ("r.session_id", "session", session or bool(attributes)),
         (day or "''", "day", day is not None),
-        ("r.session_id", "session", session or project),
         ("r.model", "model", True),
         ("r.provider", "provider", True),
         (utc_day if dated != "0" else "''", "utc_day", dated != "0"),
         (rate_band, "rate_band", rate_band != "0"),
     ]
-    select = ", ".join(f"{expr} as {name}" for expr, name, _ in columns)
+    select = ", ".join(
+        f"{expr} as {name}"
+        for expr, name, _ in [columns[1], ("''", "project", False)]
+        + [("''", "source", False), columns[0], *columns[2:]]
+    )
     # Session first: the rollup's primary key order, which the sort of the
     # grouping then mostly finds (measured: 15 % faster than day first).
-    group = ", ".join(
-        name for _, name, varies in columns[1:2] + columns[:1] + columns[2:] if varies
-    )
+    group = ", ".join(name for _, name, varies in columns if varies)
     sums = ", ".join(f"{expr} as t{i}" for i, expr in enumerate(_SUMS))
     inner = f"select {select}, {sums} from usage_rollup as r {where} group by {group}"
     label_columns = "".join(f", s.{name}" for name in SESSION_LABELS)
-    if not project:
-        if not labels:
-            return inner.replace(" as day,", " as day, '' as project,", 1)
-        return (
-            "select g.day, '' as project, g.session, g.model, g.provider, g.utc_day, "
-            f"g.rate_band, {', '.join(f'g.t{i}' for i in range(len(_SUMS)))}"
-            f"{label_columns} from ({inner}) as g "
-            "left join sessions as s on s.id = g.session"
-        )
     outer = [
         ("g.day", day is not None),
-        ("coalesce(s.project, '')", True),
+        *(
+            (f"coalesce(s.{name}, '')", True) if name in attributes else ("''", False)
+            for name in ("project", "source")
+        ),
         ("g.session" if session else "''", session),
         ("g.model", True),
         ("g.provider", True),
         ("g.utc_day", dated != "0"),
         ("g.rate_band", rate_band != "0"),
     ]
+    if not attributes:
+        # One row per group already: the labels (if asked) are looked up per row.
+        outer_sums = ", ".join(f"g.t{i}" for i in range(len(_SUMS)))
+        grouping = ""
+    else:
+        outer_sums = ", ".join(f"sum(g.t{i})" for i in range(len(_SUMS)))
+        grouping = " group by " + ", ".join(
+            str(i + 1) for i, (_, varies) in enumerate(outer) if varies
+        )
+    if not attributes and not labels:
+        return inner
     return (
-        f"select {', '.join(expr for expr, _ in outer)}, "
-        f"{', '.join(f'sum(g.t{i})' for i in range(len(_SUMS)))}"
+        f"select {', '.join(expr for expr, _ in outer)}, {outer_sums}"
         f"{label_columns if labels else ''} from ({inner}) as g "
-        "left join sessions as s on s.id = g.session "
-        f"group by {', '.join(str(i + 1) for i, (_, varies) in enumerate(outer) if varies)}"
+        f"left join sessions as s on s.id = g.session{grouping}"
     )
 
 
 ALL_BANDS = (0, *TIER_THRESHOLDS)
+
+
+def _session_filter(
+    project: str | None, source: str | None
+) -> tuple[str, list[str]] | None:
+    """SQL over ``sessions`` keeping a project (its path, or the last folder
+    name or names: ``app`` matches ``/src/app``) and a source; ``None``: all."""
+    conditions: list[str] = []
+    params: list[str] = []
+    if project:
+        name = project.rstrip("/") or "/"
+        conditions.append("(project = ? or substr(project, -length(?) - 1) = '/' || ?)")
+        params += [name, name, name]
+    if source:
+        conditions.append("source = ?")
+        params.append(source)
+    return (" and ".join(conditions), params) if conditions else None
 
 
 def _sql_text(value: str) -> str:
@@ -437,11 +461,14 @@ def usage_report(
     timezone: str = "UTC",
     breakdown: bool = False,
     prices: PriceBook | None = None,
+    project: str | None = None,
+    source: str | None = None,
 ) -> UsageReport:
     """Usage and cost grouped by ``report`` (one of :data:`REPORTS`).
 
     ``since``/``until`` are local dates in ``timezone`` (inclusive). Every
-    report over the same dates has the same totals.
+    report over the same dates has the same totals. ``project`` (a path, or
+    its last folder name or names) and ``source`` keep only those sessions.
     """
     return usage_reports(
         conn,
@@ -451,6 +478,8 @@ def usage_report(
         timezone=timezone,
         breakdown=breakdown,
         prices=prices,
+        project=project,
+        source=source,
     )[report]
 
 
@@ -463,6 +492,8 @@ def usage_reports(
     timezone: str = "UTC",
     breakdown: bool = False,
     prices: PriceBook | None = None,
+    project: str | None = None,
+    source: str | None = None,
 ) -> dict[str, UsageReport]:
     """Several reports over the same days from one pass over the rollup (the web page)."""
     wanted = list(dict.fromkeys(reports))
@@ -493,6 +524,12 @@ def usage_reports(
     if last:
         conditions += ["r.hour < ?", f"{local_day} <= ?"]
         params += [(last + timedelta(days=2)).isoformat(), last.isoformat()]
+    sessions = _session_filter(project, source)
+    if sessions:
+        conditions.append(
+            f"r.session_id in (select id from sessions where {sessions[0]})"
+        )
+        params += sessions[1]
     where = f"where {' and '.join(conditions)}" if conditions else ""
     span = None
     if lowest is not None:
@@ -507,7 +544,7 @@ def usage_reports(
     sql = _report_sql(
         day=local_day if by_day else None,
         session="session" in wanted,
-        project="project" in wanted,
+        attributes=tuple(a for a in ("project", "source") if a in wanted),
         labels="session" in wanted,
         dated=dated,
         rate_band=rate_band,
@@ -527,8 +564,8 @@ def usage_reports(
     nanos: dict[Rates, tuple[int, int, int, int]] = {}
     weeks: dict[str, str] = {}
     for row in rows:
-        day, project, session, model, provider, utc_day, band = row[:7]
-        values = row[7:13]
+        day, project, source_, session, model, provider, utc_day, band = row[:8]
+        values = row[8:14]
         found = pricing.get((model, provider, utc_day, band))
         if found is None:
             # A row without its day is priced alike on every day of the span.
@@ -569,10 +606,12 @@ def usage_reports(
                 key = session
                 if key not in session_labels:
                     session_labels[key] = dict(
-                        zip(SESSION_LABELS, row[13:], strict=True)
+                        zip(SESSION_LABELS, row[14:], strict=True)
                     )
             elif report == "project":
                 key = project
+            elif report == "source":
+                key = source_
             else:
                 key = name
                 labels[name] = {"model": model or None, "provider": provider or None}
@@ -728,6 +767,7 @@ _HEADERS = {
     "session": "Session",
     "model": "Model",
     "project": "Project",
+    "source": "Source",
 }
 _NUMBER_COLUMNS = (
     ("Input", "input_tokens"),
