@@ -708,3 +708,61 @@ def test_source_report_and_project_and_source_filters(
     assert usage_json(cli, "daily", "--source", "llm")["rows"] == []
     table = cli("log", "usage", "source")
     assert table.exit_code == 0 and table.output.startswith("Source ")
+
+
+# --- side by side with ccusage 17 ---------------------------------------------
+#
+# tests/fixtures/usage/ccusage-17.2.1-daily-claude-2.1.json is the output of
+# `ccusage daily --offline --json --timezone UTC` (ccusage 17.2.1, npm) with
+# CLAUDE_CONFIG_DIR holding tests/fixtures/import/claude-2.1 as its projects/,
+# the layout benchmarks/bench_usage.py builds. ccusage keeps the FIRST line of
+# each streamed response (message.id + requestId); the importer keeps the
+# LAST, whose usage is the one billed (see docs/usage.md).
+
+
+def test_same_input_and_cache_as_ccusage_more_output_where_streamed(
+    cli: Callable[..., Any],
+) -> None:
+    from conftest import LOCAL_FIXTURES
+
+    claude = LOCAL_FIXTURES / "import" / "claude-2.1"
+    recorded = LOCAL_FIXTURES / "usage" / "ccusage-17.2.1-daily-claude-2.1.json"
+    theirs = {
+        (day["date"], b["modelName"]): b
+        for day in json.loads(recorded.read_text())["daily"]
+        for b in day["modelBreakdowns"]
+    }
+    assert cli("log", "import", str(claude), "--format", "claude").exit_code == 0
+    ours = {
+        (row["date"], b["model"].removesuffix(" (anthropic)")): b
+        for row in usage_json(cli, "daily", "--breakdown")["rows"]
+        for b in row["breakdown"]
+    }
+    assert set(ours) == set(theirs)
+    extra_output = {}
+    for key, t in theirs.items():
+        o = ours[key]
+        # ccusage's input excludes both cache counts; ours includes them.
+        assert o["input_tokens"] == (
+            t["inputTokens"] + t["cacheReadTokens"] + t["cacheCreationTokens"]
+        ), key
+        assert o["cached_input_tokens"] == t["cacheReadTokens"], key
+        assert o["cache_write_tokens"] == t["cacheCreationTokens"], key
+        assert o["output_tokens"] >= t["outputTokens"], key
+        extra_output[key] = o["output_tokens"] - t["outputTokens"]
+        # The costs differ by exactly those output tokens, at the model's
+        # output rate (Opus 4.5: $25, Haiku 4.5: $5 per million).
+        rate = Decimal(25 if "opus" in key[1] else 5) / 1_000_000
+        assert abs(
+            Decimal(str(o["cost_usd"]))
+            - Decimal(str(t["cost"]))
+            - extra_output[key] * rate
+        ) < Decimal("0.000001"), key
+    # The main session's two Opus responses streamed over several lines
+    # (output 3 -> 120 -> 574, then 10 -> 95): ccusage counts 3 + 10, the
+    # importer 574 + 95; responses of one line agree.
+    assert extra_output == {
+        ("2026-01-09", "claude-opus-4-5-20251101"): 0,
+        ("2026-01-10", "claude-opus-4-5-20251101"): 656,
+        ("2026-01-10", "claude-haiku-4-5-20251001"): 0,
+    }
