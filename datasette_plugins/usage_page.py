@@ -57,6 +57,9 @@ def cost_function(datasette: Any) -> Callable[..., float | None]:
     """SQL ``codex_cost(model, provider, hour, band, input_tokens, cached_input_tokens,
     cache_write_tokens, output_tokens)`` over a rollup row: USD, or NULL when unpriced.
     """
+    # Rates per (model, provider, day, band) as integer nano-USD per million
+    # tokens: a saved query calls this once or twice per rollup row.
+    nanos: dict[tuple[str, str, str, int], tuple[int, int, int, int] | None] = {}
 
     def codex_cost(
         model: str | None,
@@ -68,19 +71,27 @@ def cost_function(datasette: Any) -> Callable[..., float | None]:
         cache_write_tokens: int | None,
         output_tokens: int | None,
     ) -> float | None:
-        rates = price_book(datasette).rates(
-            model or "", provider or "", (hour or "")[:10] or "1970-01-01", band or 0
+        key = (
+            model or "",
+            provider or "",
+            (hour or "")[:10] or "1970-01-01",
+            band or 0,
         )
-        if rates is None:
+        if key in nanos:
+            nano = nanos[key]
+        else:
+            rates = price_book(datasette).rates(*key)
+            nano = nanos[key] = None if rates is None else rates.nano
+        if nano is None:
             return None
-        return float(
-            rates.cost(
-                input_tokens or 0,
-                cached_input_tokens or 0,
-                cache_write_tokens or 0,
-                output_tokens or 0,
-            )
-        )
+        cached, written = cached_input_tokens or 0, cache_write_tokens or 0
+        uncached = max(0, (input_tokens or 0) - cached - written)
+        return (
+            uncached * nano[0]
+            + cached * nano[1]
+            + written * nano[2]
+            + (output_tokens or 0) * nano[3]
+        ) / 1e15
 
     return codex_cost
 

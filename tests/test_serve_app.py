@@ -402,7 +402,8 @@ CANNED = [
                 "cached_input_tokens": 0,
                 "cache_write_tokens": 0,
                 "output_tokens": 5,
-                "cost_usd": None,
+                "cost_usd": None,  # unpriced: empty, never 0
+                "unpriced_models": "claude-sonnet",
             },
             {
                 "id": "demo-2",
@@ -417,6 +418,7 @@ CANNED = [
                 "cache_write_tokens": 0,
                 "output_tokens": 60,
                 "cost_usd": None,
+                "unpriced_models": "claude-sonnet",
             },
         ],
     ),
