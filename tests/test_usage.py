@@ -766,3 +766,25 @@ def test_same_input_and_cache_as_ccusage_more_output_where_streamed(
         ("2026-01-10", "claude-opus-4-5-20251101"): 656,
         ("2026-01-10", "claude-haiku-4-5-20251001"): 0,
     }
+
+
+def test_turn_costs_add_up_to_the_session_cost(
+    settings: Settings, cli: Callable[..., Any]
+) -> None:
+    """Codex reports usage on meta events (token_count): they count in their turn."""
+    from conftest import FIXTURES
+    from serve_helpers import serving
+
+    sample = FIXTURES / "codex_rollout_sample.jsonl"
+    assert cli("log", "import", str(sample)).exit_code == 0
+    sid = "019a4f2c-7d31-7b52-9c1e-3f5a8d0e6b21"
+    with serving(settings) as site:
+        data = site.json(f"/-/sessions/{sid}.json")
+        page = site.get(f"/-/sessions/{sid}").text
+    turns = data["turns"]
+    assert sum(t["input_tokens"] for t in turns) == data["session"]["input_tokens"]
+    assert turns[-1]["input_tokens"] == 17_533 and turns[-1]["output_tokens"] == 610
+    with SessionLogger(sid, settings=settings) as logger:
+        whole = session_cost(logger.conn, sid).usage.cost
+    assert sum(Decimal(str(t["cost_usd"] or 0)) for t in turns) == round(whole, 6)
+    assert rail_costs(page) == ["", "", f"${whole:.4f}"]
