@@ -43,7 +43,7 @@ KEY_FIELD = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Usage:
     """Token sums, their cost, and what could not be priced."""
 
@@ -103,7 +103,7 @@ class Usage:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class UsageRow:
     """One line of a report: its key, extra labels, sums, and per-model sums."""
 
