@@ -158,7 +158,9 @@ def prepare_connection(conn: Any, datasette: Any) -> None:
         deterministic=True,
     )
     # For canned queries over usage_rollup: the cost of a row, NULL when unpriced.
-    conn.create_function("codex_cost", 8, usage_page.codex_cost, deterministic=True)
+    conn.create_function(
+        "codex_cost", 8, usage_page.cost_function(datasette), deterministic=True
+    )
 
 
 @hookimpl

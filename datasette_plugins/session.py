@@ -23,13 +23,16 @@ from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
-from codex_cli.errors import SessionNotFound
+from codex_cli.errors import CodexError, SessionNotFound
 from codex_cli.events import SESSION_META_SQL, TOKEN_FIELDS, Event, is_session_meta
+from codex_cli.read.prices import PriceBook
 from codex_cli.read.queries import get_session, row_to_event, session_events
+from codex_cli.read.usage import CostTally, Usage, format_cost, session_cost
 from codex_cli.store.schema import EVENT_COLUMNS
 
 from .cells import content_html, inline_markdown, role_class
 from .pages import _check_view, log_database, session_url
+from .usage_page import price_book
 
 PAGE_ITEMS = 150  # calls (with their results) and messages per page
 PAGE_CHARS = 200_000  # characters of content per page, before HTML
@@ -43,10 +46,16 @@ KIND_FILTERS = (
     ("meta", "Meta"),
 )
 
+# Columns 8-10 price an event's tokens: its UTC day, set only on an event that
+# reports usage (as the usage rollup counts them, so the turns' costs add up to
+# the session's), its model and provider.
 OUTLINE_SQL = f"""
 select seq, role, kind, tool_name, tool_call_id, length(content) as size,
   case when role = 'user' and kind = 'message' then substr(content, 1, 400) end,
-  failed, {", ".join(f"coalesce({name}, 0)" for name in TOKEN_FIELDS)}
+  failed,
+  case when {" or ".join(f"{name} is not null" for name in TOKEN_FIELDS)}
+    then substr(ts, 1, 10) end, coalesce(model, ''), coalesce(provider, ''),
+  {", ".join(f"coalesce({name}, 0)" for name in TOKEN_FIELDS)}
 from events where session_id = ? and not {SESSION_META_SQL} order by seq, pk
 """
 
@@ -86,6 +95,14 @@ class TurnInfo:
     tokens: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(TOKEN_FIELDS, 0)
     )
+    tally: CostTally = field(default_factory=CostTally)
+    #: The turn's tokens priced (:func:`price_turns`); ``None``: no usage reported.
+    usage: Usage | None = None
+
+    @property
+    def cost(self) -> str | None:
+        """``$0.12``, ``$0.12 +?`` or ``unpriced``; ``None`` when the turn reported no usage."""
+        return None if self.usage is None else format_cost(self.usage, precise=True)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -94,6 +111,10 @@ class TurnInfo:
             "last_seq": self.last_seq,
             "events": self.events,
             **self.tokens,
+            "cost_usd": None if self.usage is None else self.usage.cost_usd,
+            "unpriced_models": (
+                [] if self.usage is None else sorted(self.usage.unpriced)
+            ),
         }
 
 
@@ -127,7 +148,8 @@ def build_outline(rows: list[tuple[Any, ...]]) -> Outline:
     items: list[Item] = []
     turns: list[TurnInfo] = []
     for row in rows:
-        seq, role, kind, tool_name, call_id, size, preview, failed, *tokens = row
+        seq, role, kind, tool_name, call_id, size, preview, failed = row[:8]
+        tokens = list(row[11:])
         if kind == "tool_result" and call_id in calls:
             continue
         if not turns or (role == "user" and kind == "message" and turns[-1].events):
@@ -148,8 +170,10 @@ def build_outline(rows: list[tuple[Any, ...]]) -> Outline:
         for part in parts:
             turn.events += 1
             turn.last_seq = max(turn.last_seq, part[0])
-            for name, value in zip(TOKEN_FIELDS, part[8:], strict=True):
+            for name, value in zip(TOKEN_FIELDS, part[11:], strict=True):
                 turn.tokens[name] += value
+            if part[8] is not None:  # the UTC day of an event reporting usage
+                turn.tally.add(part[9], part[10], part[8], part[11:])
     pages: list[tuple[int, int]] = []
     first = chars = 0
     for index, item in enumerate(items):
@@ -166,6 +190,60 @@ def build_outline(rows: list[tuple[Any, ...]]) -> Outline:
     for turn in turns:
         turn.page = outline.page_of_item(first_item.get(turn.number, 0))
     return outline
+
+
+def price_turns(outline: Outline, prices: PriceBook) -> None:
+    """Price each turn's tokens (a few dictionary look-ups per turn)."""
+    for turn in outline.turns:
+        if turn.tally:
+            turn.usage = turn.tally.usage(prices)
+
+
+@dataclass
+class HeaderCost:
+    """The session header's cost line: the total and, with several models, each one."""
+
+    text: str
+    models: list[tuple[str, str]]
+    unpriced: list[str]
+    error: str | None = None
+
+
+def _session_cost(
+    conn: sqlite3.Connection, session_id: str, prices: PriceBook | CodexError
+) -> HeaderCost | None:
+    """The session's cost from its usage rollup rows; ``None`` when it reported no usage."""
+    if isinstance(prices, CodexError):  # a bad price file: the page still opens
+        return HeaderCost("unknown", [], [], error=str(prices))
+    cost = session_cost(conn, session_id, prices)
+    if not cost.models:
+        return None
+    return HeaderCost(
+        format_cost(cost.usage, precise=True),
+        (
+            [
+                (name, format_cost(usage, precise=True))
+                for name, usage in sorted(cost.models.items())
+            ]
+            if len(cost.models) > 1
+            else []
+        ),
+        sorted(cost.usage.unpriced),
+    )
+
+
+def _prices(datasette: Any) -> PriceBook | CodexError:
+    """The server's prices, or why there are none (a bad price file)."""
+    try:
+        return price_book(datasette)
+    except CodexError as exc:
+        return exc
+
+
+def _turn_prices(outline: Outline, prices: PriceBook | CodexError) -> None:
+    # With a bad price file the header says why; turns show their tokens only.
+    if not isinstance(prices, CodexError):
+        price_turns(outline, prices)
 
 
 def _tokens(event: Event) -> str:
@@ -327,10 +405,14 @@ async def session_page(datasette: Any, request: Any) -> Response:
         return await _session_file(datasette, db, session_id)
     at = _int(request.args.get("at"), "at")
     wanted = _int(request.args.get("page"), "page")
+    prices = _prices(datasette)
 
-    def load(conn: sqlite3.Connection) -> tuple[Any, Outline, int, list[Event], Links]:
+    def load(
+        conn: sqlite3.Connection,
+    ) -> tuple[Any, Outline, int, list[Event], Links, HeaderCost | None]:
         summary = get_session(conn, session_id)
         outline = build_outline(conn.execute(OUTLINE_SQL, (session_id,)).fetchall())
+        _turn_prices(outline, prices)
         count = len(outline.pages) or 1
         page = outline.page_of(at) if at is not None else min(wanted or 1, count)
         page = max(page, 1)
@@ -342,10 +424,11 @@ async def session_page(datasette: Any, request: Any) -> Response:
             page,
             _load(conn, session_id, seqs),
             _links(conn, summary),
+            _session_cost(conn, session_id, prices),
         )
 
     try:
-        summary, outline, page, events, links = await db.execute_fn(load)
+        summary, outline, page, events, links, cost = await db.execute_fn(load)
     except SessionNotFound:
         raise NotFound(f"no session {session_id!r} in the log") from None
     first, end = outline.pages[page - 1] if outline.pages else (0, 0)
@@ -359,6 +442,7 @@ async def session_page(datasette: Any, request: Any) -> Response:
             {
                 "session": summary,
                 "title_html": inline_markdown(summary.title) if summary.title else None,
+                "cost": cost,
                 "database": db.name,
                 "session_url": base,
                 "turns": outline.turns,
@@ -408,10 +492,12 @@ async def _session_json(
     datasette: Any, request: Any, db: Any, session_id: str
 ) -> Response:
     after = _int(request.args.get("after"), "after") or 0
+    prices = _prices(datasette)
 
     def load(conn: sqlite3.Connection) -> tuple[Any, Outline, list[Event]]:
         summary = get_session(conn, session_id)
         outline = build_outline(conn.execute(OUTLINE_SQL, (session_id,)).fetchall())
+        _turn_prices(outline, prices)
         return summary, outline, session_events(conn, session_id, after_seq=after)
 
     try:
@@ -490,14 +576,19 @@ def _static_text(name: str) -> str:
 async def _session_file(datasette: Any, db: Any, session_id: str) -> Response:
     """``/-/sessions/<id>.html``: the whole session as one self-contained file
     (inline CSS, no script, no request to anything), redacted, as a download."""
+    prices = _prices(datasette)
 
-    def load(conn: sqlite3.Connection) -> tuple[Any, Outline, list[Event]]:
+    def load(
+        conn: sqlite3.Connection,
+    ) -> tuple[Any, Outline, list[Event], HeaderCost | None]:
         summary = get_session(conn, session_id)
         outline = build_outline(conn.execute(OUTLINE_SQL, (session_id,)).fetchall())
-        return summary, outline, session_events(conn, session_id)
+        _turn_prices(outline, prices)
+        cost = _session_cost(conn, session_id, prices)
+        return summary, outline, session_events(conn, session_id), cost
 
     try:
-        summary, outline, events = await db.execute_fn(load)
+        summary, outline, events, cost = await db.execute_fn(load)
     except SessionNotFound:
         raise NotFound(f"no session {session_id!r} in the log") from None
     from dataclasses import replace
@@ -512,6 +603,7 @@ async def _session_file(datasette: Any, db: Any, session_id: str) -> Response:
         {
             "session": replace(summary, title=title),
             "title_html": inline_markdown(title) if title else None,
+            "cost": cost,
             "turns": outline.turns,
             "turn_starts": {turn.first_seq for turn in outline.turns},
             "entries": _entries(

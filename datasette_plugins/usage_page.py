@@ -7,9 +7,12 @@ reading the rollup table), drawn with the vendored Vega-Lite, and the
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from weakref import WeakKeyDictionary
 
 from datasette.utils.asgi import Response
 
@@ -30,36 +33,67 @@ TOKEN_KINDS = (
 )
 
 
-@cache
-def price_book() -> PriceBook:
-    """The server's prices: genai-prices and the user price file of its settings."""
-    return PriceBook.from_settings(Settings.from_env())
+_BOOKS: WeakKeyDictionary[Any, PriceBook] = WeakKeyDictionary()
 
 
-def codex_cost(
-    model: str | None,
-    provider: str | None,
-    hour: str | None,
-    band: int | None,
-    input_tokens: int | None,
-    cached_input_tokens: int | None,
-    cache_write_tokens: int | None,
-    output_tokens: int | None,
-) -> float | None:
-    """SQL ``codex_cost(...)`` over a rollup row: USD, or NULL when unpriced."""
-    rates = price_book().rates(
-        model or "", provider or "", (hour or "")[:10] or "1970-01-01", band or 0
-    )
-    if rates is None:
-        return None
-    return float(
-        rates.cost(
-            input_tokens or 0,
-            cached_input_tokens or 0,
-            cache_write_tokens or 0,
-            output_tokens or 0,
+def price_book(datasette: Any) -> PriceBook:
+    """This server's prices: genai-prices and the user price file, as for the CLI
+    (``CODEX_PRICES``, else ``prices.toml`` beside the database served).
+
+    Read once per server (a changed price file is seen after a restart), so
+    every page and query of one server prices alike.
+    """
+    book = _BOOKS.get(datasette)
+    if book is None:
+        settings = Settings.from_env()
+        served = log_database(datasette).path
+        if served:
+            settings = replace(settings, db_path=Path(served))
+        book = _BOOKS[datasette] = PriceBook.from_settings(settings)
+    return book
+
+
+def cost_function(datasette: Any) -> Callable[..., float | None]:
+    """SQL ``codex_cost(model, provider, hour, band, input_tokens, cached_input_tokens,
+    cache_write_tokens, output_tokens)`` over a rollup row: USD, or NULL when unpriced.
+    """
+    # Rates per (model, provider, day, band) as integer nano-USD per million
+    # tokens: a saved query calls this once or twice per rollup row.
+    nanos: dict[tuple[str, str, str, int], tuple[int, int, int, int] | None] = {}
+
+    def codex_cost(
+        model: str | None,
+        provider: str | None,
+        hour: str | None,
+        band: int | None,
+        input_tokens: int | None,
+        cached_input_tokens: int | None,
+        cache_write_tokens: int | None,
+        output_tokens: int | None,
+    ) -> float | None:
+        key = (
+            model or "",
+            provider or "",
+            (hour or "")[:10] or "1970-01-01",
+            band or 0,
         )
-    )
+        if key in nanos:
+            nano = nanos[key]
+        else:
+            rates = price_book(datasette).rates(*key)
+            nano = nanos[key] = None if rates is None else rates.nano
+        if nano is None:
+            return None
+        cached, written = cached_input_tokens or 0, cache_write_tokens or 0
+        uncached = max(0, (input_tokens or 0) - cached - written)
+        return (
+            uncached * nano[0]
+            + cached * nano[1]
+            + written * nano[2]
+            + (output_tokens or 0) * nano[3]
+        ) / 1e15
+
+    return codex_cost
 
 
 def _x_axis() -> dict[str, Any]:
@@ -195,7 +229,7 @@ async def usage_page(datasette: Any, request: Any) -> Response:
             conn,
             ("daily", "model", "project"),
             breakdown=True,
-            prices=price_book(),
+            prices=price_book(datasette),
             **args,
         )
 

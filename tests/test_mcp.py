@@ -185,15 +185,42 @@ def test_nothing_writes(log: Settings) -> None:
     reader.get_session(CLAUDE_SID)
     reader.usage(group_by="project")
     assert (db.stat().st_mtime_ns, db.stat().st_size) == before
+    assert not (db.parent / "prices-cache.json").exists()  # no rates cache either
 
 
-def test_usage_groups_tokens(log: Settings) -> None:
-    usage = LogReader(log).usage(group_by="source")
-    by_source = {g["source"]: g for g in usage["groups"]}
+def test_usage_is_the_report_of_codex_log_usage(
+    log: Settings, cli: Callable[..., Any]
+) -> None:
+    """Same tokens and cost per group as `codex log usage` (both read read/usage)."""
+    reader = LogReader(log)
+    for group_by, report, key in (
+        ("day", "daily", "date"),
+        ("project", "project", "project"),
+        ("source", "source", "source"),
+        ("model", "model", "model"),
+        ("session", "session", "session_id"),
+    ):
+        usage = reader.usage(group_by=group_by)
+        result = cli("log", "usage", report, "--json")
+        assert result.exit_code == 0, result.output
+        expected = json.loads(result.output)
+        assert usage["total"] == expected["totals"], group_by
+        assert usage["unpriced"] == expected["unpriced"]
+        assert {
+            g[group_by]: (g["input_tokens"], g["output_tokens"], g["cost_usd"])
+            for g in usage["groups"]
+        } == {
+            r[key]: (r["input_tokens"], r["output_tokens"], r["cost_usd"])
+            for r in expected["rows"]
+        }, group_by
+    by_source = {g["source"]: g for g in reader.usage(group_by="source")["groups"]}
     assert by_source["claude"]["input_tokens"] == 85219
-    assert usage["total"]["sessions"] == 3
+    assert by_source["claude"]["cost_usd"] > 0  # priced, as on the web and the CLI
+    claude_only = reader.usage(group_by="day", source="claude")
+    assert claude_only["total"]["cost_usd"] == by_source["claude"]["cost_usd"]
+    assert reader.usage(group_by="day", until="2000-01-01")["groups"] == []
     with pytest.raises(Exception, match="invalid group_by"):
-        LogReader(log).usage(group_by="week")
+        reader.usage(group_by="week")
 
 
 def test_no_log_yet_is_a_clear_error(settings: Settings) -> None:

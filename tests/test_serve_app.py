@@ -184,6 +184,11 @@ def test_session_json(site: Site) -> None:
             "cache_write_tokens": 0,
             "output_tokens": 200,
             "reasoning_tokens": 0,
+            # gpt-5-codex as gpt-5 (genai-prices 0.2.3): $1.25 uncached input,
+            # $0.125 cache read, $10 output per million tokens:
+            # 2,500 * 1.25 + 200 * 0.125 + 200 * 10 = 5,150 millionths
+            "cost_usd": 0.00515,
+            "unpriced_models": [],
         },
         {
             "turn": 2,
@@ -195,6 +200,8 @@ def test_session_json(site: Site) -> None:
             "cache_write_tokens": 0,
             "output_tokens": 70,
             "reasoning_tokens": 0,
+            "cost_usd": 0.00545,  # 3,800 * 1.25 + 70 * 10 millionths
+            "unpriced_models": [],
         },
     ]
 
@@ -395,7 +402,8 @@ CANNED = [
                 "cached_input_tokens": 0,
                 "cache_write_tokens": 0,
                 "output_tokens": 5,
-                "cost_usd": None,
+                "cost_usd": None,  # unpriced: empty, never 0
+                "unpriced_models": "claude-sonnet",
             },
             {
                 "id": "demo-2",
@@ -410,6 +418,7 @@ CANNED = [
                 "cache_write_tokens": 0,
                 "output_tokens": 60,
                 "cost_usd": None,
+                "unpriced_models": "claude-sonnet",
             },
         ],
     ),

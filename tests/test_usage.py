@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -570,3 +571,220 @@ def test_empty_log(cli: Callable[..., Any]) -> None:
     assert result.output.strip() == "No token usage recorded from 2026-03-01."
     data = usage_json(cli, "session")
     assert data["rows"] == [] and data["totals"]["cost_usd"] == 0.0
+
+
+# --- cost in the session page ------------------------------------------------
+
+
+def turns_session(settings: Settings) -> None:
+    """Three turns: one priced ($1.25), one of a model without a price, one without usage."""
+    events = [
+        Event(session_id="s1", ts="2026-03-01T10:00:00Z", role="user", content="one"),
+        Event(
+            session_id="s1",
+            ts="2026-03-01T10:00:01Z",
+            role="assistant",
+            content="a",
+            model="gpt-5",
+            provider="openai",
+            input_tokens=1_000_000,  # $1.25 per million uncached input
+        ),
+        Event(session_id="s1", ts="2026-03-01T10:01:00Z", role="user", content="two"),
+        Event(
+            session_id="s1",
+            ts="2026-03-01T10:01:01Z",
+            role="assistant",
+            content="b",
+            model="my-llama",
+            output_tokens=5,
+        ),
+        Event(session_id="s1", ts="2026-03-01T10:02:00Z", role="user", content="three"),
+        Event(
+            session_id="s1", ts="2026-03-01T10:02:01Z", role="assistant", content="c"
+        ),
+    ]
+    with SessionLogger("s1", settings=settings) as logger:
+        logger.write(events)
+
+
+def rail_costs(page: str) -> list[str]:
+    start = page.index('class="codex-rail"')
+    rail = page[start : page.index("</details>", start)]
+    return [
+        "".join(re.findall(r'class="codex-cost[^"]*"[^>]*>([^<]+)<', item))
+        for item in rail.split("<li")[1:]
+    ]
+
+
+def test_session_page_shows_cost_in_header_rail_and_turns(
+    settings: Settings, cli: Callable[..., Any]
+) -> None:
+    from serve_helpers import serving
+
+    turns_session(settings)
+    with serving(settings) as site:
+        page = site.get("/-/sessions/s1").text
+        turns = site.json("/-/sessions/s1.json")["turns"]
+    header = page[page.index('class="codex-session-meta"') : page.index("</dl>")]
+    assert "<dt>Cost</dt>" in header and ">$1.25 +?<" in header
+    assert "gpt-5 (openai): $1.25" in header and "my-llama: unpriced" in header
+    # Each turn's cost when known: unpriced is said, never $0; no usage, no cost.
+    assert rail_costs(page) == ["$1.25", "unpriced", ""]
+    heads = re.findall(r'<h2 class="codex-turn-head".*?</h2>', page, re.S)
+    assert [">$1.25<" in h for h in heads] == [True, False, False]
+    assert ">unpriced<" in heads[1] and "codex-cost" not in heads[2]
+    assert "$0.00" not in page
+    assert [t["cost_usd"] for t in turns] == [1.25, None, None]
+    assert [t["unpriced_models"] for t in turns] == [[], ["my-llama"], []]
+    # The turns add up to the session's cost (events vs the rollup).
+    with SessionLogger("s1", settings=settings) as logger:
+        assert session_cost(logger.conn, "s1").usage.cost_usd == 1.25
+    # The exported file shares the header and the rail.
+    exported = cli("log", "export", "s1", "--format", "html")
+    assert exported.exit_code == 0, exported.output
+    assert ">$1.25 +?<" in exported.output
+    assert rail_costs(exported.output) == ["$1.25", "unpriced", ""]
+
+
+def test_session_page_prices_with_the_price_file_and_survives_a_bad_one(
+    settings: Settings,
+) -> None:
+    from serve_helpers import serving
+
+    turns_session(settings)
+    price_file = settings.db_path.parent / "prices.toml"
+    # 5 output tokens at $2,000 per million: $0.01, shown to 4 decimals.
+    price_file.write_text('[[model]]\nmodel = "my-llama"\ninput = 0\noutput = 2000\n')
+    with serving(settings) as site:
+        page = site.get("/-/sessions/s1").text
+    assert rail_costs(page) == ["$1.25", "$0.0100", ""]
+    assert ">$1.26<" in page and "unpriced" not in page
+    price_file.write_text('[[model]]\nmodel = "my-llama"\n')
+    with serving(settings) as site:
+        response = site.get("/-/sessions/s1")
+    assert response.status_code == 200
+    assert "unknown: " in response.text and "input is required" in response.text
+    assert rail_costs(response.text) == ["", "", ""]
+
+
+def test_source_report_and_project_and_source_filters(
+    settings: Settings, cli: Callable[..., Any]
+) -> None:
+    """Per agent; and only the sessions of a project (path or last folder) or a source."""
+    for session, source, project, tokens in (
+        ("a", "claude", "/src/app", 1_000),
+        ("b", "codex", "/src/app", 200),
+        ("c", "codex", "/src/other-app", 30),
+    ):
+        log(
+            settings,
+            session,
+            "2026-03-01T10:00:00Z",
+            model="gpt-5",
+            provider="openai",
+            input_tokens=tokens,
+        )
+        with SessionLogger(session, settings=settings) as logger:
+            logger.update_session(session, source=source, project=project)
+    data = usage_json(cli, "source")
+    assert [(r["source"], r["input_tokens"]) for r in data["rows"]] == [
+        ("claude", 1_000),
+        ("codex", 230),
+    ]
+    assert (
+        data["totals"]["input_tokens"]
+        == usage_json(cli, "daily")["totals"]["input_tokens"]
+    )
+    app = usage_json(cli, "session", "--project", "app")
+    assert sorted(r["session_id"] for r in app["rows"]) == ["a", "b"]
+    assert (
+        usage_json(cli, "daily", "--project", "/src/app/")["totals"]["input_tokens"]
+        == 1_200
+    )
+    both = usage_json(cli, "project", "--source", "codex", "--project", "app")
+    assert [(r["project"], r["input_tokens"]) for r in both["rows"]] == [
+        ("/src/app", 200)
+    ]
+    assert usage_json(cli, "daily", "--source", "llm")["rows"] == []
+    table = cli("log", "usage", "source")
+    assert table.exit_code == 0 and table.output.startswith("Source ")
+
+
+# --- side by side with ccusage 17 ---------------------------------------------
+#
+# tests/fixtures/usage/ccusage-17.2.1-daily-claude-2.1.json is the output of
+# `ccusage daily --offline --json --timezone UTC` (ccusage 17.2.1, npm) with
+# CLAUDE_CONFIG_DIR holding tests/fixtures/import/claude-2.1 as its projects/,
+# the layout benchmarks/bench_usage.py builds. ccusage keeps the FIRST line of
+# each streamed response (message.id + requestId); the importer keeps the
+# LAST, whose usage is the one billed (see docs/usage.md).
+
+
+def test_same_input_and_cache_as_ccusage_more_output_where_streamed(
+    cli: Callable[..., Any],
+) -> None:
+    from conftest import LOCAL_FIXTURES
+
+    claude = LOCAL_FIXTURES / "import" / "claude-2.1"
+    recorded = LOCAL_FIXTURES / "usage" / "ccusage-17.2.1-daily-claude-2.1.json"
+    theirs = {
+        (day["date"], b["modelName"]): b
+        for day in json.loads(recorded.read_text())["daily"]
+        for b in day["modelBreakdowns"]
+    }
+    assert cli("log", "import", str(claude), "--format", "claude").exit_code == 0
+    ours = {
+        (row["date"], b["model"].removesuffix(" (anthropic)")): b
+        for row in usage_json(cli, "daily", "--breakdown")["rows"]
+        for b in row["breakdown"]
+    }
+    assert set(ours) == set(theirs)
+    extra_output = {}
+    for key, t in theirs.items():
+        o = ours[key]
+        # ccusage's input excludes both cache counts; ours includes them.
+        assert o["input_tokens"] == (
+            t["inputTokens"] + t["cacheReadTokens"] + t["cacheCreationTokens"]
+        ), key
+        assert o["cached_input_tokens"] == t["cacheReadTokens"], key
+        assert o["cache_write_tokens"] == t["cacheCreationTokens"], key
+        assert o["output_tokens"] >= t["outputTokens"], key
+        extra_output[key] = o["output_tokens"] - t["outputTokens"]
+        # The costs differ by exactly those output tokens, at the model's
+        # output rate (Opus 4.5: $25, Haiku 4.5: $5 per million).
+        rate = Decimal(25 if "opus" in key[1] else 5) / 1_000_000
+        assert abs(
+            Decimal(str(o["cost_usd"]))
+            - Decimal(str(t["cost"]))
+            - extra_output[key] * rate
+        ) < Decimal("0.000001"), key
+    # The main session's two Opus responses streamed over several lines
+    # (output 3 -> 120 -> 574, then 10 -> 95): ccusage counts 3 + 10, the
+    # importer 574 + 95; responses of one line agree.
+    assert extra_output == {
+        ("2026-01-09", "claude-opus-4-5-20251101"): 0,
+        ("2026-01-10", "claude-opus-4-5-20251101"): 656,
+        ("2026-01-10", "claude-haiku-4-5-20251001"): 0,
+    }
+
+
+def test_turn_costs_add_up_to_the_session_cost(
+    settings: Settings, cli: Callable[..., Any]
+) -> None:
+    """Codex reports usage on meta events (token_count): they count in their turn."""
+    from conftest import FIXTURES
+    from serve_helpers import serving
+
+    sample = FIXTURES / "codex_rollout_sample.jsonl"
+    assert cli("log", "import", str(sample)).exit_code == 0
+    sid = "019a4f2c-7d31-7b52-9c1e-3f5a8d0e6b21"
+    with serving(settings) as site:
+        data = site.json(f"/-/sessions/{sid}.json")
+        page = site.get(f"/-/sessions/{sid}").text
+    turns = data["turns"]
+    assert sum(t["input_tokens"] for t in turns) == data["session"]["input_tokens"]
+    assert turns[-1]["input_tokens"] == 17_533 and turns[-1]["output_tokens"] == 610
+    with SessionLogger(sid, settings=settings) as logger:
+        whole = session_cost(logger.conn, sid).usage.cost
+    assert sum(Decimal(str(t["cost_usd"] or 0)) for t in turns) == round(whole, 6)
+    assert rail_costs(page) == ["", "", f"${whole:.4f}"]

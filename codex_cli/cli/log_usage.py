@@ -1,4 +1,4 @@
-"""``codex log usage``: tokens and cost per day, week, month, session, model, project."""
+"""``codex log usage``: tokens and cost per day, week, month, session, model, project, source."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import typer
 from ._app import load_settings, make_typer, print_json
 from .log import app as log_app
 
-app = make_typer("Tokens and cost per day, week, month, session, model or project.")
+app = make_typer(
+    "Tokens and cost per day, week, month, session, model, project or source."
+)
 log_app.add_typer(app, name="usage")
 
 SinceDay = Annotated[
@@ -33,6 +35,18 @@ Timezone = Annotated[
 AsJson = Annotated[
     bool, typer.Option("--json", help="Print the report as JSON (docs/usage.md).")
 ]
+Project = Annotated[
+    str | None,
+    typer.Option(
+        "--project", help="Only this project: its path, or its last folder name(s)."
+    ),
+]
+Source = Annotated[
+    str | None,
+    typer.Option(
+        "--source", help="Only sessions from this agent (codex, claude, ...)."
+    ),
+]
 Prices = Annotated[
     Path | None,
     typer.Option(
@@ -51,6 +65,8 @@ def _run(
     timezone: str,
     as_json: bool,
     prices: Path | None,
+    project: str | None,
+    source: str | None,
 ) -> None:
     from ..read.prices import PriceBook
     from ..read.queries import open_log
@@ -67,6 +83,8 @@ def _run(
         timezone=timezone,
         breakdown=breakdown,
         prices=book,
+        project=project,
+        source=source,
     )
     if as_json:
         print_json(result.to_dict())
@@ -82,8 +100,12 @@ def _command(report: str, doc: str) -> None:
         timezone: Timezone = "UTC",
         as_json: AsJson = False,
         prices: Prices = None,
+        project: Project = None,
+        source: Source = None,
     ) -> None:
-        _run(report, since, until, breakdown, timezone, as_json, prices)
+        _run(
+            report, since, until, breakdown, timezone, as_json, prices, project, source
+        )
 
     command.__doc__ = doc
     app.command(report)(command)
@@ -95,3 +117,4 @@ _command("monthly", "Usage and cost per month.")
 _command("session", "Usage and cost per session, most recently active last.")
 _command("model", "Usage and cost per model, most expensive first.")
 _command("project", "Usage and cost per project (git root or working directory).")
+_command("source", "Usage and cost per source (the agent: codex, claude, llm, ...).")

@@ -20,7 +20,7 @@ solved before, what was decided, which commands were run, or what a past
 session did. Start with `search` (a few distinctive words: an error message,
 a function or file name); open a hit with `get_event` (full content and the
 events around it) or read the session with `get_session`. `list_sessions`
-finds recent sessions of a project; `usage` reports token totals.
+finds recent sessions of a project; `usage` reports tokens and cost.
 Results come in pages: pass back `next_offset` / `next_after_seq` /
 `next_content_offset` to continue. Secrets are redacted."""
 
@@ -53,10 +53,11 @@ to read a search hit or a clipped event from get_session completely. Very long
 content comes in parts: pass next_content_offset back as content_offset."""
 
 USAGE_DOC = """\
-Token totals from the log, grouped by day, project, source, model or session.
-Use it when asked how many tokens were spent, where, or on which model.
-input_tokens include cache reads and writes; reasoning_tokens are part of
-output_tokens."""
+Tokens and cost (USD) from the log, grouped by day, project, source, model or
+session: the numbers of `codex log usage`. Use it when asked how many tokens
+were spent or what they cost, where, or on which model. input_tokens include
+cache reads and writes; reasoning_tokens are part of output_tokens; cost_usd
+is null when no token had a price, and unpriced lists the models without one."""
 
 Role = Literal["system", "user", "assistant", "tool"]
 Kind = Literal["message", "tool_call", "tool_result", "reasoning", "meta"]
@@ -215,7 +216,9 @@ def build_server(settings: Settings | None = None) -> Any:
             content_offset=content_offset,
         )
 
-    @server.tool(name="usage", title="Token usage", description=USAGE_DOC, **hints)
+    @server.tool(
+        name="usage", title="Token usage and cost", description=USAGE_DOC, **hints
+    )
     def usage(
         group_by: Annotated[
             Literal["day", "project", "source", "model", "session"],

@@ -386,15 +386,22 @@ class LogReader:
         source: str | None = None,
         limit: int = 30,
     ) -> dict[str, Any]:
-        """Token totals grouped by day, project, source, model or session."""
+        """Tokens and cost grouped by day, project, source, model or session
+        (:func:`codex_cli.read.usage.usage_report`, as ``codex log usage``)."""
+        from ..read.prices import PriceBook
+
         _bounded(limit, "limit", 1, MAX_LIMIT * 4)
         if source is not None and source not in SOURCES:
             raise UsageError(
                 f"invalid source {source!r}: expected one of {', '.join(SOURCES)}"
             )
+        # The price file is read at each call (an edit is seen at once); the
+        # rates cache is not written: this server never writes.
+        prices = PriceBook.from_settings(self.settings, cache=False)
         with read_only(self.settings) as conn:
             return usage_module.token_usage(
                 conn,
+                prices,
                 group_by=group_by,
                 since=_when(since, "since"),
                 until=_when(until, "until"),

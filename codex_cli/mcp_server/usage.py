@@ -1,34 +1,51 @@
-"""Token totals for the ``usage`` tool of ``codex mcp``, from the ``sessions`` table.
+"""The ``usage`` tool of ``codex mcp``: :func:`codex_cli.read.usage.usage_report`.
 
-A stopgap with one entry point, :func:`token_usage`: when ``read/usage.py``
-(usage and cost) lands, point :meth:`LogReader.usage` at it instead.
+The same reports as ``codex log usage`` and ``/-/usage`` (the usage rollup,
+priced with genai-prices and the user price file), so an agent reads the
+same tokens and cost as the terminal and the browser. Only the shape of the
+answer is the tool's own: groups named by ``group_by``, newest or costliest
+first, cut at ``limit``.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import UsageError
+from ..read.prices import PriceBook
+from ..read.usage import KEY_FIELD, usage_report
 
+#: The tool's ``group_by`` names and the report each one is.
 GROUPS = {
-    "day": "substr(started_at, 1, 10)",
-    "project": "coalesce(project, cwd)",
+    "day": "daily",
+    "project": "project",
     "source": "source",
     "model": "model",
-    "session": "id",
+    "session": "session",
 }
-TOKENS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
+NOTE = (
+    "input_tokens include cache reads and writes; reasoning_tokens are part of "
+    "output_tokens. Days are UTC. cost_usd is null when none of the tokens has a "
+    "price; unpriced lists models without one (never counted as $0). The same "
+    "numbers as `codex log usage`."
 )
+
+
+def _day(when: str | None, *, until: bool = False) -> str | None:
+    """The UTC day of a time; for ``until`` (exclusive) the last day it leaves in."""
+    if when is None:
+        return None
+    moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    if until and moment.time() == datetime.min.time():
+        moment -= timedelta(days=1)  # until midnight: that day is left out
+    return moment.date().isoformat()
 
 
 def token_usage(
     conn: sqlite3.Connection,
+    prices: PriceBook,
     *,
     group_by: str = "day",
     since: str | None = None,
@@ -37,49 +54,46 @@ def token_usage(
     source: str | None = None,
     limit: int = 30,
 ) -> dict[str, Any]:
-    """Sessions and token sums per group (newest day first, else most tokens first).
+    """Tokens and cost per group (newest day or session first, else costliest first).
 
-    Counts follow the log's convention: ``input_tokens`` includes cache reads
-    and writes; ``reasoning_tokens`` are part of ``output_tokens``.
+    ``since``/``until`` are timestamps (``until`` exclusive); usage is counted
+    per UTC day, so they select whole days.
     """
-    key = GROUPS.get(group_by)
-    if key is None:
+    report_name = GROUPS.get(group_by)
+    if report_name is None:
         raise UsageError(
             f"invalid group_by {group_by!r}: expected one of {', '.join(GROUPS)}"
         )
-    where = ["event_count > 0"]
-    params: list[Any] = []
-    if since:
-        where.append("started_at >= ?")
-        params.append(since)
-    if until:
-        where.append("started_at < ?")
-        params.append(until)
-    if project:
-        name = project.rstrip("/")
-        where.append("(project = ? OR substr(project, -length(?) - 1) = '/' || ?)")
-        params += [name, name, name]
-    if source:
-        where.append("source = ?")
-        params.append(source)
-    sums = ", ".join(f"coalesce(sum({t}), 0) AS {t}" for t in TOKENS)
-    order = "grp DESC" if group_by == "day" else "input_tokens + output_tokens DESC"
-    sql = (
-        f"SELECT {key} AS grp, count(*) AS sessions, {sums}, "
-        "min(started_at) AS first, max(ended_at) AS last "
-        f"FROM sessions WHERE {' AND '.join(where)} GROUP BY grp ORDER BY {order} LIMIT ?"
+    first, last = _day(since), _day(until, until=True)
+    if first and last and first > last:
+        raise UsageError(f"since {since} is not before until {until}")
+    conn.row_factory = None  # the report reads plain tuples
+    report = usage_report(
+        conn,
+        report_name,
+        since=first,
+        until=last,
+        prices=prices,
+        project=project,
+        source=source,
     )
-    rows = [dict(row) for row in conn.execute(sql, [*params, limit + 1])]
-    total_sql = (
-        f"SELECT count(*) AS sessions, {sums} FROM sessions WHERE {' AND '.join(where)}"
-    )
-    total = dict(conn.execute(total_sql, params).fetchone())
-    groups = [{group_by: row.pop("grp"), **row} for row in rows[:limit]]
+    rows = report.rows
+    if report_name in ("daily", "session"):
+        rows = rows[::-1]  # newest first
+    groups = []
+    for row in rows[:limit]:
+        data = row.to_dict(report_name, breakdown=False)
+        # As in the report's JSON (a model's name without its provider).
+        groups.append({group_by: data.pop(KEY_FIELD[report_name]), **data})
+    whole = report.to_dict()
     return {
         "group_by": group_by,
+        "since": first,
+        "until": last,
         "groups": groups,
         "more_groups": len(rows) > limit,
-        "total": total,
-        "note": "input_tokens include cache reads and writes; reasoning_tokens are "
-        "part of output_tokens. Costs: see `codex` usage reports when available.",
+        "total": whole["totals"],
+        "unpriced": whole["unpriced"],
+        "price_table": whole["price_table"],
+        "note": NOTE,
     }

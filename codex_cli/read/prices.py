@@ -244,13 +244,18 @@ class PriceBook:
         self._memo: dict[tuple[str, str, str, int], Rates | None] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings, path: Path | None = None) -> PriceBook:
-        """The price book for ``settings`` (``path`` wins over ``CODEX_PRICES``)."""
+    def from_settings(
+        cls, settings: Settings, path: Path | None = None, *, cache: bool = True
+    ) -> PriceBook:
+        """The price book for ``settings`` (``path`` wins over ``CODEX_PRICES``).
+
+        ``cache=False``: never write ``prices-cache.json`` (a read-only reader).
+        """
         if path is not None:
             file, required = path, True
         else:
             file, required = settings.price_file
-        cache_path = settings.db_path.parent / "prices-cache.json"
+        cache_path = settings.db_path.parent / "prices-cache.json" if cache else None
         if not file.exists():
             if required:
                 raise PriceFileError(f"price file {file} does not exist")
