@@ -26,6 +26,8 @@ SCHEMA_VERSION = 2
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 ROLES = ("system", "user", "assistant", "tool")
 KINDS = ("message", "tool_call", "tool_result", "reasoning", "meta")
+# What an imported session's `source` names: the format it was read from.
+SOURCES = ("codex", "claude", "llm", "ndjson", "gemini", "opencode", "copilot", "aider")
 # Token counts, as the bill counts them: ``input_tokens`` is every input token,
 # cache reads (``cached_input_tokens``) and cache writes (``cache_write_tokens``)
 # included; ``reasoning_tokens`` are part of ``output_tokens``.

@@ -290,3 +290,13 @@ def test_missing_sdk_names_the_extra(
         "Error: this command needs the 'mcp' extra (mcp is not installed): "
         "pip install -e '.[mcp]' in a checkout, or pip install 'codex-session-log[mcp]'"
     ]
+
+
+def test_the_source_filter_names_every_source_we_import() -> None:
+    from typing import get_args
+
+    from codex_cli.events import SOURCES
+    from codex_cli.importers import FORMATS
+    from codex_cli.mcp_server.server import Source
+
+    assert get_args(Source) == SOURCES == FORMATS

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CodexError
-from ..events import Event, derived_event_id, normalize_ts
+from ..events import SOURCES, Event, derived_event_id, normalize_ts
 from ..redact import redact_value
 from ..settings import SESSION_ID_RE
 from .sniff import classify_database, classify_document, classify_other_record
 
-FORMATS = ("codex", "claude", "llm", "ndjson", "gemini", "opencode", "copilot", "aider")
+FORMATS = SOURCES
 SQLITE_HEADER = b"SQLite format 3\x00"
 HEAD_BYTES = 1024  # a file whose first bytes changed was rewritten, not appended to
 SNIFF_LINES = 20

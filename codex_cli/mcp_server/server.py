@@ -61,7 +61,9 @@ is null when no token had a price, and unpriced lists the models without one."""
 
 Role = Literal["system", "user", "assistant", "tool"]
 Kind = Literal["message", "tool_call", "tool_result", "reasoning", "meta"]
-Source = Literal["codex", "claude", "llm", "ndjson"]
+Source = Literal[
+    "codex", "claude", "llm", "ndjson", "gemini", "opencode", "copilot", "aider"
+]  # events.SOURCES
 When = Annotated[
     str | None,
     Field(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CodexError, DatabaseTooNew, SessionNotFound, UsageError
-from ..events import Event
+from ..events import SOURCES, Event
 from ..redact import redact_text, redact_value
 from ..settings import Settings
 from ..store.schema import SCHEMA_VERSION
@@ -31,8 +31,6 @@ PREVIEW_CHARS = 600  # per event in a page of a session
 PAGE_CHARS = 24_000  # all content of one page of a session
 EVENT_CHARS = 20_000  # one event's content per get_event call
 MAX_NEIGHBOURS = 10
-
-SOURCES = ("codex", "claude", "llm", "ndjson")
 
 
 @contextmanager
