@@ -197,6 +197,34 @@ def test_reimport_and_archived_copy_add_nothing(
     assert event_sums(settings) == SPENT
 
 
+def _older_fork(line: dict) -> dict:
+    """The fork as Codex wrote it before ``forked_from_id`` and dated turns."""
+    payload = line["payload"]
+    if line["type"] == "session_meta" and payload["id"] == F:
+        payload.pop("forked_from_id")
+    if payload.get("turn_id", "").startswith("019cae02"):  # the fork's own turn
+        payload["turn_id"] = "3c1e5a2b-8d4f-4e6a-9b7c-0d2e4f6a8b1c"
+        payload.pop("started_at", None)
+    return line
+
+
+def test_fork_without_forked_from_id_or_dated_turns(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A second session_meta opens the replay; an undated turn written well
+    after the fork's creation ends it (the replay is written at once)."""
+    older = tmp_path / FILES[F].name
+    lines = [json.loads(line) for line in FILES[F].read_text().splitlines()]
+    older.write_text("".join(json.dumps(_older_fork(line)) + "\n" for line in lines))
+    assert run_import(FILES[P], older).exit_code == 0
+    assert session_rows(settings)[F] == expected()[F]
+    assert event_sums(settings)[F] == SPENT[F]
+    point = [e for e in events_of(F) if e.data.get("type") == "fork_point"]
+    assert [p.data for p in point] == [
+        {"type": "fork_point", "replayed_lines": 22, "forked_from_id": P}
+    ]
+
+
 def test_fork_read_while_it_grows(settings: Settings, tmp_path: Path) -> None:
     """Cut inside the replay, then inside the fork's own turn: read on, same totals."""
     lines = FILES[F].read_bytes().splitlines(keepends=True)
@@ -222,13 +250,23 @@ def test_rebuild_keeps_forks_tokens_and_links(settings: Settings, cli) -> None:
 
 def test_session_page_opens_the_sub_agent_from_its_call(settings: Settings) -> None:
     run_import(DAY)
+    calls = {
+        e.tool_call_id: e.seq
+        for e in events_of(P)
+        if e.kind == "tool_call" and e.tool_name == "spawn_agent"
+    }
     site = Site(publish.build_datasette(settings.db_path))
     try:
         parent = site.get(f"/-/sessions/{P}").text
-        start = parent.index("call_spawn_c1") if "call_spawn_c1" in parent else 0
-        assert f'href="/-/sessions/{C1}"' in parent[start:]
-        assert f'href="/-/sessions/{C2}"' in parent
-        child = site.get(f"/-/sessions/{C1}").text
-        assert f'href="/-/sessions/{P}?at=' in child
+        for child, call in ((C1, "call_spawn_c1"), (C2, "call_spawn_c2")):
+            seq = calls[call]
+            start = parent.index(f'id="e{seq}"')
+            article = parent[start : parent.index("</article>", start)]
+            assert (
+                f'href="/-/sessions/{child}"' in article
+                and "sub-agent session" in article
+            )
+            page = site.get(f"/-/sessions/{child}").text
+            assert f'href="/-/sessions/{P}?at={seq}#e{seq}"' in page
     finally:
         site.close()

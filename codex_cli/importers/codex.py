@@ -270,10 +270,15 @@ class CodexParser(Parser):
         """
         if not self.state.get("meta_seen"):
             return False
-        if safe_session_id(payload.get("id"), "codex") == self.state.get("sid"):
+        other = safe_session_id(payload.get("id"), "codex")
+        if other == self.state.get("sid"):
             return False
         if not self.state.get("own_lines") and "replay" not in self.state:
             self.state["replay"] = True
+            if "parent" not in self.state:
+                # A fork written before forked_from_id: the first copied meta
+                # is the parent's (a nested fork's next ones, its ancestors').
+                self.state["forked_from"] = self.state["parent"] = other
         return True
 
     def _own_turn_starts(self, kind: str, payload: dict[str, Any], ts: Any) -> bool:
@@ -937,7 +942,7 @@ def _spawn_call(
 ) -> str | None:
     row = conn.execute(
         "SELECT tool_call_id FROM events WHERE session_id = ? "
-        "AND kind = 'tool_result' AND tool_call_id IS NOT NULL "
+        "AND tool_name = 'spawn_agent' AND kind = 'tool_result' "
         f"AND json_extract(data, '{field}') = ? ORDER BY seq LIMIT 1",
         (parent, value),
     ).fetchone()
