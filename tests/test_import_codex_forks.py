@@ -197,32 +197,45 @@ def test_reimport_and_archived_copy_add_nothing(
     assert event_sums(settings) == SPENT
 
 
-def _older_fork(line: dict) -> dict:
-    """The fork as Codex wrote it before ``forked_from_id`` and dated turns."""
+def _undated(line: dict, sid: str) -> dict:
+    """``line`` as older Codex wrote it: no ``forked_from_id``, turns not dated
+    (UUIDv4 ids, no ``started_at``)."""
     payload = line["payload"]
-    if line["type"] == "session_meta" and payload["id"] == F:
-        payload.pop("forked_from_id")
-    if payload.get("turn_id", "").startswith("019cae02"):  # the fork's own turn
-        payload["turn_id"] = "3c1e5a2b-8d4f-4e6a-9b7c-0d2e4f6a8b1c"
+    if line["type"] == "session_meta" and payload["id"] == sid:
+        payload.pop("forked_from_id", None)
+    if "turn_id" in payload:
+        payload["turn_id"] = "3c1e5a2b-8d4f-4e6a-9b7c-" + payload["turn_id"][-12:]
         payload.pop("started_at", None)
     return line
 
 
-def test_fork_without_forked_from_id_or_dated_turns(
-    settings: Settings, tmp_path: Path
+@pytest.mark.parametrize(
+    "sid, keep_fork_id, replayed",
+    [
+        # A second session_meta opens the replay; the fork's own turn, written
+        # 20 s after its creation, ends it (the replay is written at once).
+        (F, False, 22),
+        # A sub-agent forked with history: its replay ends with the output of
+        # its spawn call, and its own turn starts at once after it.
+        (C2, True, 17),
+        # A sub-agent that copied its parent's meta alone: nothing replayed,
+        # although its first turn starts within milliseconds.
+        (C1, False, 0),
+    ],
+)
+def test_forks_of_older_codex_without_dated_turns(
+    settings: Settings, tmp_path: Path, sid: str, keep_fork_id: bool, replayed: int
 ) -> None:
-    """A second session_meta opens the replay; an undated turn written well
-    after the fork's creation ends it (the replay is written at once)."""
-    older = tmp_path / FILES[F].name
-    lines = [json.loads(line) for line in FILES[F].read_text().splitlines()]
-    older.write_text("".join(json.dumps(_older_fork(line)) + "\n" for line in lines))
+    older = tmp_path / FILES[sid].name
+    lines = [json.loads(line) for line in FILES[sid].read_text().splitlines()]
+    lines = [_undated(line, "" if keep_fork_id else sid) for line in lines]
+    older.write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert run_import(FILES[P], older).exit_code == 0
-    assert session_rows(settings)[F] == expected()[F]
-    assert event_sums(settings)[F] == SPENT[F]
-    point = [e for e in events_of(F) if e.data.get("type") == "fork_point"]
-    assert [p.data for p in point] == [
-        {"type": "fork_point", "replayed_lines": 22, "forked_from_id": P}
-    ]
+    assert session_rows(settings)[sid] == expected()[sid]
+    assert event_sums(settings)[sid] == SPENT[sid]
+    points = [e.data for e in events_of(sid) if e.data.get("type") == "fork_point"]
+    fork_point = {"type": "fork_point", "replayed_lines": replayed, "forked_from_id": P}
+    assert points == ([fork_point] if replayed else [])
 
 
 def test_fork_read_while_it_grows(settings: Settings, tmp_path: Path) -> None:

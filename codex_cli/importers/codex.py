@@ -31,8 +31,9 @@ ends; the fork's own first turn does: its ``task_started`` /
 ``turn_context`` carries a ``turn_id`` (a UUIDv7) minted at or after the
 fork's own id, or a ``started_at`` second at or after it, where every
 replayed turn is older (the rule agentsview and tokscale use). An undated
-turn (old ids, no ``started_at``) is the fork's own when written more than
-a second after the fork's ``session_meta`` (the replay is written at once).
+turn (old ids, no ``started_at``) is the fork's own right after the output a
+forked sub-agent's replay ends with (below), else when written more than a
+second after the fork's ``session_meta`` (the replay is written at once).
 The replayed lines are not imported: they are the parent's, on the parent's
 page; one ``meta`` event (``data.type = "fork_point"``) says how many there
 were, where the fork's own events begin, and the session is linked to its
@@ -40,8 +41,9 @@ parent by ``parent_session_id``. The replay's last cumulative total is the
 fork's baseline, so its token events count only what the fork spent (a
 replayed total met again later adds nothing). A ``session_meta`` of another
 thread right after the rollout's own opens the same replay window (forks
-written before ``forked_from_id`` existed; sub-agents that copy their
-parent's meta).
+written before ``forked_from_id`` existed), except in a sub-agent without
+``forked_from_id``: Codex names it for every rollout seeded with history, so
+such a sub-agent copied its parent's meta alone (Codex 0.142, 0.145).
 
 Sub-agents (``source.subagent.thread_spawn.parent_thread_id``) are linked to
 their parent session and to the ``spawn_agent`` call that started them: the
@@ -273,7 +275,10 @@ class CodexParser(Parser):
         other = safe_session_id(payload.get("id"), "codex")
         if other == self.state.get("sid"):
             return False
-        if not self.state.get("own_lines") and "replay" not in self.state:
+        # Since forked_from_id exists, every rollout seeded with history names
+        # it; a sub-agent without it copied its parent's meta alone.
+        subagent = "parent" in self.state and "forked_from" not in self.state
+        if not (self.state.get("own_lines") or subagent or "replay" in self.state):
             self.state["replay"] = True
             if "parent" not in self.state:
                 # A fork written before forked_from_id: the first copied meta
@@ -297,6 +302,8 @@ class CodexParser(Parser):
             return minted >= fork_ms
         if isinstance(started, int | float) and not isinstance(started, bool):
             return started >= fork_ms // 1000
+        if self.state.get("spawn_output_last"):
+            return True  # a forked sub-agent's replay ends with its spawn's output
         written, meta_written = _ms(ts), self.state.get("meta_written_ms")
         return (
             written is not None
@@ -323,12 +330,15 @@ class CodexParser(Parser):
                     seen.append(_total_key(total))
         elif kind == "turn_context" and isinstance(payload.get("model"), str):
             self.state.setdefault("model", payload["model"])
-        elif kind == "response_item" and payload.get("type") in OUTPUT_TYPES:
+        elif kind == "response_item":
             call_id = payload.get("call_id")
-            text, _ = parse_output(payload.get("output"))
-            if isinstance(call_id, str) and text.startswith(FORKED_SPAWN_OUTPUT):
+            marker = payload.get("type") in OUTPUT_TYPES and parse_output(
+                payload.get("output")
+            )[0].startswith(FORKED_SPAWN_OUTPUT)
+            if marker and isinstance(call_id, str):
                 # The last one is this sub-agent's: nested forks replay their own.
                 self.state["spawn_call"] = call_id
+            self.state["spawn_output_last"] = marker
         return self.ignore("replayed parent history")
 
     def _fork_point(self, lineno: int, ts: Any) -> list[Event]:
