@@ -4,8 +4,8 @@ The fixtures in ``tests/fixtures/import/codex-forks/`` follow codex-rs (see
 ``tests/fixtures/import/codex-forks.md`` for the source of each shape): a
 parent P whose second turn spawns two sub-agents (C1 plain, C2 with the
 parent's history), a fork F of P (``forked_from_id``, P's history replayed
-and re-stamped) whose own turn spawns C3 (multi-agent v2, named by its task
-path). Tokens belong to the session that spent them: the totals below are
+and re-stamped) whose own turn spawns C3 (multi-agent v2, with F's history,
+named by its task path). Tokens belong to the session that spent them: the totals below are
 the differences of each rollout's own cumulative counts, worked out by hand.
 """
 
@@ -29,7 +29,7 @@ P = "019cadfd-8900-7a0b-81c2-d3e4f5061728"  # the parent
 F = "019cae02-1ce0-7f0f-80f0-e1e1e1d2d2d2"  # its fork (codex fork / thread/fork)
 C1 = "019cadfe-9e58-7c1c-81c1-d2d2d2e3e3e3"  # sub-agent of P, no history
 C2 = "019cadfe-a240-7c2c-82c2-d3d3d3e4e4e4"  # sub-agent of P, forked with P's history
-C3 = "019cae02-95f8-7c3c-83c3-a4a4a4b5b5b5"  # sub-agent of F, multi-agent v2
+C3 = "019cae02-95f8-7c3c-83c3-a4a4a4b5b5b5"  # sub-agent of F, v2, with F's history
 FILES = {sid: next(DAY.glob(f"rollout-*-{sid}.jsonl")) for sid in (P, F, C1, C2, C3)}
 TOKENS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
 # (input incl. cached, cached, output incl. reasoning, reasoning), per session.
@@ -43,7 +43,7 @@ SPENT = {
     ),  # 7000,4400,600,110 minus P's 4000,2400,400,80 it replayed
     C1: (1700, 512, 130, 25),  # started from zero
     C2: (1000, 700, 80, 10),  # 3500,1900,330,60 minus P's 2500,1200,250,50 at the spawn
-    C3: (600, 0, 40, 0),
+    C3: (600, 0, 40, 0),  # minus the last total of F it replayed (F's stale copy)
 }
 LINKS = {  # session -> (parent_session_id, parent_tool_call_id)
     P: (None, None),
@@ -100,7 +100,7 @@ def test_fork_counts_only_what_it_spent(settings: Settings) -> None:
     ]
     # Per event: the sums over a session's events are its totals.
     assert event_sums(settings) == SPENT
-    assert summary.ignored_by_type["replayed parent history"] == 22 + 17
+    assert summary.ignored_by_type["replayed parent history"] == 22 + 17 + 23
 
 
 def test_replayed_history_is_not_the_forks(settings: Settings) -> None:
@@ -132,6 +132,17 @@ def test_replayed_history_is_not_the_forks(settings: Settings) -> None:
         "fix the discount, with our context"
     ]
     assert c2[1].data["replayed_lines"] == 17
+    # A v2 sub-agent, forked with F's history, begins with the task F sent it.
+    c3 = events_of(C3)
+    assert c3[1].data == {
+        "type": "fork_point",
+        "replayed_lines": 23,
+        "forked_from_id": F,
+    }
+    assert (c3[2].content, c3[2].data["recipient"]) == (
+        "review the percentage change",
+        "/root/reviewer",
+    )
     # The parent itself is untouched by the copies.
     assert session_row(P).title == "list the failing cart tests"
 

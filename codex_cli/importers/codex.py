@@ -34,6 +34,8 @@ replayed turn is older (the rule agentsview and tokscale use). An undated
 turn (old ids, no ``started_at``) is the fork's own right after the output a
 forked sub-agent's replay ends with (below), else when written more than a
 second after the fork's ``session_meta`` (the replay is written at once).
+An ``inter_agent_communication`` addressed to the rollout's own
+``agent_path`` (the task a multi-agent v2 sub-agent is sent) is its own too.
 The replayed lines are not imported: they are the parent's, on the parent's
 page; one ``meta`` event (``data.type = "fork_point"``) says how many there
 were, where the fork's own events begin, and the session is linked to its
@@ -292,6 +294,11 @@ class CodexParser(Parser):
             started = payload.get("started_at")
         elif kind == "turn_context":
             started = None
+        elif kind == "inter_agent_communication":
+            # The task a multi-agent v2 sub-agent is sent: addressed to it, so
+            # never part of its parent's history.
+            path = self.state.get("agent_path")
+            return isinstance(path, str) and payload.get("recipient") == path
         else:
             return False
         fork_ms = self.state.get("fork_ms")
@@ -401,6 +408,8 @@ class CodexParser(Parser):
             value = meta.get(key) or spawn.get(key)
             if isinstance(value, str) and value:
                 data[key] = value
+        if "agent_path" in data:
+            self.state["agent_path"] = data["agent_path"]
         parent = spawn.get("parent_thread_id")
         if isinstance(parent, str) and "parent" not in self.state:
             self.state["parent"] = safe_session_id(parent, "codex")
