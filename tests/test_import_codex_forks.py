@@ -91,7 +91,8 @@ def test_fork_counts_only_what_it_spent(settings: Settings) -> None:
     summary = run_import(DAY)
     assert summary.exit_code == 0
     assert session_rows(settings) == expected()
-    # Over all sessions: what was really spent, each token once.
+    # Over all sessions: what was really spent, counted by hand as the sum of
+    # each model call's last_token_usage, each call once (P 3, F 2, C1 2, C2 1, C3 1).
     assert [sum(s[i] for s in SPENT.values()) for i in range(4)] == [
         10300,
         5612,
@@ -143,6 +144,7 @@ def test_replayed_history_is_not_the_forks(settings: Settings) -> None:
         "review the percentage change",
         "/root/reviewer",
     )
+    assert session_row(C3).title == "review the percentage change"
     # The parent itself is untouched by the copies.
     assert session_row(P).title == "list the failing cart tests"
 

@@ -256,11 +256,16 @@ class CodexParser(Parser):
             if payload.get(key) is not None
         }
         data["type"] = "inter_agent_communication"
+        content = text_of(payload.get("content"))
+        path = self.state.get("agent_path")
+        if path and payload.get("recipient") == path and content.strip():
+            # The task this sub-agent was sent: its title, as a prompt would be.
+            self.state.setdefault("title", redact_text(content.strip())[:200])
         return self._event(
             lineno,
             ts,
             "assistant",
-            text_of(payload.get("content")),
+            content,
             model=self.state.get("model"),
             data=data,
         )
