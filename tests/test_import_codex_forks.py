@@ -32,6 +32,12 @@ C2 = "019cadfe-a240-7c2c-82c2-d3d3d3e4e4e4"  # sub-agent of P, forked with P's h
 C3 = "019cae02-95f8-7c3c-83c3-a4a4a4b5b5b5"  # sub-agent of F, v2, with F's history
 FILES = {sid: next(DAY.glob(f"rollout-*-{sid}.jsonl")) for sid in (P, F, C1, C2, C3)}
 TOKENS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
+USAGE_KEYS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_output_tokens",
+)
 # (input incl. cached, cached, output incl. reasoning, reasoning), per session.
 SPENT = {
     P: (4000, 2400, 400, 80),  # its last cumulative total
@@ -249,6 +255,46 @@ def test_forks_of_older_codex_without_dated_turns(
     points = [e.data for e in events_of(sid) if e.data.get("type") == "fork_point"]
     fork_point = {"type": "fork_point", "replayed_lines": replayed, "forked_from_id": P}
     assert points == ([fork_point] if replayed else [])
+
+
+def test_users_fork_of_a_forked_sub_agent(settings: Settings, tmp_path: Path) -> None:
+    """A fork of C2 replays C2's whole rollout (C2's own replay of P included):
+    its parent is C2, not a spawn call, and it spent only its own turn."""
+    fork_id = "019cae10-0000-7000-8000-0000000000f2"
+    c2 = [json.loads(line) for line in FILES[C2].read_text().splitlines()]
+    at = "2026-03-02T11:00:00.{:03d}Z".format
+    meta = {**c2[0]["payload"], "id": fork_id, "forked_from_id": C2, "source": "cli"}
+    for key in ("agent_nickname", "agent_role"):
+        meta.pop(key)
+    own_turn = "019cae10-4e20-7000-8000-0000000000a1"  # 20 s after the fork
+    total = (3500 + 700, 1900 + 300, 330 + 50, 60 + 5)
+    lines = [{"timestamp": at(1), "type": "session_meta", "payload": meta}]
+    lines += [{**line, "timestamp": at(2 + i)} for i, line in enumerate(c2)]
+    lines += [
+        {
+            "timestamp": "2026-03-02T11:00:20.000Z",
+            "type": "event_msg",
+            "payload": {"type": "task_started", "turn_id": own_turn},
+        },
+        {
+            "timestamp": "2026-03-02T11:00:21.000Z",
+            "type": "event_msg",
+            "payload": {
+                "type": "token_count",
+                "info": {
+                    "total_token_usage": dict(zip(USAGE_KEYS, total, strict=True)),
+                    "last_token_usage": dict(
+                        zip(USAGE_KEYS, (700, 300, 50, 5), strict=True)
+                    ),
+                },
+            },
+        },
+    ]
+    path = tmp_path / f"rollout-2026-03-02T11-00-00-{fork_id}.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert run_import(FILES[P], FILES[C2], path).exit_code == 0
+    assert session_rows(settings)[fork_id] == (C2, None, 700, 300, 50, 5)
+    assert session_rows(settings)[C2] == expected()[C2]
 
 
 def test_fork_read_while_it_grows(settings: Settings, tmp_path: Path) -> None:

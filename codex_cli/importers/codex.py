@@ -328,6 +328,7 @@ class CodexParser(Parser):
         if kind == "session_meta":
             return self.ignore("session_meta (inherited)")
         self.state["replayed"] = self.state.get("replayed", 0) + 1
+        self.state["spawn_output_last"] = False
         if kind == "event_msg" and payload.get("type") == "token_count":
             info = payload.get("info")
             total = (
@@ -418,6 +419,7 @@ class CodexParser(Parser):
         parent = spawn.get("parent_thread_id")
         if isinstance(parent, str) and "parent" not in self.state:
             self.state["parent"] = safe_session_id(parent, "codex")
+            self.state["subagent"] = True
         forked = meta.get("forked_from_id") or meta.get("forked_from")
         if isinstance(forked, str) and forked:
             self.state["forked_from"] = safe_session_id(forked, "codex")
@@ -788,7 +790,9 @@ class CodexParser(Parser):
             "git_branch": self.state.get("branch"),
             "model": self.state.get("model"),
             "parent_session_id": self.state.get("parent"),
-            "parent_tool_call_id": self.state.get("spawn_call"),
+            # A user's fork of a forked sub-agent replays that call too: not its own.
+            "parent_tool_call_id": self.state.get("subagent")
+            and self.state.get("spawn_call"),
         }
         return {sid: {k: v for k, v in values.items() if v}}
 
