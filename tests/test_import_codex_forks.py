@@ -257,6 +257,22 @@ def test_forks_of_older_codex_without_dated_turns(
     assert points == ([fork_point] if replayed else [])
 
 
+def test_older_fork_whose_meta_was_written_before_its_start_up(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Older Codex wrote a fork's session_meta when it created the session and
+    the replay seconds later, after its start-up (MCP servers ...)."""
+    lines = [
+        _undated(json.loads(line), F) for line in FILES[F].read_text().splitlines()
+    ]
+    lines[0]["timestamp"] = "2026-03-02T10:04:55.000Z"
+    older = tmp_path / FILES[F].name
+    older.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert run_import(FILES[P], older).exit_code == 0
+    assert session_rows(settings)[F] == expected()[F]
+    assert not any("failing cart tests" in e.content for e in events_of(F))
+
+
 def test_users_fork_of_a_forked_sub_agent(settings: Settings, tmp_path: Path) -> None:
     """A fork of C2 replays C2's whole rollout (C2's own replay of P included):
     its parent is C2, not a spawn call, and it spent only its own turn."""

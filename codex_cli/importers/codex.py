@@ -33,7 +33,7 @@ fork's own id, or a ``started_at`` second at or after it, where every
 replayed turn is older (the rule agentsview and tokscale use). An undated
 turn (old ids, no ``started_at``) is the fork's own right after the output a
 forked sub-agent's replay ends with (below), else when written more than a
-second after the fork's ``session_meta`` (the replay is written at once).
+second after the replay's first line (the replay is written at once).
 An ``inter_agent_communication`` addressed to the rollout's own
 ``agent_path`` (the task a multi-agent v2 sub-agent is sent) is its own too.
 The replayed lines are not imported: they are the parent's, on the parent's
@@ -185,7 +185,7 @@ TURN_STARTS = {"task_started", "turn_started"}
 # a forked sub-agent's history, to the parent's spawn_agent call.
 FORKED_SPAWN_OUTPUT = "You are the newly spawned agent."
 # The replay is written at once when the fork is created; an undated turn this
-# long after the fork's session_meta is the fork's own.
+# long after the replay's first line is the fork's own.
 REPLAY_BURST_MS = 1000
 SPAWN_TOOLS = {"spawn_agent"}
 
@@ -202,10 +202,10 @@ class CodexParser(Parser):
                 raise Skip("unknown shape", "payload is not an object")
             ts = record.get("timestamp")
             if kind == "session_meta" and self._inherited_meta(payload):
-                return self._replayed(kind, payload)
+                return self._replayed(kind, payload, ts)
             if self.state.get("replay"):
                 if not self._own_turn_starts(kind, payload, ts):
-                    return self._replayed(kind, payload)
+                    return self._replayed(kind, payload, ts)
                 point = self._fork_point(lineno, ts)
                 return [*point, *self.feed(lineno, record)]
             if kind == "session_meta":
@@ -316,15 +316,22 @@ class CodexParser(Parser):
             return started >= fork_ms // 1000
         if self.state.get("spawn_output_last"):
             return True  # a forked sub-agent's replay ends with its spawn's output
-        written, meta_written = _ms(ts), self.state.get("meta_written_ms")
+        # Measured from the replay's first line, not the meta: older Codex wrote
+        # the meta when the session was created, the replay after its start-up.
+        written = _ms(ts)
+        replay_written = self.state.get("replay_written_ms") or self.state.get(
+            "meta_written_ms"
+        )
         return (
             written is not None
-            and isinstance(meta_written, int)
-            and written - meta_written > REPLAY_BURST_MS
+            and isinstance(replay_written, int)
+            and written - replay_written > REPLAY_BURST_MS
         )
 
-    def _replayed(self, kind: str, payload: dict[str, Any]) -> list[Event]:
+    def _replayed(self, kind: str, payload: dict[str, Any], ts: Any) -> list[Event]:
         """A line of the parent's history: not imported, but its total is the baseline."""
+        if self.state.get("replay") and "replay_written_ms" not in self.state:
+            self.state["replay_written_ms"] = _ms(ts)
         if kind == "session_meta":
             return self.ignore("session_meta (inherited)")
         self.state["replayed"] = self.state.get("replayed", 0) + 1
