@@ -5,8 +5,9 @@ The fixtures in ``tests/fixtures/import/codex-forks/`` follow codex-rs (see
 parent P whose second turn spawns two sub-agents (C1 plain, C2 with the
 parent's history), a fork F of P (``forked_from_id``, P's history replayed
 and re-stamped) whose own turn spawns C3 (multi-agent v2, with F's history,
-named by its task path). Tokens belong to the session that spent them: the totals below are
-the differences of each rollout's own cumulative counts, worked out by hand.
+named by its task path). Tokens belong to the session that spent them: the
+totals below are the differences of each rollout's own cumulative counts,
+worked out by hand.
 """
 
 from __future__ import annotations
@@ -38,18 +39,16 @@ USAGE_KEYS = (
     "output_tokens",
     "reasoning_output_tokens",
 )
-# (input incl. cached, cached, output incl. reasoning, reasoning), per session.
+# (input incl. cached, cached, output incl. reasoning, reasoning), per session:
+# P its last cumulative total; F 7000,4400,600,110 minus P's 4000,2400,400,80
+# that it replayed; C1 from zero; C2 3500,1900,330,60 minus P's 2500,1200,250,50
+# at the spawn; C3 its total minus the last total of F it replayed.
 SPENT = {
-    P: (4000, 2400, 400, 80),  # its last cumulative total
-    F: (
-        3000,
-        2000,
-        200,
-        30,
-    ),  # 7000,4400,600,110 minus P's 4000,2400,400,80 it replayed
-    C1: (1700, 512, 130, 25),  # started from zero
-    C2: (1000, 700, 80, 10),  # 3500,1900,330,60 minus P's 2500,1200,250,50 at the spawn
-    C3: (600, 0, 40, 0),  # minus the last total of F it replayed (F's stale copy)
+    P: (4000, 2400, 400, 80),
+    F: (3000, 2000, 200, 30),
+    C1: (1700, 512, 130, 25),
+    C2: (1000, 700, 80, 10),
+    C3: (600, 0, 40, 0),
 }
 LINKS = {  # session -> (parent_session_id, parent_tool_call_id)
     P: (None, None),
@@ -99,7 +98,8 @@ def test_fork_counts_only_what_it_spent(settings: Settings) -> None:
     assert session_rows(settings) == expected()
     # Over all sessions: what was really spent, counted by hand as the sum of
     # each model call's last_token_usage, each call once (P 3, F 2, C1 2, C2 1, C3 1).
-    assert [sum(s[i] for s in SPENT.values()) for i in range(4)] == [
+    rows = session_rows(settings).values()
+    assert [sum(row[2 + i] for row in rows) for i in range(4)] == [
         10300,
         5612,
         850,
