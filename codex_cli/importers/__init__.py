@@ -47,7 +47,7 @@ from .base import (
     walk,
 )
 from .claude import ClaudeParser, find_leaves, is_side_file
-from .codex import CodexParser
+from .codex import CodexParser, subagent_links
 from .copilot import CopilotParser
 from .gemini import GeminiParser
 from .llm import LlmParser
@@ -312,6 +312,7 @@ class Importer:
             self._flush()
             self._title_from_summaries()
             self._write_deferred()
+            self._link_subagents()
         finally:
             self._close()
         self.summary.sessions_new = len(self._new)
@@ -520,6 +521,28 @@ class Importer:
             ts = self._started_at(sid)
             if ts is not None:
                 self._buffer.append(_meta_event(sid, values, digest, ts))
+        self._flush()
+
+    def _link_subagents(self) -> None:
+        """Codex sub-agents touched by this run, linked to the call that spawned them.
+
+        Done once both sessions are in the database, whichever file came first
+        (this run or an earlier one); a linked session is not looked at again.
+        """
+        if self.dry_run or self.conn is None or not self._touched:
+            return
+        try:
+            links = subagent_links(self.conn, self._touched)
+        except sqlite3.OperationalError:
+            return
+        for sid, values in links:
+            ts = self._started_at(sid)
+            if ts is None:
+                continue
+            digest = hashlib.blake2b(
+                json.dumps(values, sort_keys=True).encode(), digest_size=16
+            ).hexdigest()
+            self._buffer.append(_meta_event(sid, values, digest, ts))
         self._flush()
 
     def _claude_usage(self) -> dict[str, list[int]]:

@@ -18,6 +18,44 @@ total exactly. ``cached_input_tokens`` is part of ``input_tokens`` and
 ``output_tokens``, as Codex counts them. Event ids come from the session id
 and the line, so the same rollout met at a second path (archived) adds
 nothing.
+
+Forks. A forked rollout (``codex fork``, ``/fork``, the app-server's
+``thread/fork``, a sub-agent spawned with its parent's history) starts with
+its own ``session_meta`` (``forked_from_id``: the parent thread), then
+replays the parent's history as Codex persisted it: the parent's
+``session_meta``, its items and its ``token_count`` events with their
+cumulative totals, every line re-stamped with the fork's creation time
+(codex-rs ``Session::record_initial_history``, ``InitialHistory::Forked``:
+"persist all rollout items as-is"). Codex writes no marker where the replay
+ends; the fork's own first turn does: its ``task_started`` /
+``turn_context`` carries a ``turn_id`` (a UUIDv7) minted at or after the
+fork's own id, or a ``started_at`` second at or after it, where every
+replayed turn is older (the rule agentsview and tokscale use). An undated
+turn (old ids, no ``started_at``) is the fork's own right after the output a
+forked sub-agent's replay ends with (below), else when written more than a
+second after the replay's first line (the replay is written at once).
+An ``inter_agent_communication`` addressed to the rollout's own
+``agent_path`` (the task a multi-agent v2 sub-agent is sent) is its own too.
+The replayed lines are not imported: they are the parent's, on the parent's
+page; one ``meta`` event (``data.type = "fork_point"``) says how many there
+were, where the fork's own events begin, and the session is linked to its
+parent by ``parent_session_id``. The replay's last cumulative total is the
+fork's baseline, so its token events count only what the fork spent (a
+replayed total met again later adds nothing). A ``session_meta`` of another
+thread right after the rollout's own opens the same replay window (forks
+written before ``forked_from_id`` existed), except in a sub-agent without
+``forked_from_id``: Codex names it for every rollout seeded with history, so
+such a sub-agent copied its parent's meta alone (Codex 0.142, 0.145).
+
+Sub-agents (``source.subagent.thread_spawn.parent_thread_id``) are linked to
+their parent session and to the ``spawn_agent`` call that started them: the
+call's output names the new thread (``{"agent_id": ...}``, multi-agent v1;
+``collab_agent_spawn_end.new_thread_id``) or its task (``{"task_name":
+...}``, v2, the child's ``agent_path``); a sub-agent forked with its
+parent's history also names the call in its replay (the synthetic output
+"You are the newly spawned agent..."). The tool result keeps ``agent_id`` /
+``task_name`` in its ``data``; :func:`subagent_links` joins both sides in
+the database, so either may be imported first.
 """
 
 from __future__ import annotations
@@ -25,10 +63,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..events import Event, format_ts
+from ..errors import CodexError
+from ..events import Event, format_ts, normalize_ts
 from ..redact import redact_text
 from .base import Parser, Skip, count, make_event, safe_session_id, text_of, timestamp
 
@@ -138,6 +179,15 @@ OUTPUT_MARK = re.compile(r"Output:[ \t]*\r?\n?")
 UUID_IN_NAME = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
+# event_msg types that open a turn (``TurnStartedEvent``, serialized as task_started).
+TURN_STARTS = {"task_started", "turn_started"}
+# What codex-rs (agent/control.rs, FORKED_SPAWN_AGENT_OUTPUT_MESSAGE) answers, in
+# a forked sub-agent's history, to the parent's spawn_agent call.
+FORKED_SPAWN_OUTPUT = "You are the newly spawned agent."
+# The replay is written at once when the fork is created; an undated turn this
+# long after the replay's first line is the fork's own.
+REPLAY_BURST_MS = 1000
+SPAWN_TOOLS = {"spawn_agent"}
 
 
 class CodexParser(Parser):
@@ -151,8 +201,16 @@ class CodexParser(Parser):
             if not isinstance(payload, dict):
                 raise Skip("unknown shape", "payload is not an object")
             ts = record.get("timestamp")
+            if kind == "session_meta" and self._inherited_meta(payload):
+                return self._replayed(kind, payload, ts)
+            if self.state.get("replay"):
+                if not self._own_turn_starts(kind, payload, ts):
+                    return self._replayed(kind, payload, ts)
+                point = self._fork_point(lineno, ts)
+                return [*point, *self.feed(lineno, record)]
             if kind == "session_meta":
                 return self._meta(lineno, payload, ts)
+            self.state["own_lines"] = True
             if kind == "turn_context":
                 return self._turn_context(payload)
             if kind == "response_item":
@@ -198,21 +256,138 @@ class CodexParser(Parser):
             if payload.get(key) is not None
         }
         data["type"] = "inter_agent_communication"
+        content = text_of(payload.get("content"))
+        path = self.state.get("agent_path")
+        if path and payload.get("recipient") == path and content.strip():
+            # The task this sub-agent was sent: its title, as a prompt would be.
+            self.state.setdefault("title", redact_text(content.strip())[:200])
         return self._event(
             lineno,
             ts,
             "assistant",
-            text_of(payload.get("content")),
+            content,
             model=self.state.get("model"),
             data=data,
         )
+
+    # -- forks: the parent's history replayed -------------------------------
+
+    def _inherited_meta(self, payload: dict[str, Any]) -> bool:
+        """Another thread's ``session_meta`` after this rollout's own: a replay.
+
+        It opens the replay window unless the rollout's own turns began.
+        """
+        if not self.state.get("meta_seen"):
+            return False
+        other = safe_session_id(payload.get("id"), "codex")
+        if other == self.state.get("sid"):
+            return False
+        # Since forked_from_id exists, every rollout seeded with history names
+        # it; a sub-agent without it copied its parent's meta alone.
+        subagent = "parent" in self.state and "forked_from" not in self.state
+        if not (self.state.get("own_lines") or subagent or "replay" in self.state):
+            self.state["replay"] = True
+            if "parent" not in self.state:
+                # A fork written before forked_from_id: the first copied meta
+                # is the parent's (a nested fork's next ones, its ancestors').
+                self.state["forked_from"] = self.state["parent"] = other
+        return True
+
+    def _own_turn_starts(self, kind: str, payload: dict[str, Any], ts: Any) -> bool:
+        """Whether this line, met in the replay window, opens the fork's own first turn."""
+        if kind == "event_msg" and payload.get("type") in TURN_STARTS:
+            started = payload.get("started_at")
+        elif kind == "turn_context":
+            started = None
+        elif kind == "inter_agent_communication":
+            # The task a multi-agent v2 sub-agent is sent: addressed to it, so
+            # never part of its parent's history.
+            path = self.state.get("agent_path")
+            return isinstance(path, str) and payload.get("recipient") == path
+        else:
+            return False
+        fork_ms = self.state.get("fork_ms")
+        if not isinstance(fork_ms, int):
+            return True  # nothing to date the fork by: no replay to skip
+        minted = _uuid7_ms(payload.get("turn_id"))
+        if minted is not None:
+            return minted >= fork_ms
+        if isinstance(started, int | float) and not isinstance(started, bool):
+            return started >= fork_ms // 1000
+        if self.state.get("spawn_output_last"):
+            return True  # a forked sub-agent's replay ends with its spawn's output
+        # Measured from the replay's first line, not the meta: older Codex wrote
+        # the meta when the session was created, the replay after its start-up.
+        written = _ms(ts)
+        replay_written = self.state.get("replay_written_ms") or self.state.get(
+            "meta_written_ms"
+        )
+        return (
+            written is not None
+            and isinstance(replay_written, int)
+            and written - replay_written > REPLAY_BURST_MS
+        )
+
+    def _replayed(self, kind: str, payload: dict[str, Any], ts: Any) -> list[Event]:
+        """A line of the parent's history: not imported, but its total is the baseline."""
+        if self.state.get("replay") and "replay_written_ms" not in self.state:
+            self.state["replay_written_ms"] = _ms(ts)
+        if kind == "session_meta":
+            return self.ignore("session_meta (inherited)")
+        self.state["replayed"] = self.state.get("replayed", 0) + 1
+        self.state["spawn_output_last"] = False
+        if kind == "event_msg" and payload.get("type") == "token_count":
+            info = payload.get("info")
+            total = (
+                _usage(info.get("total_token_usage"))
+                if isinstance(info, dict)
+                else None
+            )
+            if total is not None:
+                self.state["total"] = total
+                seen = self.state.setdefault("replayed_totals", [])
+                if len(seen) < 10_000:
+                    seen.append(_total_key(total))
+        elif kind == "turn_context" and isinstance(payload.get("model"), str):
+            self.state.setdefault("model", payload["model"])
+        elif kind == "response_item":
+            call_id = payload.get("call_id")
+            marker = payload.get("type") in OUTPUT_TYPES and parse_output(
+                payload.get("output")
+            )[0].startswith(FORKED_SPAWN_OUTPUT)
+            if marker and isinstance(call_id, str):
+                # The last one is this sub-agent's: nested forks replay their own.
+                self.state["spawn_call"] = call_id
+            self.state["spawn_output_last"] = marker
+        return self.ignore("replayed parent history")
+
+    def _fork_point(self, lineno: int, ts: Any) -> list[Event]:
+        """Where the fork's own events begin, and how many replayed lines came before."""
+        self.state["replay"] = False
+        replayed = self.state.get("replayed", 0)
+        parent = self.state.get("forked_from") or self.state.get("parent")
+        if not replayed and not self.state.get("forked_from"):
+            return []  # a sub-agent that copied only its parent's session_meta
+        content = f"Forked from session {parent}" if parent else "Fork"
+        content += (
+            f": {replayed} line(s) of its history before this point are the parent's,"
+            " not imported again"
+        )
+        data = {"type": "fork_point", "replayed_lines": replayed}
+        if parent:
+            data["forked_from_id"] = parent
+        return [
+            self._event(
+                lineno, ts, "system", content, key="fork_point", kind="meta", data=data
+            )
+        ]
 
     # -- metadata lines ---------------------------------------------------
 
     def _meta(self, lineno: int, meta: dict[str, Any], ts: Any) -> list[Event]:
         if "sid" in self.state and self.state.get("meta_seen"):
-            # A fork or a sub-agent repeats its parent's meta after its own.
-            return self.ignore("session_meta (inherited)")
+            # The rollout's own meta again (a resumed session rewrites it).
+            return self.ignore("session_meta (repeated)")
         self.state["meta_seen"] = True
         if "sid" not in self.state:
             self.state["sid"] = safe_session_id(meta.get("id"), "codex")
@@ -230,6 +405,7 @@ class CodexParser(Parser):
                 "source",
                 "model_provider",
                 "forked_from_id",
+                "forked_from",
             )
             if meta.get(key) is not None
         }
@@ -240,9 +416,25 @@ class CodexParser(Parser):
         source = meta.get("source")
         spawn = source.get("subagent") if isinstance(source, dict) else None
         spawn = spawn.get("thread_spawn") if isinstance(spawn, dict) else None
-        parent = spawn.get("parent_thread_id") if isinstance(spawn, dict) else None
+        spawn = spawn if isinstance(spawn, dict) else {}
+        for key in ("agent_path", "agent_nickname", "agent_role"):
+            value = meta.get(key) or spawn.get(key)
+            if isinstance(value, str) and value:
+                data[key] = value
+        if "agent_path" in data:
+            self.state["agent_path"] = data["agent_path"]
+        parent = spawn.get("parent_thread_id")
         if isinstance(parent, str) and "parent" not in self.state:
             self.state["parent"] = safe_session_id(parent, "codex")
+            self.state["subagent"] = True
+        forked = meta.get("forked_from_id") or meta.get("forked_from")
+        if isinstance(forked, str) and forked:
+            self.state["forked_from"] = safe_session_id(forked, "codex")
+            self.state.setdefault("parent", self.state["forked_from"])
+            self.state.setdefault("replay", True)
+        # The fork's creation: its own id is a UUIDv7; else the meta's time.
+        self.state["fork_ms"] = _uuid7_ms(meta.get("id")) or _ms(start)
+        self.state["meta_written_ms"] = _ms(ts) or _ms(start)
         version = meta.get("cli_version")
         content = f"Codex CLI {version} session" if version else "Codex CLI session"
         if meta.get("cwd"):
@@ -273,6 +465,11 @@ class CodexParser(Parser):
                     data={"type": "turn_aborted"},
                 )
             ]
+        if kind == "collab_agent_spawn_end":
+            # Persisted in the extended mode only: names the thread the call started.
+            call_id, thread = payload.get("call_id"), payload.get("new_thread_id")
+            if isinstance(call_id, str) and isinstance(thread, str):
+                self.state.setdefault("spawned", {})[call_id] = thread
         # user_message / agent_message / agent_reasoning / item_completed repeat
         # the response items.
         if kind in QUIET_EVENTS:
@@ -291,6 +488,12 @@ class CodexParser(Parser):
         if total is not None:
             before = self.state.get("total", [0] * len(total))
             diff = [t - b for t, b in zip(total, before, strict=True)]
+            if min(diff) < 0 and _total_key(total) in self.state.get(
+                "replayed_totals", ()
+            ):
+                # A parent's count again, after the fork's own turn began: the
+                # parent spent it, and the baseline stays.
+                return self.ignore("event_msg token_count (replayed)")
             self.state["total"] = total
             spent = diff if min(diff) >= 0 else last
         elif last is not None:
@@ -551,6 +754,10 @@ class CodexParser(Parser):
             else None
         )
         content, data = parse_output(item.get("output"))
+        if name in SPAWN_TOOLS and isinstance(call_id, str):
+            data.update(
+                _spawned(content, self.state.get("spawned", {}).pop(call_id, None))
+            )
         return self._event(
             lineno,
             ts,
@@ -590,6 +797,9 @@ class CodexParser(Parser):
             "git_branch": self.state.get("branch"),
             "model": self.state.get("model"),
             "parent_session_id": self.state.get("parent"),
+            # A user's fork of a forked sub-agent replays that call too: not its own.
+            "parent_tool_call_id": self.state.get("subagent")
+            and self.state.get("spawn_call"),
         }
         return {sid: {k: v for k, v in values.items() if v}}
 
@@ -665,6 +875,46 @@ def _usage(value: Any) -> list[int] | None:
     ]
 
 
+def _spawned(content: str, thread: str | None) -> dict[str, str]:
+    """What a ``spawn_agent`` result names: the new thread (v1) or its task (v2)."""
+    found: dict[str, str] = {"agent_id": thread} if thread else {}
+    try:
+        result = json.loads(content)
+    except ValueError:
+        return found
+    if isinstance(result, dict):
+        for key in ("agent_id", "task_name"):
+            if isinstance(result.get(key), str) and result[key]:
+                found.setdefault(key, result[key])
+    return found
+
+
+def _total_key(total: list[int]) -> str:
+    return ",".join(map(str, total))
+
+
+def _ms(value: Any) -> int | None:
+    """Milliseconds since the epoch of a timestamp in any form we accept, else ``None``."""
+    if value is None:
+        return None
+    try:
+        when = normalize_ts(value)
+    except CodexError:
+        return None
+    return int(datetime.fromisoformat(when[:-1] + "+00:00").timestamp() * 1000)
+
+
+def _uuid7_ms(value: Any) -> int | None:
+    """The creation time (ms) in a UUIDv7 (Codex thread and turn ids are v7)."""
+    if (
+        not isinstance(value, str)
+        or not UUID_IN_NAME.fullmatch(value.lower())
+        or value[14] != "7"
+    ):
+        return None
+    return int(value.replace("-", "")[:12], 16)
+
+
 def _uuid7_ts(value: Any) -> str | None:
     """The creation time in a UUIDv7 (Codex thread ids are v7)."""
     if (
@@ -683,3 +933,52 @@ def _fallback_id(name: str) -> str:
     if match:
         return match.group(0)
     return "codex-" + hashlib.blake2b(name.encode(), digest_size=8).hexdigest()
+
+
+def subagent_links(
+    conn: sqlite3.Connection, sids: Iterable[str]
+) -> list[tuple[str, dict[str, str]]]:
+    """Codex sub-agent sessions among or under ``sids`` and the spawn call that started each.
+
+    A sub-agent's rollout names its parent thread but not the call; the
+    parent's ``spawn_agent`` result names the child (``agent_id``) or its task
+    (``task_name``, the child's ``agent_path``). Read from the database, so
+    the link is found whichever of the two files was imported first.
+    """
+    ids = json.dumps(sorted(sids))
+    rows = conn.execute(
+        "SELECT id, parent_session_id FROM sessions WHERE source = 'codex' "
+        "AND parent_session_id IS NOT NULL AND parent_tool_call_id IS NULL "
+        "AND (id IN (SELECT value FROM json_each(?)) "
+        "OR parent_session_id IN (SELECT value FROM json_each(?)))",
+        (ids, ids),
+    ).fetchall()
+    links = []
+    for child, parent in rows:
+        call = _spawn_call(conn, parent, "$.agent_id", child)
+        if call is None:
+            path = conn.execute(
+                "SELECT json_extract(data, '$.agent_path') FROM events "
+                "WHERE session_id = ? AND kind = 'meta' "
+                "AND json_extract(data, '$.agent_path') IS NOT NULL LIMIT 1",
+                (child,),
+            ).fetchone()
+            if path is not None:
+                call = _spawn_call(conn, parent, "$.task_name", path[0])
+        if call is not None:
+            links.append(
+                (child, {"parent_session_id": parent, "parent_tool_call_id": call})
+            )
+    return links
+
+
+def _spawn_call(
+    conn: sqlite3.Connection, parent: str, field: str, value: str
+) -> str | None:
+    row = conn.execute(
+        "SELECT tool_call_id FROM events WHERE session_id = ? "
+        "AND tool_name = 'spawn_agent' AND kind = 'tool_result' "
+        f"AND json_extract(data, '{field}') = ? ORDER BY seq LIMIT 1",
+        (parent, value),
+    ).fetchone()
+    return row[0] if row else None
