@@ -349,6 +349,7 @@ class Links:
     """Sub-agent sessions: the call that started this one, the ones its calls started."""
 
     parent_seq: int | None = None
+    forked: bool = False  # a copy of the parent's history, continued (a Codex fork)
     children: dict[str, str] = field(default_factory=dict)  # call id -> session id
 
 
@@ -361,6 +362,15 @@ def _links(conn: sqlite3.Connection, summary: Any) -> Links:
             (summary.parent_tool_call_id, summary.parent_session_id),
         ).fetchone()
         links.parent_seq = row[0] if row else None
+    elif summary.parent_session_id:  # not started by a call: a fork?
+        links.forked = (
+            conn.execute(
+                "select 1 from events where session_id = ? and kind = 'meta' "
+                "and json_extract(data, '$.type') = 'fork_point' limit 1",
+                (summary.id,),
+            ).fetchone()
+            is not None
+        )
     for child, call in conn.execute(
         "select id, parent_tool_call_id from sessions where parent_session_id = ? "
         "and parent_tool_call_id is not null",
@@ -481,6 +491,7 @@ async def session_page(datasette: Any, request: Any) -> Response:
                     else None
                 ),
                 "parent_seq": links.parent_seq,
+                "forked": links.forked,
                 "script_url": _static_url(datasette, "codex-session.js"),
             },
             request=request,

@@ -356,5 +356,9 @@ def test_session_page_opens_the_sub_agent_from_its_call(settings: Settings) -> N
             )
             page = site.get(f"/-/sessions/{child}").text
             assert f'href="/-/sessions/{P}?at={seq}#e{seq}"' in page
+            assert "<dt>Started by</dt>" in page
+        # A fork says so, and links to the session it continues.
+        fork = site.get(f"/-/sessions/{F}").text
+        assert "<dt>Forked from</dt>" in fork and f'href="/-/sessions/{P}"' in fork
     finally:
         site.close()
