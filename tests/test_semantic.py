@@ -366,3 +366,27 @@ def test_without_the_extra_the_page_has_no_similar_list(
         monkeypatch.setitem(sys.modules, "model2vec", None)
         assert 'id="codex-similar"' not in site.get("/-/sessions/demo-1").text
         assert site.json("/-/sessions/demo-1/similar.json") == []
+
+
+def test_vectors_kept_in_the_process_follow_the_log(cli, logged: Settings) -> None:
+    from codex_cli.read.queries import open_log
+
+    query = "money amounts were slightly wrong due to binary fractions"
+    cli("log", "embed")
+    conn = open_log(logged)
+
+    def found(limit: int = 2) -> list[tuple[str, int]]:
+        hits = semantic.semantic_search(conn, query, limit=limit)
+        return [(h.event.session_id, h.event.seq) for h in hits]
+
+    assert found(1) == [("meaning", 3)]
+    with SessionLogger("later", settings=logged) as logger:
+        logger.log("user", "the invoice total was off by a cent: float rounding")
+    cli("log", "embed")
+    assert ("later", 1) in found()  # a vector added since: read on top
+    with conn:
+        conn.execute("DELETE FROM events WHERE session_id = 'meaning' AND seq = 3")
+    assert ("meaning", 3) not in found(4) and len(found(4)) == 4  # deleted: skipped
+    with conn:
+        conn.execute("DELETE FROM events WHERE session_id = 'later'")
+    assert all(sid == "meaning" for sid, _ in found(3))  # the newest gone: read again

