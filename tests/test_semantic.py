@@ -390,3 +390,39 @@ def test_vectors_kept_in_the_process_follow_the_log(cli, logged: Settings) -> No
     with conn:
         conn.execute("DELETE FROM events WHERE session_id = 'later'")
     assert all(sid == "meaning" for sid, _ in found(3))  # the newest gone: read again
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_similar_list_in_a_real_browser(
+    cli, settings: Settings, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+    from serve_helpers import codex_serve, launch_chromium, populate
+
+    populate(settings)  # its titles include a script: shown as text, never run
+    assert cli("log", "embed").exit_code == 0
+    expected = json.loads(cli("log", "similar", "demo-1", "-n", "5", "--json").stdout)
+    problems: list[str] = []
+    with codex_serve(tmp_path / "serve.log") as base, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page()
+            page.on(
+                "console",
+                lambda msg: problems.append(msg.text) if msg.type == "error" else None,
+            )
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            page.goto(f"{base}/-/sessions/demo-1")
+            links = page.locator("#codex-similar li a")
+            expect(links).to_have_count(len(expected))
+            assert page.locator("#codex-similar").is_visible()
+            first = expected[0]
+            expect(links.first).to_have_text(first["title"] or first["session_id"])
+            assert links.first.get_attribute("href").endswith(
+                f"/-/sessions/{first['session_id']}"
+            )
+            assert page.evaluate("window.codexPwned") is None
+        finally:
+            browser.close()
+    assert problems == []

@@ -366,7 +366,7 @@ class Importer:
         """Embed the events this run added (search by meaning); return how many.
 
         Only with embedding on (``embed``, ``CODEX_EMBED``) and the semantic
-        extra installed: without it torch is never imported. Runs after the
+        extra installed: without it model2vec is never imported. Runs after the
         import is committed, so the events are searchable by their words
         meanwhile; an interrupted embedding is finished by ``codex log embed``.
         """
