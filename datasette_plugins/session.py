@@ -451,7 +451,7 @@ async def _similar_json(datasette: Any, db: Any, session_id: str) -> Response:
 
     def load(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         get_session(conn, session_id)  # SessionNotFound: a 404
-        if not semantic.available() or not semantic.has_vectors(conn):
+        if not semantic.available() or not semantic.has_vectors(conn, session_id):
             return []
         try:
             return semantic.similar_sessions(conn, session_id, limit=SIMILAR)

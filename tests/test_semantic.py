@@ -426,3 +426,28 @@ def test_similar_list_in_a_real_browser(
         finally:
             browser.close()
     assert problems == []
+
+
+def test_session_sums_follow_embedding_and_purge(cli, settings: Settings) -> None:
+    import numpy as np
+
+    texts = ["the build ran out of memory", "raised the pod's memory limit"]
+    for round_ in range(2):  # two runs of embed: the sum grows, never restarts
+        with SessionLogger("a", settings=settings) as logger:
+            for text in texts:
+                logger.log("user", f"{text} ({round_})")
+        assert cli("log", "embed").exit_code == 0
+    conn = sqlite3.connect(settings.db_path)
+    vectors = [
+        np.frombuffer(row[0], dtype="<f4")
+        for row in conn.execute("SELECT vector FROM event_vectors")
+    ]
+    blob, count = conn.execute(
+        "SELECT vector, events FROM session_vectors WHERE session_id = 'a'"
+    ).fetchone()
+    assert count == 4 and np.allclose(np.frombuffer(blob, dtype="<f4"), sum(vectors))
+    with conn:  # as codex log purge removes a session
+        conn.execute("DELETE FROM events WHERE session_id = 'a'")
+        conn.execute("DELETE FROM sessions WHERE id = 'a'")
+    assert conn.execute("SELECT count(*) FROM session_vectors").fetchone() == (0,)
+    conn.close()

@@ -23,7 +23,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -135,13 +135,18 @@ def embed(
             break
         size = batch if limit is None else min(batch, limit - done)
         rows = conn.execute(
-            f"SELECT e.pk, substr(e.content, 1, {EMBED_CHARS}) {_PENDING_SQL} "
-            "ORDER BY e.pk LIMIT ?",
+            f"SELECT e.pk, substr(e.content, 1, {EMBED_CHARS}), e.session_id "
+            f"{_PENDING_SQL} ORDER BY e.pk LIMIT ?",
             (cursor, MODEL_NAME, size),
         ).fetchall()
         if not rows:
             break
         vectors = _encode([row[1] for row in rows])
+        sums: dict[str, Any] = {}
+        counts: dict[str, int] = {}
+        for row, vector in zip(rows, vectors, strict=True):
+            sums[row[2]] = sums[row[2]] + vector if row[2] in sums else vector.copy()
+            counts[row[2]] = counts.get(row[2], 0) + 1
         # One short write transaction a batch: the write lock is held for
         # milliseconds, never while the model computes.
         with immediate_transaction(conn, _file_of(conn)[0]):
@@ -153,6 +158,7 @@ def embed(
                     for row, vector in zip(rows, vectors, strict=True)
                 ],
             )
+            _add_to_sessions(conn, sums, counts)
         cursor = rows[-1][0]
         done += len(rows)
         if progress:
@@ -160,63 +166,75 @@ def embed(
     return done
 
 
+def _add_to_sessions(
+    conn: sqlite3.Connection, sums: dict[str, Any], counts: dict[str, int]
+) -> None:
+    """Add new vectors to their sessions' sums (``session_vectors``, m012)."""
+    import numpy as np
+
+    marks = ",".join("?" * len(sums))
+    stored = {
+        row[0]: (np.frombuffer(row[1], dtype="<f4"), row[2])
+        for row in conn.execute(
+            f"SELECT session_id, vector, events FROM session_vectors "
+            f"WHERE model = ? AND session_id IN ({marks})",
+            [MODEL_NAME, *sums],
+        )
+    }
+    conn.executemany(
+        "INSERT OR REPLACE INTO session_vectors (session_id, model, vector, events) "
+        "VALUES (?, ?, ?, ?)",
+        [
+            (
+                sid,
+                MODEL_NAME,
+                (total + stored[sid][0] if sid in stored else total)
+                .astype("<f4")
+                .tobytes(),
+                counts[sid] + (stored[sid][1] if sid in stored else 0),
+            )
+            for sid, total in sums.items()
+        ],
+    )
+
+
 # -- the vectors, kept in the process ---------------------------------------
 
 
 @dataclass
 class _Vectors:
-    """The stored vectors of the model, kept in the process.
-
-    With ``matrix``: every vector as one matrix, with its events' pks (for
-    search). Without: only each session's sum of vectors (for similar
-    sessions: a few megabytes where the matrix takes 1 KB a unit).
-    """
+    """Every stored vector of the model as one matrix, with its events' pks."""
 
     file: tuple[str, int, int]
-    matrix: bool
     high: int = 0  # the newest event_pk loaded
     high_blob: bytes = b""
     pks: Any = None
     vectors: Any = None
-    session_ids: list[str] = field(default_factory=list)
-    sums: Any = None
-    _session_index: dict[str, int] = field(default_factory=dict)
 
-    def add(self, rows: list[tuple[int, str, bytes]]) -> None:
+    def add(self, chunks: list[list[tuple[int, bytes]]]) -> None:
+        """Append rows read in ``chunks`` (one copy of the matrix, not one a chunk)."""
         import numpy as np
 
-        vectors = np.frombuffer(b"".join(row[2] for row in rows), dtype="<f4").reshape(
-            len(rows), -1
-        )
-        if self.matrix:
-            pks = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-            if self.vectors is None:
-                self.pks, self.vectors = pks, vectors
-            else:
-                self.pks = np.concatenate([self.pks, pks])
-                self.vectors = np.concatenate([self.vectors, vectors])
-        else:
-            codes = []
-            for _, sid, _ in rows:
-                if sid not in self._session_index:
-                    self._session_index[sid] = len(self.session_ids)
-                    self.session_ids.append(sid)
-                codes.append(self._session_index[sid])
-            grown = np.zeros((len(self.session_ids), vectors.shape[1]), "<f4")
-            if self.sums is not None:
-                grown[: len(self.sums)] = self.sums
-            np.add.at(grown, np.asarray(codes), vectors)
-            self.sums = grown
-        self.high = int(rows[-1][0])
-        self.high_blob = rows[-1][2]
-
-    @property
-    def empty(self) -> bool:
-        return self.vectors is None and self.sums is None
+        if not chunks:
+            return
+        pks = [
+            np.fromiter((r[0] for r in c), dtype=np.int64, count=len(c)) for c in chunks
+        ]
+        blobs = [
+            np.frombuffer(b"".join(r[1] for r in c), dtype="<f4").reshape(len(c), -1)
+            for c in chunks
+        ]
+        if self.vectors is not None:
+            pks.insert(0, self.pks)
+            blobs.insert(0, self.vectors)
+        self.pks = np.concatenate(pks)
+        self.vectors = np.concatenate(blobs)
+        self.high = int(chunks[-1][-1][0])
+        self.high_blob = chunks[-1][-1][1]
 
 
 _LOCK = threading.Lock()
-_CACHE: dict[tuple[str, bool], _Vectors] = {}
+_CACHE: dict[str, _Vectors] = {}
 _CHUNK = 20_000  # rows read at a time: bounds the memory of a first read
 
 
@@ -232,7 +250,7 @@ def _file_of(conn: sqlite3.Connection) -> tuple[str, int, int]:
         return path, 0, id(conn)  # in memory: one connection's own
 
 
-def _load_vectors(conn: sqlite3.Connection, *, matrix: bool = True) -> _Vectors | None:
+def _load_vectors(conn: sqlite3.Connection) -> _Vectors | None:
     """The stored vectors, read once per process and topped up with the newer ones.
 
     Reading 100,000 vectors from SQLite takes about 0.5 s, scanning them
@@ -242,10 +260,9 @@ def _load_vectors(conn: sqlite3.Connection, *, matrix: bool = True) -> _Vectors 
     newest loaded vector is gone or changed, all are read again.
     """
     file = _file_of(conn)
-    key = (file[0], matrix)
     with _LOCK:
-        cached = _CACHE.get(key)
-        if cached is not None and (cached.file != file or cached.empty):
+        cached = _CACHE.get(file[0])
+        if cached is not None and (cached.file != file or cached.vectors is None):
             cached = None
         if cached is not None:
             row = conn.execute(
@@ -254,22 +271,16 @@ def _load_vectors(conn: sqlite3.Connection, *, matrix: bool = True) -> _Vectors 
             ).fetchone()
             if row is None or row[0] != cached.high_blob:
                 cached = None
-        vectors = cached or _Vectors(file, matrix)
-        # Sessions only when they are summed: the join costs a seek a vector.
-        session = "e.session_id" if not matrix else "NULL"
-        join = "JOIN events e ON e.pk = v.event_pk" if not matrix else ""
+        vectors = cached or _Vectors(file)
         rows = conn.execute(
-            f"SELECT v.event_pk, {session}, v.vector FROM event_vectors v {join} "
-            "WHERE v.event_pk > ? AND v.model = ? ORDER BY v.event_pk",
+            "SELECT event_pk, vector FROM event_vectors "
+            "WHERE event_pk > ? AND model = ? ORDER BY event_pk",
             (vectors.high, MODEL_NAME),
         )
-        while chunk := rows.fetchmany(_CHUNK):
-            vectors.add(chunk)
-        # One log per process is the usual case: keep memory to it.
-        for other in [k for k in _CACHE if k[0] != file[0]]:
-            del _CACHE[other]
-        _CACHE[key] = vectors
-        return None if vectors.empty else vectors
+        vectors.add(list(iter(lambda: rows.fetchmany(_CHUNK), [])))
+        _CACHE.clear()  # one log per process is the usual case: keep memory to it
+        _CACHE[file[0]] = vectors
+        return None if vectors.vectors is None else vectors
 
 
 # -- queries ----------------------------------------------------------------
@@ -399,51 +410,60 @@ def _hits(conn: sqlite3.Connection, order: list[tuple[int, float]]) -> list[Sear
     return hits
 
 
-def has_vectors(conn: sqlite3.Connection) -> bool:
-    """Whether any event is embedded with this model (one index seek)."""
+def has_vectors(conn: sqlite3.Connection, session_id: str) -> bool:
+    """Whether ``session_id`` has embedded events (one seek; False before m012)."""
     try:
         return (
             conn.execute(
-                "SELECT 1 FROM event_vectors WHERE model = ? LIMIT 1", (MODEL_NAME,)
+                "SELECT 1 FROM session_vectors WHERE session_id = ? AND model = ?",
+                (session_id, MODEL_NAME),
             ).fetchone()
             is not None
         )
-    except sqlite3.OperationalError:  # a database older than event_vectors
+    except sqlite3.OperationalError:  # a database older than session_vectors
         return False
 
 
 def similar_sessions(
     conn: sqlite3.Connection, session_id: str, *, limit: int = 10
 ) -> list[dict[str, Any]]:
-    """Sessions closest in meaning to ``session_id`` (cosine of mean vectors)."""
+    """Sessions closest in meaning to ``session_id`` (cosine of mean vectors).
+
+    Reads each session's sum of vectors (``session_vectors``, kept by
+    :func:`embed`): one row a session, whatever the number of events.
+    """
     import numpy as np
 
     if not conn.execute(
         "SELECT 1 FROM sessions WHERE id = ?", (session_id,)
     ).fetchone():
         raise SessionNotFound(f"no session {session_id!r} in the log")
-    vectors = _load_vectors(conn, matrix=False)
-    ids = vectors.session_ids if vectors is not None else []
-    if vectors is None or session_id not in ids:
+    rows = conn.execute(
+        "SELECT v.session_id, v.vector, s.title FROM session_vectors v "
+        "JOIN sessions s ON s.id = v.session_id WHERE v.model = ?",
+        (MODEL_NAME,),
+    ).fetchall()
+    ids = [row[0] for row in rows]
+    if session_id not in ids:
         raise UsageError(
             f"session {session_id!r} has no embedded events: run codex log embed"
         )
-    norms = np.linalg.norm(vectors.sums, axis=1, keepdims=True)
-    means = vectors.sums / np.where(norms == 0, 1, norms)
+    sums = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(
+        len(rows), -1
+    )
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    means = sums / np.where(norms == 0, 1, norms)
     scores = means @ means[ids.index(session_id)]
-    found: list[dict[str, Any]] = []
-    # Sessions deleted since the vectors were loaded are skipped.
+    found = []
     for i in np.argsort(-scores, kind="stable"):
-        if ids[i] == session_id:
-            continue
-        row = conn.execute(
-            "SELECT title FROM sessions WHERE id = ?", (ids[i],)
-        ).fetchone()
-        if row is None:
-            continue
-        found.append(
-            {"session_id": ids[i], "score": round(float(scores[i]), 4), "title": row[0]}
-        )
-        if len(found) >= limit:
-            break
+        if ids[i] != session_id:
+            found.append(
+                {
+                    "session_id": ids[i],
+                    "score": round(float(scores[i]), 4),
+                    "title": rows[i][2],
+                }
+            )
+            if len(found) >= limit:
+                break
     return found
