@@ -142,28 +142,48 @@ def embed(
         if not rows:
             break
         vectors = _encode([row[1] for row in rows])
-        sums: dict[str, Any] = {}
-        counts: dict[str, int] = {}
-        for row, vector in zip(rows, vectors, strict=True):
-            sums[row[2]] = sums[row[2]] + vector if row[2] in sums else vector.copy()
-            counts[row[2]] = counts.get(row[2], 0) + 1
         # One short write transaction a batch: the write lock is held for
         # milliseconds, never while the model computes.
         with immediate_transaction(conn, _file_of(conn)[0]):
-            conn.executemany(
-                "INSERT OR REPLACE INTO event_vectors (event_pk, model, vector) "
-                "VALUES (?, ?, ?)",
-                [
-                    (row[0], MODEL_NAME, vector.tobytes())
-                    for row, vector in zip(rows, vectors, strict=True)
-                ],
-            )
-            _add_to_sessions(conn, sums, counts)
+            done += _store(conn, rows, vectors)
         cursor = rows[-1][0]
-        done += len(rows)
         if progress:
             progress(len(rows))
     return done
+
+
+def _store(conn: sqlite3.Connection, rows: list[Any], vectors: Any) -> int:
+    """Store the vectors of ``rows`` (pk, text, session), add them to their sessions; how many.
+
+    Events another process embedded meanwhile (a ``codex log embed`` beside a
+    watch) are skipped, under the write lock: no session sums one twice.
+    """
+    marks = ",".join("?" * len(rows))
+    done = {
+        row[0]
+        for row in conn.execute(
+            f"SELECT event_pk FROM event_vectors WHERE model = ? "
+            f"AND event_pk IN ({marks})",
+            [MODEL_NAME, *(row[0] for row in rows)],
+        )
+    }
+    sums: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    fresh = []
+    for row, vector in zip(rows, vectors, strict=True):
+        if row[0] in done:
+            continue
+        fresh.append((row[0], MODEL_NAME, vector.tobytes()))
+        sums[row[2]] = sums[row[2]] + vector if row[2] in sums else vector
+        counts[row[2]] = counts.get(row[2], 0) + 1
+    conn.executemany(
+        "INSERT OR REPLACE INTO event_vectors (event_pk, model, vector) "
+        "VALUES (?, ?, ?)",
+        fresh,
+    )
+    if sums:
+        _add_to_sessions(conn, sums, counts)
+    return len(fresh)
 
 
 def _add_to_sessions(
