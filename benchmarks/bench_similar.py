@@ -12,7 +12,8 @@ are embedded):
    bench_serve.py, whose baseline (the bare SQLite queries behind the page)
    is measured again here;
 3. `/-/sessions/<id>/similar.json`, which the page asks for once shown: the
-   first request of a process (reads every vector once) and the p50 after;
+   first request of a process and the p50 after (each reads one sum of
+   vectors a session from `session_vectors`);
 4. a semantic query over every unit, first and p50 (in process).
 """
 
@@ -75,8 +76,8 @@ async def web(path: Path, session_id: str, rounds: int) -> list[str]:
         f"[2] session page {page_url} with the similar list: {ms(page_times)} "
         f"(target p50 <= 300 ms: {met}); raw SQL behind it {ms(base)}; "
         f"ratio {statistics.median(page_times) / statistics.median(base):.1f}x",
-        f"[3] {similar_url}: first request {cold * 1000:,.0f} ms (reads every vector "
-        f"once), then {ms(warm)}",
+        f"[3] {similar_url}: first request {cold * 1000:,.0f} ms, then {ms(warm)} "
+        "(each reads one sum of vectors a session, session_vectors)",
     ]
 
 
