@@ -231,31 +231,38 @@ class _Vectors:
     pks: Any = None
     vectors: Any = None
 
-    def add(self, chunks: list[list[tuple[int, bytes]]]) -> None:
-        """Append rows read in ``chunks`` (one copy of the matrix, not one a chunk)."""
+    def read(self, rows: sqlite3.Cursor) -> None:
+        """Append the (event_pk, vector) ``rows``, read a chunk at a time.
+
+        Each chunk becomes arrays at once (its rows are let go), and the
+        matrix is copied once at the end, not once a chunk.
+        """
         import numpy as np
 
-        if not chunks:
+        pks = [] if self.pks is None else [self.pks]
+        parts = [] if self.vectors is None else [self.vectors]
+        last = None
+        while chunk := rows.fetchmany(_CHUNK):
+            pks.append(
+                np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
+            )
+            parts.append(
+                np.frombuffer(b"".join(r[1] for r in chunk), dtype="<f4").reshape(
+                    len(chunk), -1
+                )
+            )
+            last = chunk[-1]
+        if last is None:
             return
-        pks = [
-            np.fromiter((r[0] for r in c), dtype=np.int64, count=len(c)) for c in chunks
-        ]
-        blobs = [
-            np.frombuffer(b"".join(r[1] for r in c), dtype="<f4").reshape(len(c), -1)
-            for c in chunks
-        ]
-        if self.vectors is not None:
-            pks.insert(0, self.pks)
-            blobs.insert(0, self.vectors)
         self.pks = np.concatenate(pks)
-        self.vectors = np.concatenate(blobs)
-        self.high = int(chunks[-1][-1][0])
-        self.high_blob = chunks[-1][-1][1]
+        self.vectors = np.concatenate(parts)
+        self.high = int(last[0])
+        self.high_blob = last[1]
 
 
 _LOCK = threading.Lock()
 _CACHE: dict[str, _Vectors] = {}
-_CHUNK = 20_000  # rows read at a time: bounds the memory of a first read
+_CHUNK = 20_000  # rows read at a time: Python's copies of them stay small
 
 
 def _file_of(conn: sqlite3.Connection) -> tuple[str, int, int]:
@@ -297,7 +304,7 @@ def _load_vectors(conn: sqlite3.Connection) -> _Vectors | None:
             "WHERE event_pk > ? AND model = ? ORDER BY event_pk",
             (vectors.high, MODEL_NAME),
         )
-        vectors.add(list(iter(lambda: rows.fetchmany(_CHUNK), [])))
+        vectors.read(rows)
         _CACHE.clear()  # one log per process is the usual case: keep memory to it
         _CACHE[file[0]] = vectors
         return None if vectors.vectors is None else vectors
