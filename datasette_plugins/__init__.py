@@ -111,7 +111,8 @@ def register_routes() -> list[tuple[str, Any]]:
     return [
         (r"^/-/search(?P<format>\.json)?$", search_page.search_page),
         (
-            r"^/-/sessions/(?P<session_id>[^/]+?)(?P<format>\.json|\.html)?$",
+            r"^/-/sessions/(?P<session_id>[^/]+?)"
+            r"(?P<format>\.json|\.html|/similar\.json)?$",
             session.session_page,
         ),
         (r"^/-/usage(?P<format>\.json)?$", usage_page.usage_page),

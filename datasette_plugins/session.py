@@ -8,7 +8,10 @@ of a 3,400-event session costs what a 150-event one does.
 
 Routes: ``/-/sessions/<id>`` (HTML; ``?page=N`` or ``?at=SEQ`` picks the page)
 and ``/-/sessions/<id>.json`` (every event; ``?after=SEQ`` only the newer
-ones, with ``fragments=1`` also rendered for the live page).
+ones, with ``fragments=1`` also rendered for the live page);
+``/-/sessions/<id>/similar.json``: the sessions closest in meaning, which
+the page asks for after it is shown (search by meaning, when the semantic
+extra is installed and the log embedded; else an empty list).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from markupsafe import Markup
 
 from codex_cli.errors import CodexError, SessionNotFound
 from codex_cli.events import SESSION_META_SQL, TOKEN_FIELDS, Event, is_session_meta
+from codex_cli.read import semantic
 from codex_cli.read.prices import PriceBook
 from codex_cli.read.queries import get_session, row_to_event, session_events
 from codex_cli.read.usage import CostTally, Usage, format_cost, session_cost
@@ -39,6 +43,7 @@ PAGE_CHARS = 200_000  # characters of content per page, before HTML
 SHOWN_CHARS = 20_000  # an event's content beyond this is left to its row page
 PREVIEW_CHARS = 90
 RAIL_TURNS = 300  # more turns than this: the rail lists those of nearby pages
+SIMILAR = 5  # similar sessions listed on the page
 KIND_FILTERS = (
     ("message", "Messages"),
     ("tool_call", "Tool calls"),
@@ -413,6 +418,8 @@ async def session_page(datasette: Any, request: Any) -> Response:
         return await _session_json(datasette, request, db, session_id)
     if request.url_vars.get("format") == ".html":
         return await _session_file(datasette, db, session_id)
+    if request.url_vars.get("format") == "/similar.json":
+        return await _similar_json(datasette, db, session_id)
     at = _int(request.args.get("at"), "at")
     wanted = _int(request.args.get("page"), "page")
     prices = _prices(datasette)
@@ -493,6 +500,13 @@ async def session_page(datasette: Any, request: Any) -> Response:
                 "parent_seq": links.parent_seq,
                 "forked": links.forked,
                 "script_url": _static_url(datasette, "codex-session.js"),
+                # Fetched by the page once shown: the first screen never waits
+                # for the vectors (read once per process, then kept).
+                "similar_url": (
+                    session_url(datasette, session_id, "/similar.json")
+                    if semantic.available()
+                    else None
+                ),
             },
             request=request,
         )
@@ -523,6 +537,31 @@ async def _session_json(
     if request.args.get("fragments"):
         body["fragments"] = await _fragments(datasette, db, outline, events, after)
     return Response.json(body)
+
+
+async def _similar_json(datasette: Any, db: Any, session_id: str) -> Response:
+    """The sessions closest in meaning: ``[{session_id, title, score, url}]``.
+
+    Empty, never an error, without the semantic extra or the session's
+    vectors: the page then shows nothing. Needs no model, only the vectors.
+    """
+
+    def load(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        get_session(conn, session_id)  # SessionNotFound: a 404
+        if not semantic.available() or not semantic.has_vectors(conn, session_id):
+            return []
+        try:
+            return semantic.similar_sessions(conn, session_id, limit=SIMILAR)
+        except CodexError:  # this session has no embedded event
+            return []
+
+    try:
+        found = await db.execute_fn(load)
+    except SessionNotFound:
+        raise NotFound(f"no session {session_id!r} in the log") from None
+    return Response.json(
+        [{**item, "url": session_url(datasette, item["session_id"])} for item in found]
+    )
 
 
 FRAGMENT = """{% from "_codex_event.html" import entry, result %}

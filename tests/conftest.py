@@ -32,6 +32,7 @@ CODEX_VARS = (
     "CODEX_REDACT",
     "CODEX_RETENTION_DAYS",
     "CODEX_PRICES",
+    "CODEX_EMBED",
 )
 
 
@@ -43,6 +44,8 @@ def codex_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     home = tmp_path / ".codex"
     monkeypatch.setenv("CODEX_SESSION_LOG_DIR", str(home / "sessions"))
     monkeypatch.setenv("CODEX_LOG_DB_PATH", str(home / "session_logs.db"))
+    # Imports do not load the embedding model unless a test asks (test_semantic).
+    monkeypatch.setenv("CODEX_EMBED", "0")
     monkeypatch.chdir(tmp_path)
     yield home
     dbm.POOL.close_all()

@@ -462,7 +462,7 @@ def search(
     matches, so every query answers in milliseconds; see docs/search.md.
 
     --mode semantic finds events by meaning (the semantic extra, after codex
-    log embed); hybrid fuses both rankings. Filters apply to --mode fts only.
+    log embed); hybrid fuses both rankings. Filters apply to every mode.
     """
     from ..read.queries import open_log
     from ..read.search import search as run_search
@@ -478,12 +478,6 @@ def search(
         raise UsageError(
             f"invalid --mode {mode!r}: expected one of {', '.join(SEARCH_MODES)}"
         )
-    if mode != "fts" and any(
-        v is not None for v in (role, kind, session, tool, since, until)
-    ):
-        raise UsageError(
-            "--role, --kind, --session, --tool, --since and --until work with --mode fts only"
-        )
     settings = load_settings()
     colour = use_colour(color, settings) and not as_json
     esc = escaper(colour)
@@ -492,37 +486,41 @@ def search(
     token = uuid.uuid4().hex
     marks = (f"<{token}>", f"</{token}>")
     conn = open_log(settings)
-    if mode != "fts":
+    filters: dict[str, Any] = {
+        "role": role,
+        "kind": kind,
+        "session": session,
+        "tool": tool,
+        "since": since_ts,
+        "until": until_ts,
+    }
+    highlight = ("[", "]") if as_json else marks
+    if mode == "fts":
+        hits = run_search(
+            conn,
+            query,
+            limit=limit,
+            raw=raw,
+            literal=literal,
+            highlight=highlight,
+            **filters,
+        )
+    else:
         from ..read import semantic
 
-        found = (
-            semantic.semantic_search(conn, query, limit=limit)
+        hits = (
+            semantic.semantic_search(conn, query, limit=limit, **filters)
             if mode == "semantic"
             else semantic.hybrid_search(
                 conn,
                 query,
                 limit=limit,
-                literal=literal,
                 raw=raw,
-                highlight=("[", "]") if as_json else marks,
+                literal=literal,
+                highlight=highlight,
+                **filters,
             )
         )
-        _print_hits(found, query, as_json, colour, esc, marks)
-        return
-    hits = run_search(
-        conn,
-        query,
-        role=role,
-        kind=kind,
-        session=session,
-        tool=tool,
-        since=since_ts,
-        until=until_ts,
-        limit=limit,
-        raw=raw,
-        literal=literal,
-        highlight=("[", "]") if as_json else marks,
-    )
     _print_hits(hits, query, as_json, colour, esc, marks)
 
 

@@ -66,6 +66,13 @@ def import_(
             help="Keep running and import what agents write as they write it; Ctrl-C (or SIGTERM) prints a summary and exits 0.",
         ),
     ] = False,
+    no_embed: Annotated[
+        bool,
+        typer.Option(
+            "--no-embed",
+            help="Do not embed the new events for search by meaning (done by default when the semantic extra is installed; CODEX_EMBED=0 turns it off for good).",
+        ),
+    ] = False,
 ) -> None:
     """Import Codex CLI rollouts, Claude Code transcripts, llm's logs.db and codex NDJSON.
 
@@ -108,10 +115,13 @@ def import_(
                 typer.echo(f"{source.label}: {source.path} ({state})", err=True)
         # A watch also follows the places that do not exist yet.
         paths = [s.path for s in sources if s.found or watch]
+    embed = False if no_embed else None  # None: as CODEX_EMBED says
     if watch:
-        _watch(paths, format, as_json)
+        _watch(paths, format, as_json, embed)
         return
-    importer = Importer(settings, format=format, since=since_ts, dry_run=dry_run)
+    importer = Importer(
+        settings, format=format, since=since_ts, dry_run=dry_run, embed=embed
+    )
     files: list[Path] = []
     try:
         files = importer.collect(paths)
@@ -134,6 +144,17 @@ def import_(
             err=True,
         )
         raise typer.Exit(130) from None
+    try:
+        todo = importer.embed_pending()
+        if todo:
+            with progress("Embedding for search by meaning", total=todo) as advance:
+                importer.embed_new(progress=advance)
+    except KeyboardInterrupt:
+        typer.echo(
+            "Embedding interrupted: the import is complete; codex log embed "
+            "embeds the rest.",
+            err=True,
+        )
     if as_json:
         print_json(summary.to_dict())
     else:
@@ -147,7 +168,7 @@ def import_(
     raise typer.Exit(summary.exit_code)
 
 
-def _watch(paths: list[Path], format: str, as_json: bool) -> None:
+def _watch(paths: list[Path], format: str, as_json: bool, embed: bool | None) -> None:
     from ..importers import ImportSummary
     from ..importers.watch import watch_import
 
@@ -167,7 +188,12 @@ def _watch(paths: list[Path], format: str, as_json: bool) -> None:
 
     with _sigterm_as_interrupt():
         summary = watch_import(
-            paths, load_settings(), format=format, on_batch=on_batch, on_ready=on_ready
+            paths,
+            load_settings(),
+            format=format,
+            on_batch=on_batch,
+            on_ready=on_ready,
+            embed=embed,
         )
     if as_json:
         print_json(summary.to_dict())

@@ -20,6 +20,7 @@ import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -143,6 +144,7 @@ class ImportSummary:
     events_added: int = 0  # events of transcripts (attribute events apart)
     events_present: int = 0
     attribute_events: int = 0  # session attributes set or changed (meta events)
+    events_embedded: int = 0  # for search by meaning (the semantic extra)
     events_before_since: int = 0
     lines_skipped: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
@@ -179,6 +181,10 @@ class ImportSummary:
                 else ""
             ),
         ]
+        if self.events_embedded:
+            lines.append(
+                f"Embedded {self.events_embedded} event(s) for search by meaning"
+            )
         if self.unknown_types:
             lines.append(
                 "Unknown line types (not imported): "
@@ -235,6 +241,7 @@ class Importer:
         dry_run: bool = False,
         batch_size: int = 2000,
         on_progress: Callable[[int], None] | None = None,
+        embed: bool | None = None,
     ) -> None:
         if format != "auto" and format not in FORMATS:
             raise UsageError(
@@ -247,6 +254,10 @@ class Importer:
         self.dry_run = dry_run
         self.batch_size = batch_size
         self.on_progress = on_progress or (lambda n: None)
+        # Embed the events this run adds (search by meaning) when the
+        # semantic extra is installed; ``None``: as settings say (CODEX_EMBED).
+        self.embed = (self.settings.embed if embed is None else embed) and not dry_run
+        self._first_pk: int | None = None  # the newest event before this run
         self.summary = ImportSummary(dry_run=dry_run)
         self._buffer: list[Event] = []
         self._buffered = 0
@@ -264,8 +275,10 @@ class Importer:
     # -- the run ----------------------------------------------------------
 
     def run(self, paths: Iterable[Path]) -> ImportSummary:
-        """Import every file under ``paths``."""
-        return self.run_files(self.collect(paths))
+        """Import every file under ``paths``, then embed what it added (:meth:`embed_new`)."""
+        self.run_files(self.collect(paths))
+        self.embed_new()
+        return self.summary
 
     def collect(self, paths: Iterable[Path]) -> list[Path]:
         """The files under ``paths``, each once; directories that cannot be listed are reported."""
@@ -331,6 +344,9 @@ class Importer:
 
             self.logger = SessionLogger(settings=self.settings)
             self.conn = self.logger.conn
+            self._first_pk = (
+                self.conn.execute("SELECT max(pk) FROM events").fetchone()[0] or 0
+            )
         if self.conn is not None:
             self.conn.row_factory = sqlite3.Row
             try:
@@ -339,6 +355,46 @@ class Importer:
                 rows = []
             self.conn.row_factory = None
             self.states = {row["path"]: FileState.from_row(dict(row)) for row in rows}
+
+    def embed_pending(self) -> int:
+        """How many events this run added that :meth:`embed_new` would embed."""
+        conn = self._embed_conn()
+        if conn is None:
+            return 0
+        from ..read import semantic
+
+        with closing(conn):
+            return semantic.pending(conn, after_pk=self._first_pk or 0)
+
+    def embed_new(self, progress: Callable[[int], None] | None = None) -> int:
+        """Embed the events this run added (search by meaning); return how many.
+
+        Only with embedding on (``embed``, ``CODEX_EMBED``) and the semantic
+        extra installed: without it model2vec is never imported. Runs after the
+        import is committed, so the events are searchable by their words
+        meanwhile; an interrupted embedding is finished by ``codex log embed``.
+        """
+        conn = self._embed_conn()
+        if conn is None:
+            return 0
+        from ..read import semantic
+
+        with closing(conn):
+            done = semantic.embed(conn, after_pk=self._first_pk or 0, progress=progress)
+        self.summary.events_embedded += done
+        return done
+
+    def _embed_conn(self) -> sqlite3.Connection | None:
+        from ..read import semantic
+
+        if not (
+            self.embed
+            and self._first_pk is not None
+            and self.summary.events_added
+            and semantic.available()
+        ):
+            return None
+        return dbm.connect(self.settings.db_path)
 
     def _close(self) -> None:
         if self.logger is not None:

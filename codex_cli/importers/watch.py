@@ -18,11 +18,17 @@ Three things make sure no change is missed: a catch-up import of everything
 once the watcher is running, a re-check every second of the files that
 changed recently (in case an event was dropped between batches), and a full
 rescan every ``rescan_every`` seconds (in case the kernel dropped events).
+
+With the ``semantic`` extra installed (and ``CODEX_EMBED`` not ``0``), new
+events are embedded for search by meaning by a background thread, after
+their batch is committed: the import never waits for the model, so what is
+written is searchable by its words as fast as without it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -60,6 +66,7 @@ class WatchSummary:
     events_present: int = 0
     sessions_new: int = 0
     problems_total: int = 0
+    events_embedded: int = 0  # for search by meaning, in the background
     caught_up: bool = False  # the first import of everything finished
     problems: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_PROBLEMS))
     # Problems already reported: a file that cannot be read fails at every
@@ -94,6 +101,7 @@ class WatchSummary:
             "events_present": self.events_present,
             "sessions_new": self.sessions_new,
             "problems_total": self.problems_total,
+            "events_embedded": self.events_embedded,
             "caught_up": self.caught_up,
             "problems": list(self.problems),
         }
@@ -106,6 +114,8 @@ class WatchSummary:
             f"({self.sessions_new} new session(s)) in {self.files_read} file read(s); "
             f"{self.events_present} already present"
         )
+        if self.events_embedded:
+            text += f"; embedded {self.events_embedded} for search by meaning"
         if not self.caught_up:
             text += (
                 "\nStopped during the first import: what was added is kept, and "
@@ -177,6 +187,64 @@ class _Roots:
         return path if self._inside(path) and path.is_file() else None
 
 
+class _Embedder(threading.Thread):
+    """Embeds new events for search by meaning, after their batch is committed.
+
+    Starts after the newest embedded event (for a log never embedded, after
+    the newest event at the start: its backlog is ``codex log embed``'s), and
+    embeds in batches of :attr:`BATCH`, so that a stop is quick.
+    """
+
+    BATCH = 256
+
+    def __init__(self, settings: Settings, summary: WatchSummary) -> None:
+        from contextlib import closing
+
+        from ..read import semantic
+        from ..store import db as dbm
+
+        super().__init__(name="codex-embed", daemon=True)
+        self.settings = settings
+        self.summary = summary
+        self.wake = threading.Event()
+        self.done = threading.Event()
+        with closing(dbm.connect(settings.db_path)) as conn:
+            self.after = semantic.newest_embedded(conn) or semantic.newest_event(conn)
+
+    def run(self) -> None:
+        from contextlib import closing
+
+        from ..read import semantic
+        from ..store import db as dbm
+
+        try:
+            with closing(dbm.connect(self.settings.db_path)) as conn:
+                while not self.done.is_set():
+                    if not self.wake.wait(timeout=1.0):
+                        continue
+                    self.wake.clear()
+                    top = semantic.newest_event(conn)
+                    if top <= self.after:
+                        continue
+                    self.summary.events_embedded += semantic.embed(
+                        conn, after_pk=self.after, batch=self.BATCH, stop=self.done
+                    )
+                    if not self.done.is_set():
+                        self.after = top
+        except Exception as exc:  # noqa: BLE001 - the watch goes on without it
+            log.warning(
+                "embedding stopped (%s); the import goes on, codex log embed "
+                "embeds the rest",
+                exc,
+            )
+
+    def stop(self) -> None:
+        self.done.set()
+        # A batch being encoded is not interrupted: its transaction is not
+        # committed if the process ends first, and codex log embed redoes it.
+        self.join(timeout=5.0)
+
+
 def _stat(path: Path) -> tuple[int, int] | None:
     try:
         st = path.stat()
@@ -201,12 +269,14 @@ def watch_import(
     debounce_ms: int = 200,
     tick_ms: int = 1000,
     rescan_every: float = 300.0,
+    embed: bool | None = None,
 ) -> WatchSummary:
     """Import ``paths`` now, then every change to them until ``stop`` is set or Ctrl-C.
 
     ``on_batch`` gets each import run that read something, with its problems;
     ``on_ready`` the watched directories, once the catch-up import is done.
-    Returns the summary of the whole watch (Ctrl-C ends it normally).
+    ``embed`` (default: ``CODEX_EMBED``) embeds new events in the background
+    when the semantic extra is installed. Returns the summary of the whole watch (Ctrl-C ends it normally).
     """
     require_watchfiles()
     from watchfiles import Change, watch
@@ -217,14 +287,20 @@ def watch_import(
     summary = WatchSummary()
     active: dict[Path, float] = {}  # recently changed file -> when
     seen: dict[Path, tuple[int, int] | None] = {}  # its (size, mtime) once imported
+    embedder: _Embedder | None = None
+    if (settings.embed if embed is None else embed) and _semantic_available():
+        embedder = _Embedder(settings, summary)
+        embedder.start()
 
     def run(files: list[Path]) -> None:
         if not files:
             return
-        importer = Importer(settings, format=format)
+        importer = Importer(settings, format=format, embed=False)
         before = {f: _stat(f) for f in files}
         result = importer.run_files(files)
         seen.update(before)
+        if embedder is not None and result.events_added:
+            embedder.wake.set()
         reported = summary.add(result)
         if on_batch is not None and (result.files_read or reported):
             on_batch(result, reported)
@@ -288,7 +364,16 @@ def watch_import(
                 run(due)
     except KeyboardInterrupt:
         pass
+    finally:
+        if embedder is not None:
+            embedder.stop()
     return summary
+
+
+def _semantic_available() -> bool:
+    from ..read import semantic
+
+    return semantic.available()
 
 
 def _idle(stop: Any, tick_ms: int) -> Iterable[set[Any]]:

@@ -215,6 +215,50 @@ def parse_query(query: str, *, literal: bool = False) -> ParsedQuery:
     return ParsedQuery(" ".join(parts), tuple(terms), tuple(pieces))
 
 
+def filter_clauses(
+    *,
+    role: str | None = None,
+    kind: str | None = None,
+    session: str | None = None,
+    tool: str | None = None,
+    model: str | None = None,
+    project: str | None = None,
+    failed: bool = False,
+    since: str | None = None,
+    until: str | None = None,
+) -> tuple[list[str], list[Any]]:
+    """The SQL conditions (``AND ...`` on events aliased ``e``) of search's filters.
+
+    Shared with search by meaning, so every mode filters the same way.
+    """
+    filters: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("role", role),
+        ("kind", kind),
+        ("session_id", session),
+        ("tool_name", tool),
+        ("model", model),
+    ):
+        if value is not None:
+            filters.append(f"AND e.{column} = ?")
+            params.append(value)
+    if project is not None:
+        filters.append(
+            "AND e.session_id IN (SELECT id FROM sessions WHERE project = ?)"
+        )
+        params.append(project)
+    if failed:
+        filters.append("AND e.failed = 1")
+    if since:
+        filters.append("AND e.ts >= ?")
+        params.append(since)
+    if until:
+        filters.append("AND e.ts < ?")
+        params.append(until)
+    return filters, params
+
+
 def search(
     conn: sqlite3.Connection,
     query: str,
@@ -254,25 +298,17 @@ def search(
     if raw and literal:
         raise UsageError("give --raw or --literal, not both")
     parsed = ParsedQuery(query, ()) if raw else parse_query(query, literal=literal)
-    filters: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("role", role),
-        ("kind", kind),
-        ("session_id", session),
-        ("tool_name", tool),
-        ("model", model),
-    ):
-        if value is not None:
-            filters.append(f"AND e.{column} = ?")
-            params.append(value)
-    if project is not None:
-        filters.append(
-            "AND e.session_id IN (SELECT id FROM sessions WHERE project = ?)"
-        )
-        params.append(project)
-    if failed:
-        filters.append("AND e.failed = 1")
+    filters, params = filter_clauses(
+        role=role,
+        kind=kind,
+        session=session,
+        tool=tool,
+        model=model,
+        project=project,
+        failed=failed,
+        since=since,
+        until=until,
+    )
     if session is not None:
         # A session's events lie between its first and last rowid: FTS5 walks
         # only that stretch of each word's list (a common word's walk through
@@ -284,12 +320,6 @@ def search(
             return []
         filters.append("AND events_fts.rowid BETWEEN ? AND ?")
         params += [low, high]
-    if since:
-        filters.append("AND e.ts >= ?")
-        params.append(since)
-    if until:
-        filters.append("AND e.ts < ?")
-        params.append(until)
     try:
         return _search(
             conn, parsed, raw, filters, params, (limit, offset), order, highlight

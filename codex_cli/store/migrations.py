@@ -591,6 +591,32 @@ def m010_event_vectors(db: Database) -> None:
     )
 
 
+@migrations()
+def m012_session_vectors(db: Database) -> None:
+    """Each session's sum of event vectors, for similar sessions at any size.
+
+    Kept by ``codex log embed`` as it embeds (the sum and how many vectors
+    it holds, per model); comparing sessions reads one row per session
+    instead of every event vector. A trigger drops a session's row with the
+    session. Vectors embedded before this migration are of an older model
+    and are embedded again, and summed, by ``codex log embed``.
+    """
+    db.execute(
+        "CREATE TABLE session_vectors (\n"
+        "   session_id TEXT NOT NULL,\n"
+        "   model TEXT NOT NULL,\n"
+        "   vector BLOB NOT NULL,\n"
+        "   events INTEGER NOT NULL,\n"
+        "   PRIMARY KEY (session_id, model)\n"
+        ") WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TRIGGER session_vectors_ad AFTER DELETE ON sessions BEGIN\n"
+        "  DELETE FROM session_vectors WHERE session_id = old.id;\n"
+        "END"
+    )
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in one write transaction; return their names."""
     db = Database(conn)

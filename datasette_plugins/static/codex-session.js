@@ -122,5 +122,26 @@
   }
   if (timeline.dataset.live === "on") setTimeout(poll, POLL_MS);
 
+  /* Similar sessions (search by meaning): asked for once the page is shown, so the
+     first screen never waits; an empty answer leaves the list hidden. */
+  var similar = document.getElementById("codex-similar");
+  if (similar) {
+    fetch(new URL(similar.dataset.src, location.href), { headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : []; })
+      .then(function (found) {
+        var list = similar.querySelector("ul");
+        found.forEach(function (item) {
+          var link = document.createElement("a");
+          link.href = item.url;
+          link.textContent = item.title || item.session_id; /* text, never HTML */
+          var li = document.createElement("li");
+          li.appendChild(link);
+          list.appendChild(li);
+        });
+        similar.hidden = !found.length;
+      })
+      .catch(function () {});
+  }
+
   showTarget();
 })();
