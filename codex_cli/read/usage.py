@@ -403,16 +403,23 @@ _SCALE = Decimal(10) ** 15
 
 
 class _Sums:
-    """A lean accumulator for one cell of a report (sets made only when needed)."""
+    """A lean accumulator for one cell of a report.
 
-    __slots__ = ("values", "cost", "priced", "unpriced", "names")
+    Per-model sums are split off only when a second model shows up: most
+    cells (a session, a model, a day of one model) have one, whose sums are
+    the cell's own, so a report of thousands of rows makes no second object
+    per row, and no set of names.
+    """
+
+    __slots__ = ("values", "cost", "priced", "unpriced", "first", "models")
 
     def __init__(self) -> None:
         self.values = [0, 0, 0, 0, 0, 0]  # events, then TOKENS
         self.cost = 0
         self.priced = False
         self.unpriced: set[str] | None = None
-        self.names: set[str] | None = None  # the models, when not broken down
+        self.first: str | None = None  # the first model added
+        self.models: dict[str, _Sums] | None = None  # per model, from the second on
 
     def add(self, values: Sequence[int], cost: int | None, name: str) -> None:
         acc = self.values
@@ -431,11 +438,37 @@ class _Sums:
             else:
                 self.unpriced.add(name)
 
-    def name(self, name: str) -> None:
-        if self.names is None:
-            self.names = {name}
-        else:
-            self.names.add(name)
+    def add_model(self, values: Sequence[int], cost: int | None, name: str) -> None:
+        """Add a row of model ``name``, keeping per-model sums once there are two."""
+        models = self.models
+        if models is None:
+            if self.first is None:
+                self.first = name
+            elif name != self.first:
+                # Everything so far was the first model's.
+                earlier = _Sums()
+                earlier.values = self.values[:]
+                earlier.cost = self.cost
+                earlier.priced = self.priced
+                earlier.unpriced = None if self.unpriced is None else set(self.unpriced)
+                models = self.models = {self.first: earlier}
+        if models is not None:
+            part = models.get(name)
+            if part is None:
+                part = models[name] = _Sums()
+            part.add(values, cost, name)
+        self.add(values, cost, name)
+
+    def names(self) -> set[str]:
+        if self.models is not None:
+            return set(self.models)
+        return set() if self.first is None else {self.first}
+
+    def breakdown(self, whole: Usage) -> dict[str, Usage]:
+        """Usage per model (``whole`` itself when there is one model: the same sums)."""
+        if self.models is None:
+            return {} if self.first is None else {self.first: whole}
+        return {name: part.usage() for name, part in self.models.items()}
 
     def usage(self) -> Usage:
         events, input_, cached, written, output, reasoning = self.values
@@ -553,11 +586,11 @@ def usage_reports(
     rows = conn.execute(sql, params)
     any_day = span[0].isoformat() if span else "1970-01-01"
     cells: dict[str, dict[str, _Sums]] = {r: {} for r in wanted}
-    per_model: dict[str, dict[tuple[str, str], _Sums]] = {r: {} for r in wanted}
+    tables = [(report, cells[report]) for report in wanted]
     totals = _Sums()
     unpriced: dict[str, _Sums] = {}
     labels: dict[str, dict[str, Any]] = {}
-    session_labels: dict[str, dict[str, Any]] = {}
+    session_labels: dict[str, tuple[Any, ...]] = {}
     # (model, provider, UTC day, band) -> (shown name, nano-USD rates or None):
     # a report has few of them and many rows.
     pricing: dict[tuple[str, str, str, int], tuple[str, Any]] = {}
@@ -593,8 +626,10 @@ def usage_reports(
                 + values[4] * nano[3]
             )
         totals.add(values, cost, name)
-        for report in wanted:
-            if report == "daily":
+        for report, table in tables:
+            if report == "session":
+                key = session
+            elif report == "daily":
                 key = day
             elif report == "weekly":
                 key = weeks.get(day) or weeks.setdefault(
@@ -602,12 +637,6 @@ def usage_reports(
                 )
             elif report == "monthly":
                 key = day[:7]
-            elif report == "session":
-                key = session
-                if key not in session_labels:
-                    session_labels[key] = dict(
-                        zip(SESSION_LABELS, row[14:], strict=True)
-                    )
             elif report == "project":
                 key = project
             elif report == "source":
@@ -615,36 +644,32 @@ def usage_reports(
             else:
                 key = name
                 labels[name] = {"model": model or None, "provider": provider or None}
-            cell = cells[report].get(key)
+            cell = table.get(key)
             if cell is None:
-                cell = cells[report][key] = _Sums()
-            cell.add(values, cost, name)
-            if not breakdown:
-                cell.name(name)
-                continue
-            by_model = per_model[report].get((key, name))
-            if by_model is None:
-                by_model = per_model[report][(key, name)] = _Sums()
-            by_model.add(values, cost, name)
+                cell = table[key] = _Sums()
+                if report == "session":
+                    session_labels[key] = row[14:]
+            cell.add_model(values, cost, name)
     prices.save()
     described = prices.describe()
     result: dict[str, UsageReport] = {}
     for report in wanted:
-        grouped: dict[str, UsageRow] = {
-            k: UsageRow(
-                k,
-                sums.usage(),
-                labels=(
-                    dict(labels[k])
-                    if report == "model"
-                    else session_labels[k] if report == "session" else {}
-                ),
-                names=sums.names or set(),
+        grouped: dict[str, UsageRow] = {}
+        for key, sums in cells[report].items():
+            whole = sums.usage()
+            if report == "model":
+                extra = dict(labels[key])
+            elif report == "session":
+                extra = dict(zip(SESSION_LABELS, session_labels[key], strict=True))
+            else:
+                extra = {}
+            grouped[key] = UsageRow(
+                key,
+                whole,
+                models=sums.breakdown(whole) if breakdown else {},
+                labels=extra,
+                names=set() if breakdown else sums.names(),
             )
-            for k, sums in cells[report].items()
-        }
-        for (key, name), sums in per_model[report].items():
-            grouped[key].models[name] = sums.usage()
         result[report] = UsageReport(
             report=report,
             timezone=timezone,
