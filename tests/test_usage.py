@@ -398,6 +398,21 @@ def check_agreement(settings: Settings) -> None:
                 tuple(sum(getattr(r.usage, c) for r in rows) for c in TOKENS) == total
             )
             assert sum(r.usage.cost for r in rows) == report.totals.cost
+        # A row's per-model lines add up to the row, and name the models the
+        # row lists without a breakdown (split off only when a second shows up).
+        plain = usage_reports(conn, REPORTS)
+        broken = usage_reports(conn, REPORTS, breakdown=True)
+        for name in REPORTS:
+            for row, whole in zip(broken[name].rows, plain[name].rows, strict=True):
+                assert row.key == whole.key and row.usage == whole.usage
+                assert set(row.models) == whole.names
+                for attr in ("events", *TOKENS, "cost"):
+                    assert sum(
+                        getattr(u, attr) for u in row.models.values()
+                    ) == getattr(row.usage, attr), (name, attr)
+                assert set().union(*(u.unpriced for u in row.models.values())) == (
+                    row.usage.unpriced
+                )
     finally:
         conn.close()
 
@@ -513,6 +528,32 @@ def test_migration_backfills_existing_events(settings: Settings) -> None:
     assert conn.execute("select * from usage_rollup order by band").fetchall() == before
     assert [r[4] for r in before] == [0, 200000]  # two bands: below and above 200k
     assert get_session(conn, "s1").input_tokens == 250_007
+
+
+def test_session_report_reads_the_rollup_in_index_order(settings: Settings) -> None:
+    """m011's covering index: the session report's sums come grouped, no sort."""
+    for session, model in (("s1", "gpt-5"), ("s2", "gpt-5"), ("s1", "o3")):
+        log(
+            settings,
+            session,
+            "2026-03-01T10:00:00Z",
+            model=model,
+            provider="openai",
+            input_tokens=7,
+        )
+    conn = dbm.connect(settings.db_path)
+    queries: list[str] = []
+    conn.set_trace_callback(queries.append)
+    report = usage_report(conn, "session", breakdown=True)
+    conn.set_trace_callback(None)
+    assert [(r.key, sorted(r.models)) for r in report.rows] == [
+        ("s1", ["gpt-5 (openai)", "o3 (openai)"]),
+        ("s2", ["gpt-5 (openai)"]),
+    ]
+    (sql,) = [q for q in queries if "group by" in q]
+    plan = " | ".join(row[3] for row in conn.execute(f"explain query plan {sql}"))
+    assert "COVERING INDEX idx_usage_rollup_session" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
 
 
 def test_session_cost_for_the_session_page(settings: Settings) -> None:

@@ -591,6 +591,25 @@ def m010_event_vectors(db: Database) -> None:
     )
 
 
+@migrations()
+def m011_usage_rollup_by_session(db: Database) -> None:
+    """A covering index of ``usage_rollup`` in (session, model, provider, band, hour) order.
+
+    The session report sums the rollup per session and model: read in this
+    order the rows come grouped, with no sort of the whole rollup (at a
+    million events: 25k rows into 5,000 sessions, half the query's time).
+    Every column is in the index, so the table itself is not read; SQLite
+    keeps it current on every write of the rollup, so it needs no trigger
+    and cannot disagree with the table.
+    """
+    columns = ", ".join(
+        f'"{c}"'
+        for c in ("session_id", "model", "provider", "band", "hour", "events")
+        + USAGE_TOKENS
+    )
+    db.execute(f'CREATE INDEX "idx_usage_rollup_session" ON "usage_rollup" ({columns})')
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in one write transaction; return their names."""
     db = Database(conn)

@@ -9,7 +9,7 @@ it never import sqlite-utils, and nothing in the store reaches up into ``read/``
 from __future__ import annotations
 
 # Bumped by the last migration in migrations.py.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 EVENT_COLUMNS = (
     "id, session_id, seq, ts, role, kind, content, tool_name, tool_call_id, model, "
