@@ -530,6 +530,68 @@ def test_migration_backfills_existing_events(settings: Settings) -> None:
     assert get_session(conn, "s1").input_tokens == 250_007
 
 
+class CountingBook(PriceBook):
+    """A price book that counts its lookups."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    def rates(self, model: str, provider: str, day: str, band: int = 0) -> Any:
+        self.lookups += 1
+        return super().rates(model, provider, day, band)
+
+
+def test_prices_split_only_where_a_price_changes_over_years_of_log(
+    settings: Settings,
+) -> None:
+    """genai-prices' claude-sonnet-4-6 drops its >200k tier on 2026-03-13: rows
+    before and after that day are priced apart, as each event would be; and a
+    log spanning three years costs a few price lookups per model, not one per day."""
+    events = [
+        ("a", "2023-06-01T10:00:00Z", "gpt-5", "openai", 1_000),
+        ("a", "2026-03-11T10:00:00Z", "claude-sonnet-4-6", "anthropic", 250_000),
+        ("b", "2026-03-12T23:00:00Z", "claude-sonnet-4-6", "anthropic", 250_000),
+        ("b", "2026-03-13T01:00:00Z", "claude-sonnet-4-6", "anthropic", 250_000),
+        ("c", "2026-03-20T10:00:00Z", "claude-sonnet-4-6", "anthropic", 1_000),
+        ("c", "2026-06-01T10:00:00Z", "gpt-5", "openai", 1_000),
+    ]
+    for session, ts, model, provider, tokens in events:
+        log(
+            settings,
+            session,
+            ts,
+            model=model,
+            provider=provider,
+            input_tokens=tokens,
+            output_tokens=100,
+        )
+    conn = dbm.connect(settings.db_path)
+    by_event = events_cost(
+        e for s in ("a", "b", "c") for e in session_events(conn, s)
+    ).cost
+    # $6 and $22.50 per million above 200k until 2026-03-12, then $3 and $15.
+    assert by_event == (
+        2 * (Decimal("1.5") + Decimal("0.00225"))
+        + Decimal("0.75")
+        + Decimal("0.0015")
+        + Decimal("0.003")
+        + Decimal("0.0015")
+        + 2 * (Decimal("0.00125") + Decimal("0.001"))
+    )
+    for report in REPORTS:
+        book = CountingBook()
+        got = usage_report(conn, report, timezone="Asia/Tokyo", prices=book)
+        assert got.totals.cost == by_event, report
+        assert book.lookups < 60, (report, book.lookups)
+    sessions = usage_report(conn, "session", prices=CountingBook())
+    assert [r.usage.cost for r in sessions.rows] == [
+        Decimal("1.50225") + Decimal("0.00225"),
+        Decimal("1.50225") + Decimal("0.7515"),
+        Decimal("0.003") + Decimal("0.0015") + Decimal("0.00225"),
+    ]
+
+
 def test_session_report_reads_the_rollup_in_index_order(settings: Settings) -> None:
     """m011's covering index: the session report's sums come grouped, no sort."""
     for session, model in (("s1", "gpt-5"), ("s2", "gpt-5"), ("s1", "o3")):

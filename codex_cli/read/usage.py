@@ -251,15 +251,16 @@ def _report_sql(
     session: bool,
     attributes: tuple[str, ...],
     labels: bool,
-    dated: str,
+    utc_day: str,
     rate_band: str,
     where: str,
 ) -> str:
     """One query for the rows of a report: (day, project, source, session, model,
     provider, UTC day, rate band, events, the token sums[, the session's labels]).
 
-    Rows are summed as finely as pricing needs and no finer: by UTC day only
-    for a model whose price changed within the report's span, by "rate band"
+    Rows are summed as finely as pricing needs and no finer: by price period
+    (the UTC day a price starts) only for a model whose price changed within
+    the report's span, by "rate band"
     (the lowest band of the run of bands a model prices alike) only where a
     model's price differs between bands, so most models need one row per
     report key. Only varying columns are grouped: a constant in GROUP BY costs
@@ -267,13 +268,12 @@ def _report_sql(
     rows are summed per session first and each session looked up once, not
     once per rollup row.
     """
-    utc_day = f"case when {dated} then substr(r.hour, 1, 10) else '' end"
     columns = [
         ("r.session_id", "session", session or bool(attributes)),
         (day or "''", "day", day is not None),
         ("r.model", "model", True),
         ("r.provider", "provider", True),
-        (utc_day if dated != "0" else "''", "utc_day", dated != "0"),
+        (utc_day, "utc_day", utc_day != "''"),
         (rate_band, "rate_band", rate_band != "0"),
     ]
     select = ", ".join(
@@ -296,7 +296,7 @@ def _report_sql(
         ("g.session" if session else "''", session),
         ("g.model", True),
         ("g.provider", True),
-        ("g.utc_day", dated != "0"),
+        ("g.utc_day", utc_day != "''"),
         ("g.rate_band", rate_band != "0"),
     ]
     if not attributes:
@@ -370,24 +370,41 @@ def _models(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
 def _pricing_sql(
     conn: sqlite3.Connection, prices: PriceBook, span: tuple[date, date] | None
 ) -> tuple[str, str]:
-    """SQL for (whether a row keeps its day, its rate band), from the rates in the span."""
+    """SQL for (a row's price period, its rate band), from the rates in the span.
+
+    The period is the UTC day its price starts (``''`` for a model priced
+    alike over the whole span): rows are priced at it.
+    """
     if span is None:
-        return "0", "0"  # no rows
-    days = [
-        (span[0] + timedelta(days=i)).isoformat()
-        for i in range((span[1] - span[0]).days + 1)
-    ]
-    dated: list[str] = []
+        return "''", "0"  # no rows
+    first, last = span[0].isoformat(), span[1].isoformat()
+    periods: list[str] = []
     cases: list[str] = []
     for model, provider, top in _models(conn):
         match = f"r.model = {_sql_text(model)} and r.provider = {_sql_text(provider)}"
+        # Rates change only on a price's start day: the first day of the
+        # span and each such day in it stand for every day (a few lookups
+        # per model, not one per day of a log's years).
+        days = [first] + [
+            day for day in prices.price_changes(model, provider) if first < day <= last
+        ]
         bands = [band for band in ALL_BANDS if band <= top]
         by_band = [
             tuple(prices.rates(model, provider, day, band) for day in days)
             for band in bands
         ]
-        if any(len(set(rates)) > 1 for rates in by_band):
-            dated.append(f"({match})")
+        # The days whose rates (in every band) differ from the day before's.
+        starts_on = [
+            day
+            for i, day in enumerate(days)
+            if i and any(rates[i] != rates[i - 1] for rates in by_band)
+        ]
+        if starts_on:
+            split = "".join(
+                f"WHEN r.hour < '{day}' THEN '{start}' "
+                for start, day in zip([first, *starts_on], starts_on, strict=False)
+            )
+            periods.append(f"WHEN {match} THEN CASE {split}ELSE '{starts_on[-1]}' END ")
         starts = [
             band for i, band in enumerate(bands) if i and by_band[i] != by_band[i - 1]
         ]
@@ -395,9 +412,9 @@ def _pricing_sql(
             inner = "".join(f"WHEN r.band >= {b} THEN {b} " for b in reversed(starts))
             cases.append(f"WHEN {match} THEN CASE {inner}ELSE 0 END ")
     # Rows of models whose rate is one in all their bands have rate band 0.
-    dated_sql = " or ".join(dated) if dated else "0"
+    period_sql = f"CASE {''.join(periods)}ELSE '' END" if periods else "''"
     band_sql = f"CASE {''.join(cases)}ELSE 0 END" if cases else "0"
-    return dated_sql, band_sql
+    return period_sql, band_sql
 
 
 # A cell's cost is summed in integers, tokens x nano-USD per million tokens.
@@ -621,13 +638,13 @@ def _usage_reports(
         if last:
             span_end = min(span_end, last + timedelta(days=1))
         span = (span_start, span_end) if span_start <= span_end else None
-    dated, rate_band = _pricing_sql(conn, prices, span)
+    utc_day, rate_band = _pricing_sql(conn, prices, span)
     sql = _report_sql(
         day=local_day if by_day else None,
         session="session" in wanted,
         attributes=tuple(a for a in ("project", "source") if a in wanted),
         labels="session" in wanted,
-        dated=dated,
+        utc_day=utc_day,
         rate_band=rate_band,
         where=where,
     )
