@@ -2,6 +2,7 @@
 
     python benchmarks/bench_usage_ab.py --baseline /work/main \\
         --baseline-db /tmp/usage-v10.db [--db benchmarks/.data/usage-1000000.db]
+    python benchmarks/bench_usage_ab.py --write-cost 100000
 
 Each side runs in its own process with its tree first on ``PYTHONPATH``, on
 its own copy of the log (a baseline at an older schema reads a database
@@ -11,6 +12,11 @@ times, baseline first; every report and page is timed ``--rounds`` times
 of the JSON of every report (several time zones, dates, filters and
 breakdowns, and the web page's three at once): equal digests mean the
 output did not change. The machine's load is printed with the results.
+
+``--write-cost N``: what m011's covering index costs the write path: ``N``
+events with usage (``datagen.make_events``) inserted with the writer's own
+INSERT, triggers included, into a fresh log with and without the index,
+three times each, interleaved.
 """
 
 from __future__ import annotations
@@ -125,6 +131,38 @@ async def pages(db: Path, rounds: int) -> dict[str, float]:
     return timings
 
 
+def write_cost(n: int) -> None:
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from datagen import fresh_db, make_events
+
+    from codex_cli.store.writer import INSERT_SQL, event_row
+
+    rows = [event_row(e) for e in make_events(n, usage=True)]
+    times: dict[str, list[float]] = {"with m011's index": [], "without it": []}
+    for _ in range(3):
+        for label, seconds in times.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                conn = fresh_db(Path(tmp) / "write.db")
+                if label == "without it":
+                    conn.execute("DROP INDEX idx_usage_rollup_session")
+                started = time.perf_counter()
+                for i in range(0, n, 5000):
+                    conn.execute("BEGIN")
+                    conn.executemany(INSERT_SQL, rows[i : i + 5000])
+                    conn.execute("COMMIT")
+                seconds.append(time.perf_counter() - started)
+                conn.close()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"# {n:,} events inserted (batches of 5,000), load average {load}")
+    for label, seconds in times.items():
+        print(
+            f"{label:18} {' '.join(f'{t:.2f}' for t in seconds)} s, "
+            f"p50 {statistics.median(seconds):.2f} s"
+        )
+
+
 def run_side(tree: Path, db: Path, rounds: int) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     done = subprocess.run(
@@ -152,8 +190,12 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=DEFAULT_DB)
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--alternations", type=int, default=2)
+    parser.add_argument("--write-cost", type=int, metavar="N")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_cost:
+        write_cost(args.write_cost)
+        return
     if args.worker:
         print(json.dumps(worker(args.db, args.rounds)))
         return
