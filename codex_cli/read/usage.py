@@ -260,10 +260,9 @@ def _report_sql(
 
     Rows are summed as finely as pricing needs and no finer: by price period
     (the UTC day a price starts) only for a model whose price changed within
-    the report's span, by "rate band"
-    (the lowest band of the run of bands a model prices alike) only where a
-    model's price differs between bands, so most models need one row per
-    report key. Only varying columns are grouped: a constant in GROUP BY costs
+    the report's span, by "rate band" (the lowest band of the run of bands a
+    model prices alike) only where a model's price differs between bands, so
+    most models need one row per report key. Only varying columns are grouped: a constant in GROUP BY costs
     as much as a column. With session ``attributes`` (project, source), rollup
     rows are first summed per session, model, provider and hour (the order of
     m011's index: no sort) and each session looked up once per sum, not once
@@ -617,7 +616,7 @@ def _usage_reports(
     project: str | None = None,
     source: str | None = None,
 ) -> dict[str, UsageReport]:
-    """Several reports over the same days from one pass over the rollup (the web page)."""
+    """:func:`usage_reports`, with the collector on or off."""
     wanted = list(dict.fromkeys(reports))
     for report in wanted:
         if report not in REPORTS:
