@@ -398,6 +398,21 @@ def check_agreement(settings: Settings) -> None:
                 tuple(sum(getattr(r.usage, c) for r in rows) for c in TOKENS) == total
             )
             assert sum(r.usage.cost for r in rows) == report.totals.cost
+        # A row's per-model lines add up to the row, and name the models the
+        # row lists without a breakdown (split off only when a second shows up).
+        plain = usage_reports(conn, REPORTS)
+        broken = usage_reports(conn, REPORTS, breakdown=True)
+        for name in REPORTS:
+            for row, whole in zip(broken[name].rows, plain[name].rows, strict=True):
+                assert row.key == whole.key and row.usage == whole.usage
+                assert set(row.models) == whole.names
+                for attr in ("events", *TOKENS, "cost"):
+                    assert sum(
+                        getattr(u, attr) for u in row.models.values()
+                    ) == getattr(row.usage, attr), (name, attr)
+                assert set().union(*(u.unpriced for u in row.models.values())) == (
+                    row.usage.unpriced
+                )
     finally:
         conn.close()
 
@@ -513,6 +528,94 @@ def test_migration_backfills_existing_events(settings: Settings) -> None:
     assert conn.execute("select * from usage_rollup order by band").fetchall() == before
     assert [r[4] for r in before] == [0, 200000]  # two bands: below and above 200k
     assert get_session(conn, "s1").input_tokens == 250_007
+
+
+class CountingBook(PriceBook):
+    """A price book that counts its lookups."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    def rates(self, model: str, provider: str, day: str, band: int = 0) -> Any:
+        self.lookups += 1
+        return super().rates(model, provider, day, band)
+
+
+def test_prices_split_only_where_a_price_changes_over_years_of_log(
+    settings: Settings,
+) -> None:
+    """genai-prices' claude-sonnet-4-6 drops its >200k tier on 2026-03-13: rows
+    before and after that day are priced apart, as each event would be; and a
+    log spanning three years costs a few price lookups per model, not one per day."""
+    events = [
+        ("a", "2023-06-01T10:00:00Z", "gpt-5", "openai", 1_000),
+        ("a", "2026-03-11T10:00:00Z", "claude-sonnet-4-6", "anthropic", 250_000),
+        ("b", "2026-03-12T23:00:00Z", "claude-sonnet-4-6", "anthropic", 250_000),
+        ("b", "2026-03-13T01:00:00Z", "claude-sonnet-4-6", "anthropic", 250_000),
+        ("c", "2026-03-20T10:00:00Z", "claude-sonnet-4-6", "anthropic", 1_000),
+        ("c", "2026-06-01T10:00:00Z", "gpt-5", "openai", 1_000),
+    ]
+    for session, ts, model, provider, tokens in events:
+        log(
+            settings,
+            session,
+            ts,
+            model=model,
+            provider=provider,
+            input_tokens=tokens,
+            output_tokens=100,
+        )
+    conn = dbm.connect(settings.db_path)
+    by_event = events_cost(
+        e for s in ("a", "b", "c") for e in session_events(conn, s)
+    ).cost
+    # $6 and $22.50 per million above 200k until 2026-03-12, then $3 and $15.
+    assert by_event == (
+        2 * (Decimal("1.5") + Decimal("0.00225"))
+        + Decimal("0.75")
+        + Decimal("0.0015")
+        + Decimal("0.003")
+        + Decimal("0.0015")
+        + 2 * (Decimal("0.00125") + Decimal("0.001"))
+    )
+    for report in REPORTS:
+        book = CountingBook()
+        got = usage_report(conn, report, timezone="Asia/Tokyo", prices=book)
+        assert got.totals.cost == by_event, report
+        assert book.lookups < 60, (report, book.lookups)
+    sessions = usage_report(conn, "session", prices=CountingBook())
+    assert [r.usage.cost for r in sessions.rows] == [
+        Decimal("1.50225") + Decimal("0.00225"),
+        Decimal("1.50225") + Decimal("0.7515"),
+        Decimal("0.003") + Decimal("0.0015") + Decimal("0.00225"),
+    ]
+
+
+def test_session_report_reads_the_rollup_in_index_order(settings: Settings) -> None:
+    """m011's covering index: the session report's sums come grouped, no sort."""
+    for session, model in (("s1", "gpt-5"), ("s2", "gpt-5"), ("s1", "o3")):
+        log(
+            settings,
+            session,
+            "2026-03-01T10:00:00Z",
+            model=model,
+            provider="openai",
+            input_tokens=7,
+        )
+    conn = dbm.connect(settings.db_path)
+    queries: list[str] = []
+    conn.set_trace_callback(queries.append)
+    report = usage_report(conn, "session", breakdown=True)
+    conn.set_trace_callback(None)
+    assert [(r.key, sorted(r.models)) for r in report.rows] == [
+        ("s1", ["gpt-5 (openai)", "o3 (openai)"]),
+        ("s2", ["gpt-5 (openai)"]),
+    ]
+    (sql,) = [q for q in queries if "group by" in q]
+    plan = " | ".join(row[3] for row in conn.execute(f"explain query plan {sql}"))
+    assert "COVERING INDEX idx_usage_rollup_session" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
 
 
 def test_session_cost_for_the_session_page(settings: Settings) -> None:

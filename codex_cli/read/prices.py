@@ -185,6 +185,30 @@ def _model_info(model: str, provider: str) -> Any:
 
 
 @cache
+def _price_changes(model: str, provider: str) -> tuple[str, ...]:
+    """The UTC days on which genai-prices starts a new price of the model.
+
+    Its prices are chosen by start date only (a time-of-day price is not
+    applied: see :func:`_table_rates`), so between two of these days a
+    model's rates stay the same.
+    """
+    info = _model_info(model, provider)
+    if info is None or not isinstance(info.prices, list):
+        return ()
+    from genai_prices.types import StartDateConstraint
+
+    return tuple(
+        sorted(
+            {
+                price.constraint.start_date.isoformat()
+                for price in info.prices
+                if isinstance(price.constraint, StartDateConstraint)
+            }
+        )
+    )
+
+
+@cache
 def _table_rates(model: str, provider: str, day: str, band: int) -> Rates | None:
     info = _model_info(model, provider)
     if info is None:
@@ -275,6 +299,25 @@ class PriceBook:
         if memo_key in self._memo:
             return self._memo[memo_key]
         self._memo[memo_key] = found = self._cached_rates(model, provider, day, band)
+        return found
+
+    def price_changes(self, model: str, provider: str) -> tuple[str, ...]:
+        """UTC days (``2026-03-13``) on which the model's rates may change, oldest
+        first: on any other day they are the day before's."""
+        for entry in self.entries:
+            if entry.matches(model, provider):
+                return ()
+        if not model:
+            return ()
+        if self.cache_path is None:
+            return _price_changes(model, provider)
+        cache = self._load_cache()
+        key = f"changes\t{model}\t{provider}"
+        if key in cache:
+            return tuple(cache[key] or ())
+        found = _price_changes(model, provider)
+        cache[key] = list(found)
+        self._dirty = True
         return found
 
     def _cached_rates(

@@ -10,8 +10,10 @@ price tables change. The CLI (``codex log usage``) and the web page
 
 from __future__ import annotations
 
+import gc
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -249,69 +251,92 @@ def _report_sql(
     session: bool,
     attributes: tuple[str, ...],
     labels: bool,
-    dated: str,
+    utc_day: str,
     rate_band: str,
     where: str,
 ) -> str:
     """One query for the rows of a report: (day, project, source, session, model,
     provider, UTC day, rate band, events, the token sums[, the session's labels]).
 
-    Rows are summed as finely as pricing needs and no finer: by UTC day only
-    for a model whose price changed within the report's span, by "rate band"
-    (the lowest band of the run of bands a model prices alike) only where a
-    model's price differs between bands, so most models need one row per
-    report key. Only varying columns are grouped: a constant in GROUP BY costs
+    Rows are summed as finely as pricing needs and no finer: by price period
+    (the UTC day a price starts) only for a model whose price changed within
+    the report's span, by "rate band" (the lowest band of the run of bands a
+    model prices alike) only where a model's price differs between bands, so
+    most models need one row per report key. Only varying columns are grouped: a constant in GROUP BY costs
     as much as a column. With session ``attributes`` (project, source), rollup
-    rows are summed per session first and each session looked up once, not
-    once per rollup row.
+    rows are first summed per session, model, provider and hour (the order of
+    m011's index: no sort) and each session looked up once per sum, not once
+    per rollup row; the day, price period and rate band are computed on those
+    sums, whose columns keep the rollup's names.
     """
-    utc_day = f"case when {dated} then substr(r.hour, 1, 10) else '' end"
     columns = [
         ("r.session_id", "session", session or bool(attributes)),
         (day or "''", "day", day is not None),
         ("r.model", "model", True),
         ("r.provider", "provider", True),
-        (utc_day if dated != "0" else "''", "utc_day", dated != "0"),
+        (utc_day, "utc_day", utc_day != "''"),
         (rate_band, "rate_band", rate_band != "0"),
     ]
+    if attributes:
+        return _attributes_sql(columns, attributes, labels, where)
     select = ", ".join(
         f"{expr} as {name}"
         for expr, name, _ in [columns[1], ("''", "project", False)]
         + [("''", "source", False), columns[0], *columns[2:]]
     )
-    # Session first: the rollup's primary key order, which the sort of the
-    # grouping then mostly finds (measured: 15 % faster than day first).
+    # Session first: the order of m011's index, read without a sort when
+    # nothing but the session, model and provider is grouped.
     group = ", ".join(name for _, name, varies in columns if varies)
     sums = ", ".join(f"{expr} as t{i}" for i, expr in enumerate(_SUMS))
     inner = f"select {select}, {sums} from usage_rollup as r {where} group by {group}"
+    if not labels:
+        return inner
     label_columns = "".join(f", s.{name}" for name in SESSION_LABELS)
+    # One row per group already: the labels are looked up per row.
+    return (
+        f"select g.*{label_columns} from ({inner}) as g "
+        f"left join sessions as s on s.id = g.session"
+    )
+
+
+def _attributes_sql(
+    columns: list[tuple[str, str, bool]],
+    attributes: tuple[str, ...],
+    labels: bool,
+    where: str,
+) -> str:
+    """:func:`_report_sql` for reports that need the sessions' project or source."""
+    session, day, by_day = columns[0][0], columns[1][0], columns[1][2]
+    (utc_day, _, by_period), (rate_band, _, by_band) = columns[4], columns[5]
+    keys = ["session_id", "model", "provider"]
+    if by_day or by_period:
+        keys.append("hour")
+    if by_band:
+        keys.append("band")
+    sums = ", ".join(f"{expr} as t{i}" for i, expr in enumerate(_SUMS))
+    inner = (
+        f"select {', '.join(f'r.{k} as {k}' for k in keys)}, {sums} "
+        f"from usage_rollup as r {where} group by {', '.join(keys)}"
+    )
     outer = [
-        ("g.day", day is not None),
+        (day, by_day),
         *(
             (f"coalesce(s.{name}, '')", True) if name in attributes else ("''", False)
             for name in ("project", "source")
         ),
-        ("g.session" if session else "''", session),
-        ("g.model", True),
-        ("g.provider", True),
-        ("g.utc_day", dated != "0"),
-        ("g.rate_band", rate_band != "0"),
+        (session if labels else "''", labels),
+        ("r.model", True),
+        ("r.provider", True),
+        (utc_day, by_period),
+        (rate_band, by_band),
     ]
-    if not attributes:
-        # One row per group already: the labels (if asked) are looked up per row.
-        outer_sums = ", ".join(f"g.t{i}" for i in range(len(_SUMS)))
-        grouping = ""
-    else:
-        outer_sums = ", ".join(f"sum(g.t{i})" for i in range(len(_SUMS)))
-        grouping = " group by " + ", ".join(
-            str(i + 1) for i, (_, varies) in enumerate(outer) if varies
-        )
-    if not attributes and not labels:
-        return inner
+    outer_sums = ", ".join(f"sum(r.t{i})" for i in range(len(_SUMS)))
+    grouping = ", ".join(str(i + 1) for i, (_, varies) in enumerate(outer) if varies)
+    label_columns = "".join(f", s.{name}" for name in SESSION_LABELS) if labels else ""
     return (
-        f"select {', '.join(expr for expr, _ in outer)}, {outer_sums}"
-        f"{label_columns if labels else ''} from ({inner}) as g "
-        f"left join sessions as s on s.id = g.session{grouping}"
+        f"select {', '.join(expr for expr, _ in outer)}, {outer_sums}{label_columns} "
+        f"from ({inner}) as r left join sessions as s on s.id = r.session_id "
+        f"group by {grouping}"
     )
 
 
@@ -368,24 +393,41 @@ def _models(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
 def _pricing_sql(
     conn: sqlite3.Connection, prices: PriceBook, span: tuple[date, date] | None
 ) -> tuple[str, str]:
-    """SQL for (whether a row keeps its day, its rate band), from the rates in the span."""
+    """SQL for (a row's price period, its rate band), from the rates in the span.
+
+    The period is the UTC day its price starts (``''`` for a model priced
+    alike over the whole span): rows are priced at it.
+    """
     if span is None:
-        return "0", "0"  # no rows
-    days = [
-        (span[0] + timedelta(days=i)).isoformat()
-        for i in range((span[1] - span[0]).days + 1)
-    ]
-    dated: list[str] = []
+        return "''", "0"  # no rows
+    first, last = span[0].isoformat(), span[1].isoformat()
+    periods: list[str] = []
     cases: list[str] = []
     for model, provider, top in _models(conn):
         match = f"r.model = {_sql_text(model)} and r.provider = {_sql_text(provider)}"
+        # Rates change only on a price's start day: the first day of the
+        # span and each such day in it stand for every day (a few lookups
+        # per model, not one per day of a log's years).
+        days = [first] + [
+            day for day in prices.price_changes(model, provider) if first < day <= last
+        ]
         bands = [band for band in ALL_BANDS if band <= top]
         by_band = [
             tuple(prices.rates(model, provider, day, band) for day in days)
             for band in bands
         ]
-        if any(len(set(rates)) > 1 for rates in by_band):
-            dated.append(f"({match})")
+        # The days whose rates (in every band) differ from the day before's.
+        starts_on = [
+            day
+            for i, day in enumerate(days)
+            if i and any(rates[i] != rates[i - 1] for rates in by_band)
+        ]
+        if starts_on:
+            split = "".join(
+                f"WHEN r.hour < '{day}' THEN '{start}' "
+                for start, day in zip([first, *starts_on], starts_on, strict=False)
+            )
+            periods.append(f"WHEN {match} THEN CASE {split}ELSE '{starts_on[-1]}' END ")
         starts = [
             band for i, band in enumerate(bands) if i and by_band[i] != by_band[i - 1]
         ]
@@ -393,9 +435,9 @@ def _pricing_sql(
             inner = "".join(f"WHEN r.band >= {b} THEN {b} " for b in reversed(starts))
             cases.append(f"WHEN {match} THEN CASE {inner}ELSE 0 END ")
     # Rows of models whose rate is one in all their bands have rate band 0.
-    dated_sql = " or ".join(dated) if dated else "0"
+    period_sql = f"CASE {''.join(periods)}ELSE '' END" if periods else "''"
     band_sql = f"CASE {''.join(cases)}ELSE 0 END" if cases else "0"
-    return dated_sql, band_sql
+    return period_sql, band_sql
 
 
 # A cell's cost is summed in integers, tokens x nano-USD per million tokens.
@@ -403,16 +445,23 @@ _SCALE = Decimal(10) ** 15
 
 
 class _Sums:
-    """A lean accumulator for one cell of a report (sets made only when needed)."""
+    """A lean accumulator for one cell of a report.
 
-    __slots__ = ("values", "cost", "priced", "unpriced", "names")
+    Per-model sums are split off only when a second model shows up: most
+    cells (a session, a model, a day of one model) have one, whose sums are
+    the cell's own, so a report of thousands of rows makes no second object
+    per row, and no set of names.
+    """
+
+    __slots__ = ("values", "cost", "priced", "unpriced", "first", "models")
 
     def __init__(self) -> None:
         self.values = [0, 0, 0, 0, 0, 0]  # events, then TOKENS
         self.cost = 0
         self.priced = False
         self.unpriced: set[str] | None = None
-        self.names: set[str] | None = None  # the models, when not broken down
+        self.first: str | None = None  # the first model added
+        self.models: dict[str, _Sums] | None = None  # per model, from the second on
 
     def add(self, values: Sequence[int], cost: int | None, name: str) -> None:
         acc = self.values
@@ -431,11 +480,37 @@ class _Sums:
             else:
                 self.unpriced.add(name)
 
-    def name(self, name: str) -> None:
-        if self.names is None:
-            self.names = {name}
-        else:
-            self.names.add(name)
+    def add_model(self, values: Sequence[int], cost: int | None, name: str) -> None:
+        """Add a row of model ``name``, keeping per-model sums once there are two."""
+        models = self.models
+        if models is None:
+            if self.first is None:
+                self.first = name
+            elif name != self.first:
+                # Everything so far was the first model's.
+                earlier = _Sums()
+                earlier.values = self.values[:]
+                earlier.cost = self.cost
+                earlier.priced = self.priced
+                earlier.unpriced = None if self.unpriced is None else set(self.unpriced)
+                models = self.models = {self.first: earlier}
+        if models is not None:
+            part = models.get(name)
+            if part is None:
+                part = models[name] = _Sums()
+            part.add(values, cost, name)
+        self.add(values, cost, name)
+
+    def names(self) -> set[str]:
+        if self.models is not None:
+            return set(self.models)
+        return set() if self.first is None else {self.first}
+
+    def breakdown(self, whole: Usage) -> dict[str, Usage]:
+        """Usage per model (``whole`` itself when there is one model: the same sums)."""
+        if self.models is None:
+            return {} if self.first is None else {self.first: whole}
+        return {name: part.usage() for name, part in self.models.items()}
 
     def usage(self) -> Usage:
         events, input_, cached, written, output, reasoning = self.values
@@ -496,6 +571,52 @@ def usage_reports(
     source: str | None = None,
 ) -> dict[str, UsageReport]:
     """Several reports over the same days from one pass over the rollup (the web page)."""
+    with _collector_paused():
+        return _usage_reports(
+            conn,
+            reports,
+            since=since,
+            until=until,
+            timezone=timezone,
+            breakdown=breakdown,
+            prices=prices,
+            project=project,
+            source=source,
+        )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a report is built.
+
+    A report makes a few objects per row, thousands of them, none in a
+    cycle (reference counting frees them all): the collector would only walk
+    them, and every full pass walks the whole heap too (a Datasette server's).
+    Measured: a third of the session report's time at a million events.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _usage_reports(
+    conn: sqlite3.Connection,
+    reports: Iterable[str],
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    timezone: str = "UTC",
+    breakdown: bool = False,
+    prices: PriceBook | None = None,
+    project: str | None = None,
+    source: str | None = None,
+) -> dict[str, UsageReport]:
+    """:func:`usage_reports`, with the collector on or off."""
     wanted = list(dict.fromkeys(reports))
     for report in wanted:
         if report not in REPORTS:
@@ -540,24 +661,24 @@ def usage_reports(
         if last:
             span_end = min(span_end, last + timedelta(days=1))
         span = (span_start, span_end) if span_start <= span_end else None
-    dated, rate_band = _pricing_sql(conn, prices, span)
+    utc_day, rate_band = _pricing_sql(conn, prices, span)
     sql = _report_sql(
         day=local_day if by_day else None,
         session="session" in wanted,
         attributes=tuple(a for a in ("project", "source") if a in wanted),
         labels="session" in wanted,
-        dated=dated,
+        utc_day=utc_day,
         rate_band=rate_band,
         where=where,
     )
     rows = conn.execute(sql, params)
     any_day = span[0].isoformat() if span else "1970-01-01"
     cells: dict[str, dict[str, _Sums]] = {r: {} for r in wanted}
-    per_model: dict[str, dict[tuple[str, str], _Sums]] = {r: {} for r in wanted}
+    tables = [(report, cells[report]) for report in wanted]
     totals = _Sums()
     unpriced: dict[str, _Sums] = {}
     labels: dict[str, dict[str, Any]] = {}
-    session_labels: dict[str, dict[str, Any]] = {}
+    session_labels: dict[str, tuple[Any, ...]] = {}
     # (model, provider, UTC day, band) -> (shown name, nano-USD rates or None):
     # a report has few of them and many rows.
     pricing: dict[tuple[str, str, str, int], tuple[str, Any]] = {}
@@ -593,8 +714,10 @@ def usage_reports(
                 + values[4] * nano[3]
             )
         totals.add(values, cost, name)
-        for report in wanted:
-            if report == "daily":
+        for report, table in tables:
+            if report == "session":
+                key = session
+            elif report == "daily":
                 key = day
             elif report == "weekly":
                 key = weeks.get(day) or weeks.setdefault(
@@ -602,12 +725,6 @@ def usage_reports(
                 )
             elif report == "monthly":
                 key = day[:7]
-            elif report == "session":
-                key = session
-                if key not in session_labels:
-                    session_labels[key] = dict(
-                        zip(SESSION_LABELS, row[14:], strict=True)
-                    )
             elif report == "project":
                 key = project
             elif report == "source":
@@ -615,36 +732,32 @@ def usage_reports(
             else:
                 key = name
                 labels[name] = {"model": model or None, "provider": provider or None}
-            cell = cells[report].get(key)
+            cell = table.get(key)
             if cell is None:
-                cell = cells[report][key] = _Sums()
-            cell.add(values, cost, name)
-            if not breakdown:
-                cell.name(name)
-                continue
-            by_model = per_model[report].get((key, name))
-            if by_model is None:
-                by_model = per_model[report][(key, name)] = _Sums()
-            by_model.add(values, cost, name)
+                cell = table[key] = _Sums()
+                if report == "session":
+                    session_labels[key] = row[14:]
+            cell.add_model(values, cost, name)
     prices.save()
     described = prices.describe()
     result: dict[str, UsageReport] = {}
     for report in wanted:
-        grouped: dict[str, UsageRow] = {
-            k: UsageRow(
-                k,
-                sums.usage(),
-                labels=(
-                    dict(labels[k])
-                    if report == "model"
-                    else session_labels[k] if report == "session" else {}
-                ),
-                names=sums.names or set(),
+        grouped: dict[str, UsageRow] = {}
+        for key, sums in cells[report].items():
+            whole = sums.usage()
+            if report == "model":
+                extra = dict(labels[key])
+            elif report == "session":
+                extra = dict(zip(SESSION_LABELS, session_labels[key], strict=True))
+            else:
+                extra = {}
+            grouped[key] = UsageRow(
+                key,
+                whole,
+                models=sums.breakdown(whole) if breakdown else {},
+                labels=extra,
+                names=set() if breakdown else sums.names(),
             )
-            for k, sums in cells[report].items()
-        }
-        for (key, name), sums in per_model[report].items():
-            grouped[key].models[name] = sums.usage()
         result[report] = UsageReport(
             report=report,
             timezone=timezone,

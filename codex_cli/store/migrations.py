@@ -592,6 +592,27 @@ def m010_event_vectors(db: Database) -> None:
 
 
 @migrations()
+def m011_usage_rollup_by_session(db: Database) -> None:
+    """A covering index of ``usage_rollup`` in (session, model, provider, hour, band) order.
+
+    Reports sum the rollup per session and model (the session report), or
+    per session, model and hour before looking each session's project or
+    source up (the project and source reports, ``/-/usage``): read in this
+    order the rows come grouped, with no sort of the whole rollup (at a
+    million events, 25k rows: a third of those queries' time). Every column
+    is in the index, so the table itself is not read; SQLite keeps it current
+    on every write of the rollup, so it needs no trigger and cannot disagree
+    with the table.
+    """
+    columns = ", ".join(
+        f'"{c}"'
+        for c in ("session_id", "model", "provider", "hour", "band", "events")
+        + USAGE_TOKENS
+    )
+    db.execute(f'CREATE INDEX "idx_usage_rollup_session" ON "usage_rollup" ({columns})')
+
+
+@migrations()
 def m012_session_vectors(db: Database) -> None:
     """Each session's sum of event vectors, for similar sessions at any size.
 
