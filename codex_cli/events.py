@@ -302,8 +302,11 @@ class Event:
 
 
 # The same test in SQL over the events table, for readers that filter rows.
+# True or false, never NULL (`IS`, not `=`): `NOT` of a NULL is NULL, and
+# `WHERE NOT ...` dropped every other meta event with one key of data
+# (token counts, compaction summaries) along with the attribute events.
 SESSION_META_SQL = (
-    "(kind = 'meta' AND json_type(data, '$.session') = 'object' "
+    "(kind = 'meta' AND json_type(data, '$.session') IS 'object' "
     "AND (SELECT count(*) FROM json_each(data)) = 1)"
 )
 
