@@ -32,6 +32,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _timing import elapsed, machine  # noqa: E402
 from bench_recall import SET, any_word  # noqa: E402
 from datagen import make_events  # noqa: E402
 
@@ -51,13 +52,8 @@ def main() -> None:
     from codex_cli.read import semantic
 
     torch.set_num_threads(2)
-    print(
-        f"bench_semantic: {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}, "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
-    )
-    start = time.perf_counter()
-    semantic.load_model()
-    print(f"    MiniLM-L6 loaded offline in {time.perf_counter() - start:.1f} s")
+    print(machine("bench_semantic"))
+    print(f"    MiniLM-L6 loaded offline in {elapsed(semantic.load_model):.1f} s")
 
     data = json.loads(SET.read_text())
     with tempfile.TemporaryDirectory() as tmp:
