@@ -327,11 +327,10 @@ class Event:
 
 
 # The same test in SQL over the events table, for readers that filter rows.
-# True or false, never NULL (`IS`, not `=`): `NOT` of a NULL is NULL, and
-# `WHERE NOT ...` dropped every other meta event with one key of data
-# (token counts, compaction summaries) along with the attribute events.
+# Never NULL (json_type of a missing key is): `NOT SESSION_META_SQL` must keep
+# every other meta event, such as Codex's token counts.
 SESSION_META_SQL = (
-    "(kind = 'meta' AND json_type(data, '$.session') IS 'object' "
+    "(kind = 'meta' AND coalesce(json_type(data, '$.session') = 'object', 0) "
     "AND (SELECT count(*) FROM json_each(data)) = 1)"
 )
 
