@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _timing import machine  # noqa: E402
 from datagen import make_content, raw_load  # noqa: E402
 
 from codex_cli.events import format_ts  # noqa: E402
@@ -296,6 +297,7 @@ def main() -> None:
         t_raw, c_raw = time.perf_counter() - t0, time.process_time() - c0
 
         rate_import, rate_raw = events / t_import, len(stored) / t_raw
+        print(machine("bench_import"))
         print(
             f"import benchmark: {files:,} files ({files // 2 + files % 2} Claude Code, "
             f"{files // 2} Codex CLI), {total_lines:,} lines -> {events:,} events "

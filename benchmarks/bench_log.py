@@ -29,6 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _timing import elapsed, machine, median_wall, percentile  # noqa: E402
 from datagen import WORDS, make_content, make_events, raw_load  # noqa: E402
 
 from codex_cli import SessionLogger, Settings  # noqa: E402
@@ -48,23 +49,14 @@ def env_for(root: Path) -> dict[str, str]:
     }
 
 
-def wall(cmd: list[str], env: dict[str, str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def bench_add(root: Path, runs: int) -> None:
     env = env_for(root)
     subprocess.run(
         [PY, "-m", "codex_cli", "log", "add", "-r", "user", "warm"], env=env, check=True
     )
     script = str(Path(PY).with_name("codex"))
-    base = wall([PY, "-c", "pass"], env, runs)
-    ours = wall(
+    base = median_wall([PY, "-c", "pass"], env, runs)
+    ours = median_wall(
         [script, "log", "add", "-r", "user", "one event " + "x" * 200], env, runs
     )
     print(
@@ -80,11 +72,13 @@ def bench_api(root: Path, n: int) -> None:
     settings = Settings(log_dir=root / "sessions", db_path=root / "log.db")
     with SessionLogger("api", settings=settings) as logger:
         logger.log("user", "warm up")
-        start = time.perf_counter()
-        for text in texts:
-            logger.log("assistant", text)
-        elapsed = time.perf_counter() - start
-    rate = n / elapsed
+
+        def log_all() -> None:
+            for text in texts:
+                logger.log("assistant", text)
+
+        seconds = elapsed(log_all)
+    rate = n / seconds
     print(
         f"[2] Python API: {rate:,.0f} events/s of 500 chars, {n:,} events, each in both stores "
         f"before log() returns (goal >= 3,000/s: {'PASS' if rate >= 3000 else 'FAIL'})"
@@ -103,18 +97,17 @@ def bench_ndjson(root: Path, n: int, runs: int = 3) -> None:
             out.write(json.dumps(record) + "\n")
     raws, ourses = [], []
     for attempt in range(runs):
-        start = time.perf_counter()
-        raw_load(root / "raw.db", events)
-        raws.append(time.perf_counter() - start)
+        raws.append(elapsed(raw_load, root / "raw.db", events))
         out = root / f"ours-{attempt}"
-        start = time.perf_counter()
-        subprocess.run(
-            [PY, "-m", "codex_cli", "log", "add", "--ndjson", str(stream)],
-            env=env_for(out),
-            check=True,
-            capture_output=True,
+        ourses.append(
+            elapsed(
+                subprocess.run,
+                [PY, "-m", "codex_cli", "log", "add", "--ndjson", str(stream)],
+                env=env_for(out),
+                check=True,
+                capture_output=True,
+            )
         )
-        ourses.append(time.perf_counter() - start)
         shutil.rmtree(out)
     ratios = sorted(r / o for r, o in zip(raws, ourses, strict=True))
     raw, ours = statistics.median(raws), statistics.median(ourses)
@@ -175,12 +168,7 @@ def bench_search(n: int, queries: int) -> None:
     ]
 
     def timings(words: list[str]) -> list[float]:
-        out = []
-        for word in words:
-            start = time.perf_counter()
-            search(conn, word, limit=20)
-            out.append(time.perf_counter() - start)
-        return out
+        return [elapsed(search, conn, word, limit=20) for word in words]
 
     search(conn, "warm up the page cache", limit=20)
     one, two, common = timings(singles), timings(doubles), timings(with_common)
@@ -188,12 +176,10 @@ def bench_search(n: int, queries: int) -> None:
     p50 = statistics.median(typical) * 1000
     very_common = []
     for word in ["fix", "test", "error import"]:
-        start = time.perf_counter()
-        search(conn, word, limit=20)
-        very_common.append((word, (time.perf_counter() - start) * 1000))
+        very_common.append((word, elapsed(search, conn, word, limit=20) * 1000))
     print(
         f"[4] search over {n:,} events, top-20 in process: typical queries p50 {p50:.1f} ms, "
-        f"p95 {typical[int(len(typical) * 0.95)] * 1000:.1f} ms over {len(typical)} queries "
+        f"p95 {percentile(typical, 0.95) * 1000:.1f} ms over {len(typical)} queries "
         f"(goal <= 20 ms: {'PASS' if p50 <= 20 else 'FAIL'}); one word p50 "
         f"{statistics.median(one) * 1000:.1f} ms, two words p50 "
         f"{statistics.median(two) * 1000:.1f} ms"
@@ -211,8 +197,10 @@ def bench_search(n: int, queries: int) -> None:
         "CODEX_LOG_DB_PATH": str(data / "log.db"),
     }
     word = words[0]
-    ours = wall([str(Path(PY).with_name("codex")), "log", "search", word], env, 5)
-    grep = wall(["grep", "-r", word, str(data / "sessions")], env, 3)
+    ours = median_wall(
+        [str(Path(PY).with_name("codex")), "log", "search", word], env, 5
+    )
+    grep = median_wall(["grep", "-r", word, str(data / "sessions")], env, 3)
     print(
         f"    whole process `codex log search {word}`: {ours * 1000:.0f} ms; "
         f"`grep -r` over the same NDJSON: {grep * 1000:.0f} ms; grep/codex = {grep / ours:.1f}x "
@@ -225,18 +213,28 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="small sizes, for a smoke run"
     )
+    parser.add_argument(
+        "--parts",
+        default="1,2,3,4",
+        help="which parts to run, e.g. 2,3 (for an A/B of two trees in one run)",
+    )
+    parser.add_argument(
+        "--ndjson-events", type=int, help="events of part 3 (default 200,000)"
+    )
     args = parser.parse_args()
     scale = 0.05 if args.quick else 1
-    print(
-        f"bench_log: python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
-        f"load {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
-    )
+    parts = {int(p) for p in args.parts.split(",")}
+    print(machine("bench_log"))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        bench_add(root / "add", 21)
-        bench_api(root / "api", int(6000 * max(scale, 0.5)))
-        bench_ndjson(root / "ndjson", int(200_000 * scale))
-    bench_search(int(1_000_000 * scale), 200)
+        if 1 in parts:
+            bench_add(root / "add", 21)
+        if 2 in parts:
+            bench_api(root / "api", int(6000 * max(scale, 0.5)))
+        if 3 in parts:
+            bench_ndjson(root / "ndjson", args.ndjson_events or int(200_000 * scale))
+    if 4 in parts:
+        bench_search(int(1_000_000 * scale), 200)
 
 
 if __name__ == "__main__":

@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from datagen import fresh_db, make_events, raw_load  # noqa: E402
+from _timing import elapsed, machine  # noqa: E402
+from datagen import make_events, raw_load  # noqa: E402
 
 from codex_cli.events import Event  # noqa: E402
 from codex_cli.lifecycle.rebuild import CACHE_KIB, rebuild  # noqa: E402
 from codex_cli.lifecycle.retention import purge  # noqa: E402
 from codex_cli.settings import Settings  # noqa: E402
-from codex_cli.store.writer import INSERT_SQL, event_row  # noqa: E402
 
 DAYS = 60
 
@@ -58,11 +58,9 @@ def copy_db(src: Path, dst: Path) -> None:
 
 
 def timed(label: str, fn) -> float:
-    start = time.perf_counter()
-    fn()
-    elapsed = time.perf_counter() - start
-    print(f"  {label:<44} {elapsed:8.2f} s", flush=True)
-    return elapsed
+    seconds = elapsed(fn)
+    print(f"  {label:<44} {seconds:8.2f} s", flush=True)
+    return seconds
 
 
 def bench_purge(work: Path, events: list[Event], base: Path) -> float:
@@ -135,16 +133,10 @@ def bench_rebuild(work: Path, events: list[Event], base: Path) -> float:
     # For the record: how much of the margin is rebuild's larger page cache.
     cached = work / "raw-cached.db"
 
-    def raw_load_same_cache() -> None:
-        conn = fresh_db(cached)
-        conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
-        rows = [event_row(e) for e in events]
-        conn.execute("BEGIN")
-        conn.executemany(INSERT_SQL, rows)
-        conn.execute("COMMIT")
-        conn.close()
-
-    same = timed("raw executemany, rebuild's page cache", raw_load_same_cache)
+    same = timed(
+        "raw executemany, rebuild's page cache",
+        lambda: raw_load(cached, events, cache_kib=CACHE_KIB),
+    )
     print(f"  rebuild speed / that = {same / mine:.2f}  (informational)")
     return ratio
 
@@ -155,8 +147,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/bench-maint"))
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
+    print(machine("bench_maintenance"))
     print(
-        f"sqlite {sqlite3.sqlite_version}, python {sys.version.split()[0]}, "
+        f"sqlite {sqlite3.sqlite_version}, "
         f"{args.events:,} events of ~500 characters in sessions of 200",
         flush=True,
     )

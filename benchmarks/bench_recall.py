@@ -29,6 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _timing import machine  # noqa: E402
 from datagen import make_events  # noqa: E402
 
 from codex_cli.events import Event  # noqa: E402
@@ -47,6 +48,7 @@ def any_word(query: str) -> str:
 
 
 def main() -> None:
+    print(machine("bench_recall"))
     data = json.loads(SET.read_text())
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import subprocess
@@ -31,20 +30,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _timing import elapsed, machine, ms, percentile  # noqa: E402
 from bench_log import build_big  # noqa: E402
 from datagen import RARE, WORDS  # noqa: E402
 
 from codex_cli.read.queries import open_log  # noqa: E402
 from codex_cli.read.search import search  # noqa: E402
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
-def pct(times: list[float], q: float) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def query_mix(conn, rng: random.Random) -> dict[str, list[str]]:
@@ -93,12 +84,6 @@ def query_mix(conn, rng: random.Random) -> dict[str, list[str]]:
     }
 
 
-def timed(fn, *args, **kwargs) -> float:
-    start = time.perf_counter()
-    fn(*args, **kwargs)
-    return time.perf_counter() - start
-
-
 def bench_api(conn, mix: dict[str, list[str]]) -> list[float]:
     search(conn, "warm up the page cache", limit=20)
     every: list[float] = []
@@ -106,15 +91,15 @@ def bench_api(conn, mix: dict[str, list[str]]) -> list[float]:
     for name, queries in mix.items():
         times = []
         for q in queries:
-            t = timed(search, conn, q, limit=20)
+            t = elapsed(search, conn, q, limit=20)
             times.append(t)
             worst = max(worst, (t, q))
         every += times
         print(
             f"    {name:<24} p50 {ms(statistics.median(times)):>9}  "
-            f"p99 {ms(pct(times, 0.99)):>9}  ({len(times)} queries)"
+            f"p99 {ms(percentile(times, 0.99)):>9}  ({len(times)} queries)"
         )
-    p50, p99 = statistics.median(every), pct(every, 0.99)
+    p50, p99 = statistics.median(every), percentile(every, 0.99)
     print(
         f"[1] search(), top 20, whole mix of {len(every)} queries: p50 {ms(p50)}, "
         f"p99 {ms(p99)} (goal p99 <= 50 ms: {'PASS' if p99 <= 0.05 else 'FAIL'}); "
@@ -127,7 +112,7 @@ def bench_old_way(conn, words: list[str]) -> list[float]:
     times = []
     for word in words:
         times.append(
-            timed(
+            elapsed(
                 lambda w: conn.execute(
                     "SELECT rowid FROM events_fts WHERE events_fts MATCH ? "
                     "ORDER BY rank LIMIT 20",
@@ -169,12 +154,14 @@ def bench_datasette(
 
 
 def bench_grep(sessions: Path, words: list[str]) -> list[float]:
-    times = []
-    for word in words:
-        start = time.perf_counter()
-        subprocess.run(["grep", "-r", "-c", word, str(sessions)], capture_output=True)
-        times.append(time.perf_counter() - start)
-    return times
+    return [
+        elapsed(
+            subprocess.run,
+            ["grep", "-r", "-c", word, str(sessions)],
+            capture_output=True,
+        )
+        for word in words
+    ]
 
 
 def main() -> None:
@@ -182,10 +169,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="50,000 events")
     args = parser.parse_args()
     n = 50_000 if args.quick else 1_000_000
-    print(
-        f"bench_search: python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
-        f"load {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
-    )
+    print(machine("bench_search"))
     data = build_big(HERE / ".data" / f"log-{n}", n)
     conn = open_log(db_path=data / "log.db")
     mix = query_mix(conn, random.Random(16))
@@ -193,7 +177,7 @@ def main() -> None:
     print(f"    {n:,} events; the 20 most common words: {' '.join(common)}")
     every = bench_api(conn, mix)
     old = bench_old_way(conn, common[:5])
-    new = [timed(search, conn, w, limit=20) for w in common[:5]]
+    new = [elapsed(search, conn, w, limit=20) for w in common[:5]]
     print(
         f"[2] the 5 most common words, FTS5 bm25 over every match (before): p50 "
         f"{ms(statistics.median(old))}, max {ms(max(old))}; now p50 "
@@ -201,7 +185,7 @@ def main() -> None:
         f"{statistics.median(old) / statistics.median(new):.0f}x faster"
     )
     broad = ["kal*", "bip*", "zq0*"]  # each starts hundreds of words
-    wide = [timed(search, conn, q, limit=20) for q in broad]
+    wide = [elapsed(search, conn, q, limit=20) for q in broad]
     print(
         "    3-letter prefixes of hundreds of words, left to FTS5 (not in the mix; "
         "2 letters of as many are refused): "
@@ -216,7 +200,7 @@ def main() -> None:
     )
     print(
         f"[3] Datasette /log/events.json?_search=WORD, 20 common + 5 rare words: "
-        f"p50 {ms(statistics.median(web))}, p99 {ms(pct(web, 0.99))}, max {ms(max(web))}; "
+        f"p50 {ms(statistics.median(web))}, p99 {ms(percentile(web, 0.99))}, max {ms(max(web))}; "
         f"the HTML page (count and facets too), 5 most common words: "
         + ", ".join(ms(t) for t, _ in pages)
     )

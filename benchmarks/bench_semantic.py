@@ -45,6 +45,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _timing import machine  # noqa: E402
 from bench_recall import SET, any_word  # noqa: E402
 from datagen import make_events  # noqa: E402
 
@@ -136,10 +137,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(2)
-    print(
-        f"bench_semantic: {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}, "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
-    )
+    print(machine("bench_semantic"))
     start = time.perf_counter()
     static = semantic.load_model()
     print(f"    static model loaded in {time.perf_counter() - start:.2f} s (no torch)")

@@ -17,24 +17,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from datagen import fresh_db, make_events  # noqa: E402
+from _timing import machine, p50_p95, timed, timed_async  # noqa: E402
+from datagen import cached_db, make_events  # noqa: E402
 
 from codex_cli.read.queries import get_session, session_events  # noqa: E402
 from codex_cli.read.search import search  # noqa: E402
-from codex_cli.store.writer import INSERT_SQL, event_row  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / ".data"
 WAVES = 5
@@ -43,54 +40,7 @@ WORD = "zq00123"  # a rare word of datagen's vocabulary: a selective search
 
 def build(n: int) -> Path:
     """The cached database of ``n`` events (built on first use)."""
-    path = DATA / f"serve-{n}.db"
-    if path.exists():
-        return path
-    DATA.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    conn = fresh_db(partial)
-    events = make_events(n)
-    started = time.perf_counter()
-    done = 0
-    while chunk := [event_row(e) for e in islice(events, 50_000)]:
-        conn.execute("BEGIN")
-        conn.executemany(INSERT_SQL, chunk)
-        conn.execute("COMMIT")
-        done += len(chunk)
-        print(
-            f"  built {done:,}/{n:,} events ({time.perf_counter() - started:.0f} s)",
-            file=sys.stderr,
-            flush=True,
-        )
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.execute("ANALYZE")
-    conn.close()
-    partial.rename(path)
-    return path
-
-
-def timed(fn: Callable[[], object], rounds: int) -> list[float]:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return times
-
-
-async def timed_async(fn: Callable[[], Awaitable[object]], rounds: int) -> list[float]:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        await fn()
-        times.append(time.perf_counter() - started)
-    return times
-
-
-def ms(times: list[float]) -> str:
-    ordered = sorted(times)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return f"p50 {statistics.median(times) * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms"
+    return cached_db(DATA / f"serve-{n}.db", make_events(n), n)
 
 
 async def in_process(path: Path, session_id: str, rounds: int) -> list[str]:
@@ -149,7 +99,7 @@ async def in_process(path: Path, session_id: str, rounds: int) -> list[str]:
         met = "met" if statistics.median(page) <= target else "MISSED"
         lines.append(
             f"{name:22} {url}  ({len(response.content) / 1000:,.0f} KB){facets}"
-            f"\n  {'page':9} {ms(page)}\n  {'raw SQL':9} {ms(base)}"
+            f"\n  {'page':9} {p50_p95(page)}\n  {'raw SQL':9} {p50_p95(base)}"
             f"\n  ratio page / raw SQL: {ratio:.1f}x  "
             f"(target p50 <= {target * 1000:.0f} ms: {met})"
         )
@@ -236,10 +186,10 @@ def main() -> None:
     if args.build_only:
         return
     session_id = f"bench-1-{args.events // 200 // 2:06d}"
+    print(machine("bench_serve") + " (a shared machine)")
     print(
         f"codex serve benchmark: {args.events:,} events, {args.events // 200:,} sessions, "
-        f"{path.stat().st_size / 1e9:.2f} GB database; {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f} (a shared machine)"
+        f"{path.stat().st_size / 1e9:.2f} GB database"
     )
     print(f"in process (datasette.client), {args.rounds} rounds each:")
     for line in asyncio.run(in_process(path, session_id, args.rounds)):

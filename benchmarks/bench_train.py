@@ -28,9 +28,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks"), str(ROOT / "tests")]
 
-from benchmarks.datagen import make_events  # noqa: E402
+from _timing import machine  # noqa: E402
+from datagen import make_events  # noqa: E402
+from train_helpers import make_pretrained  # noqa: E402
+
 from codex_cli.settings import Settings  # noqa: E402
 from codex_cli.store.writer import SessionLogger  # noqa: E402
 
@@ -109,55 +112,48 @@ PLAIN_TRL_SCRIPT = PLAIN_TRL_SCRIPT.replace("LORA_BATCH", str(LORA_BATCH))
 
 def make_base_model(directory: Path) -> Path:
     """A random Qwen2 (hidden 128, 2 layers) with Qwen2.5's chat template (shipped by TRL)."""
-    from importlib.resources import files
-
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (
-        PreTrainedTokenizerFast,
-        Qwen2Config,
-        Qwen2ForCausalLM,
-        set_seed,
-    )
-
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
     corpus = [
         f"word{i} <tool_call> </tool_call> def main(): return {i}" for i in range(500)
     ]
-    tokenizer.train_from_iterator(
+    return make_pretrained(
+        directory,
         corpus,
-        trainers.BpeTrainer(
-            vocab_size=2048,
-            special_tokens=specials,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            show_progress=False,
-        ),
+        vocab_size=2048,
+        hidden_size=128,
+        intermediate_size=256,
+        layers=2,
+        heads=4,
+        kv_heads=2,
+        max_positions=2048,
+        tie_embeddings=False,
     )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=specials[1:],
+
+
+def codex_train(work: Path, env: dict[str, str], overrides: list[str]) -> dict:
+    """``codex train OVERRIDES --json`` in a fresh process: its summary."""
+    out = subprocess.run(
+        [sys.executable, "-m", "codex_cli", "train", *overrides, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
     )
-    fast.chat_template = (files("trl") / "chat_templates" / "qwen2_5.jinja").read_text()
-    set_seed(0)
-    Qwen2ForCausalLM(
-        Qwen2Config(
-            vocab_size=len(fast),
-            hidden_size=128,
-            intermediate_size=256,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=2048,
-            eos_token_id=fast.eos_token_id,
-            pad_token_id=fast.pad_token_id,
-        )
-    ).save_pretrained(directory)
-    fast.save_pretrained(directory)
-    return directory
+    if out.returncode:
+        sys.exit(f"codex train failed: {out.stderr.strip().splitlines()[-1]}")
+    return json.loads(out.stdout)
+
+
+def plain_script(work: Path, env: dict[str, str], script: str, *args: object) -> dict:
+    """A baseline script in a fresh process: the JSON of its last line."""
+    out = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run_codex_lora(
@@ -169,9 +165,8 @@ def run_codex_lora(
     threads: int,
     max_length: int,
 ) -> dict:
-    run_dir = work / "runs" / name
     overrides = [
-        f"hydra.run.dir={run_dir}",
+        f"hydra.run.dir={work / 'runs' / name}",
         "model=local",
         f"model.path={base}",
         "trainer=lora",
@@ -180,18 +175,8 @@ def run_codex_lora(
         f"data.max_length={max_length}",
         f"threads={threads}",
         "tracking=none",
-        "--json",
     ]
-    out = subprocess.run(
-        [sys.executable, "-m", "codex_cli", "train", *overrides],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=work,
-    )
-    if out.returncode:
-        sys.exit(f"codex train failed: {out.stderr.strip().splitlines()[-1]}")
-    summary = json.loads(out.stdout)
+    summary = codex_train(work, env, overrides)
     summary["tokens_per_second"] = steps * LORA_BATCH * max_length / summary["seconds"]
     return summary
 
@@ -206,25 +191,38 @@ def run_plain_trl(
     threads: int,
     max_length: int,
 ) -> dict:
-    out = subprocess.run(
+    return plain_script(
+        work,
+        env,
+        PLAIN_TRL_SCRIPT,
+        data,
+        base,
+        work / "plain" / name,
+        steps,
+        threads,
+        max_length,
+    )
+
+
+def export_data(work: Path, env: dict[str, str], out: Path, *options: str) -> Path:
+    """``codex train export-data OPTIONS -o OUT``: the sessions both sides train on."""
+    subprocess.run(
         [
             sys.executable,
-            "-c",
-            PLAIN_TRL_SCRIPT,
-            str(data),
-            str(base),
-            str(work / "plain" / name),
-            str(steps),
-            str(threads),
-            str(max_length),
+            "-m",
+            "codex_cli",
+            "train",
+            "export-data",
+            *options,
+            "-o",
+            str(out),
         ],
-        capture_output=True,
-        text=True,
         env=env,
         cwd=work,
         check=True,
+        capture_output=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return out
 
 
 def make_log(home: Path, events: int) -> Settings:
@@ -240,12 +238,8 @@ def run_codex(
     run_dir = work / "runs" / name
     start = time.time()
     overrides = [f"hydra.run.dir={run_dir}", f"trainer.max_steps={steps}"]
-    overrides += [f"threads={threads}", "tracking=none", "--json"]
-    codex = [sys.executable, "-m", "codex_cli", "train"]
-    out = subprocess.run(
-        codex + overrides, capture_output=True, text=True, env=env, cwd=work, check=True
-    )
-    summary = json.loads(out.stdout)
+    overrides += [f"threads={threads}", "tracking=none"]
+    summary = codex_train(work, env, overrides)
     first = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[0])
     step_seconds = summary["seconds"] / steps
     summary["overhead"] = first["time"] - start - step_seconds
@@ -262,24 +256,16 @@ def run_plain(
     steps: int,
     threads: int,
 ) -> dict:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            PLAIN_SCRIPT,
-            str(data),
-            tokenizer_dir,
-            str(work / "plain" / name),
-            str(steps),
-            str(threads),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=work,
-        check=True,
+    return plain_script(
+        work,
+        env,
+        PLAIN_SCRIPT,
+        data,
+        tokenizer_dir,
+        work / "plain" / name,
+        steps,
+        threads,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -294,6 +280,7 @@ def main() -> None:
     )
     parser.add_argument("--lora-max-length", type=int, default=1024)
     opts = parser.parse_args()
+    print(machine("bench_train"))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         home = work / ".codex"
@@ -306,22 +293,7 @@ def main() -> None:
             "HF_DATASETS_CACHE": str(work / "hf-cache"),
             "HF_HUB_OFFLINE": "1",
         }
-        data = work / "train.jsonl"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "codex_cli",
-                "train",
-                "export-data",
-                "-o",
-                str(data),
-            ],
-            env=env,
-            cwd=work,
-            check=True,
-            capture_output=True,
-        )
+        data = export_data(work, env, work / "train.jsonl")
         if opts.only in ("tiny", "both"):
             tiny_vs_trainer(work, env, data, opts)
         if opts.only in ("lora", "both"):
@@ -368,24 +340,7 @@ def tiny_vs_trainer(
 
 def lora_vs_trl(work: Path, env: dict[str, str], opts: argparse.Namespace) -> None:
     base = make_base_model(work / "base")
-    data = work / "train-hf.jsonl"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "codex_cli",
-            "train",
-            "export-data",
-            "--format",
-            "hf",
-            "-o",
-            str(data),
-        ],
-        env=env,
-        cwd=work,
-        check=True,
-        capture_output=True,
-    )
+    data = export_data(work, env, work / "train-hf.jsonl", "--format", "hf")
     steps, length = opts.lora_steps, opts.lora_max_length
     codex, plain = [], []
     for i in range(opts.repeat):

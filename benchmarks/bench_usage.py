@@ -36,17 +36,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from itertools import islice
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from datagen import USAGE_MODELS, fresh_db, make_events  # noqa: E402
+from _timing import machine, p50_p95, timed, timed_async  # noqa: E402
+from datagen import USAGE_MODELS, cached_db, make_events  # noqa: E402
 
 from codex_cli.read.prices import PriceBook  # noqa: E402
 from codex_cli.read.usage import REPORTS, usage_report  # noqa: E402
-from codex_cli.store.writer import INSERT_SQL, event_row  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / ".data"
@@ -72,61 +71,19 @@ from events where model is not null and ts >= '' group by day, model
 
 def build(n: int) -> Path:
     """The cached database of ``n`` events with usage (built on first use)."""
-    path = DATA / f"usage-{n}.db"
-    if path.exists():
-        return path
-    DATA.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    conn = fresh_db(partial)
-    events = make_events(n, usage=True)
-    started = time.perf_counter()
-    done = 0
-    while chunk := [event_row(e) for e in islice(events, 50_000)]:
-        conn.execute("BEGIN")
-        conn.executemany(INSERT_SQL, chunk)
-        conn.execute("COMMIT")
-        done += len(chunk)
-        print(
-            f"  built {done:,}/{n:,} events ({time.perf_counter() - started:.0f} s)",
-            file=sys.stderr,
-            flush=True,
+
+    def in_projects(conn: sqlite3.Connection) -> None:
+        # Sessions in 12 projects, from the provider's agent.
+        conn.execute(
+            "update sessions set project = '/src/project-' || (abs(random()) % 12), "
+            "source = case when model like 'claude%' then 'claude' "
+            "when model like 'gpt%' then 'codex' else 'llm' end"
         )
-    # Sessions in 12 projects, from the provider's agent.
-    conn.execute(
-        "update sessions set project = '/src/project-' || (abs(random()) % 12), "
-        "source = case when model like 'claude%' then 'claude' "
-        "when model like 'gpt%' then 'codex' else 'llm' end"
+        conn.commit()
+
+    return cached_db(
+        DATA / f"usage-{n}.db", make_events(n, usage=True), n, prepare=in_projects
     )
-    conn.commit()
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.execute("ANALYZE")
-    conn.close()
-    partial.rename(path)
-    return path
-
-
-def ms(times: list[float]) -> str:
-    ordered = sorted(times)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return f"p50 {statistics.median(times) * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms"
-
-
-def timed(fn: Callable[[], object], rounds: int) -> list[float]:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return times
-
-
-async def timed_async(fn: Callable[[], Awaitable[object]], rounds: int) -> list[float]:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        await fn()
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def verdict(times: list[float]) -> str:
@@ -145,8 +102,8 @@ def big_log(n: int, rounds: int) -> list[str]:
     base_activity = timed(lambda: conn.execute(OLD_ACTIVITY_SQL).fetchall(), 3)
     base_models = timed(lambda: conn.execute(OLD_TOKENS_BY_MODEL_SQL).fetchall(), 3)
     base = statistics.median(base_activity)
-    lines.append(f"baseline: old /-/activity query      {ms(base_activity)}")
-    lines.append(f"baseline: old tokens_by_model_and_day {ms(base_models)}")
+    lines.append(f"baseline: old /-/activity query      {p50_p95(base_activity)}")
+    lines.append(f"baseline: old tokens_by_model_and_day {p50_p95(base_models)}")
     book = PriceBook()
     usage_report(conn, "daily", prices=book)  # warm the price cache, as a server is
     for report in REPORTS:
@@ -159,7 +116,7 @@ def big_log(n: int, rounds: int) -> list[str]:
             )
             label = f"usage {report:8} tz={tz:16} breakdown={'y' if breakdown else 'n'}"
             lines.append(
-                f"{label} {ms(times)}  {base / statistics.median(times):6.0f}x faster "
+                f"{label} {p50_p95(times)}  {base / statistics.median(times):6.0f}x faster "
                 f"than the old activity query  (target p50 <= 100 ms: {verdict(times)})"
             )
     lines.extend(asyncio.run(pages(path, rounds, base)))
@@ -191,7 +148,7 @@ async def pages(path: Path, rounds: int, base: float) -> list[str]:
         assert response.status_code == 200, (url, response.status_code)
         times = await timed_async(lambda url=url: datasette.client.get(url), rounds)
         lines.append(
-            f"page {url:47} {ms(times)}  {base / statistics.median(times):6.0f}x faster "
+            f"page {url:47} {p50_p95(times)}  {base / statistics.median(times):6.0f}x faster "
             f"than the old activity query  (target p50 <= 100 ms: {verdict(times)})"
         )
     # The session page prices its header (rollup rows) and every turn (the
@@ -202,7 +159,7 @@ async def pages(path: Path, rounds: int, base: float) -> list[str]:
     times = await timed_async(lambda: datasette.client.get(url), rounds)
     met = "met" if statistics.median(times) <= 0.3 else "MISSED"
     lines.append(
-        f"page {url:47} {ms(times)}  {len(response.content) // 1024} KB, cost in the "
+        f"page {url:47} {p50_p95(times)}  {len(response.content) // 1024} KB, cost in the "
         f"header and on each turn  (target p50 <= 300 ms: {met})"
     )
     return lines
@@ -317,8 +274,8 @@ def side_by_side(ccusage_dir: Path, copies: int, rounds: int) -> list[str]:
             theirs_t = [run(theirs_cmd[:-1], env)[0] for _ in range(rounds)]
             ratio = statistics.median(theirs_t) / statistics.median(ours_t)
             lines.append(
-                f"wall time, whole process: codex log usage daily {ms(ours_t)}; "
-                f"ccusage daily --offline {ms(theirs_t)}; ccusage / codex: {ratio:.1f}x "
+                f"wall time, whole process: codex log usage daily {p50_p95(ours_t)}; "
+                f"ccusage daily --offline {p50_p95(theirs_t)}; ccusage / codex: {ratio:.1f}x "
                 f"(codex log import of the files once: {imported * 1000:.0f} ms)"
             )
             lines.append("")
@@ -369,12 +326,7 @@ def main() -> None:
     )
     parser.add_argument("--copies", type=int, default=500)
     args = parser.parse_args()
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    lines = [
-        f"# bench_usage.py --events {args.events} ({time.strftime('%Y-%m-%d %H:%M')}, "
-        f"load average {load} on {os.cpu_count()} CPUs)",
-        "",
-    ]
+    lines = [f"# {machine('bench_usage.py')}, --events {args.events}", ""]
     if args.ccusage:
         lines += side_by_side(args.ccusage, args.copies, max(3, args.rounds // 3))
     else:

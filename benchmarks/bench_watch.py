@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _timing import machine, percentile  # noqa: E402
 from bench_import import claude_session, codex_session, generate  # noqa: E402
 
 from codex_cli.importers.watch import watch_import  # noqa: E402
@@ -133,8 +134,9 @@ def main() -> None:
     slowest_text = ", ".join(f"line {i}: {latencies[i] * 1000:.0f} ms" for i in slowest)
     latencies.sort()
     median = statistics.median(latencies)
-    p95 = latencies[int(0.95 * (len(latencies) - 1))]
+    p95 = percentile(latencies, 0.95)
     baseline = statistics.median(one_shot)
+    print(machine("bench_watch"))
     print(
         f"watch benchmark: {history_files:,} history files ({history:,} lines), "
         f"{live_lines:,} live lines over 4 sessions (scale {args.scale})"

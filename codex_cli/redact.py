@@ -9,9 +9,16 @@ Two properties hold for every rule, and the tests check both:
 
 - **Its pre-filter is derived from it.** A rule declares the literal
   ``keywords`` every one of its matches contains (compared lower-cased); a
-  rule runs only on text that holds one of them, and text that holds none
-  costs a few substring searches. No hand-kept list of markers can drift
-  from the patterns.
+  rule runs only on text that holds one of them. One Aho-Corasick automaton
+  of every rule's keywords finds them all in a single pass over the text,
+  so text that holds none costs one scan. No hand-kept list of markers can
+  drift from the patterns.
+- **An anchored rule is tried only where its keywords start.** A rule
+  declared ``anchored`` (every match begins with one of its keywords: the
+  assignment rules, whose patterns open with a class of first letters that
+  the engine would try at every such letter) is matched at the keyword
+  positions the scan found, which gives the same result as a scan of the
+  whole text (tested against one).
 - **It is linear in the input.** A pattern starts with a literal or is
   anchored by a look-behind so that a run of token characters has one
   starting point; repeats are bounded or possessive and are never followed
@@ -26,10 +33,12 @@ plugin (both open source); the patterns here are our own.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
+
+import ahocorasick_rs
 
 LABEL = "[REDACTED:{}]"
 
@@ -43,6 +52,9 @@ class Rule:
     pattern: str
     #: Lower-case literals; every match holds at least one (tested).
     keywords: tuple[str, ...]
+    #: Every match starts where one of ``keywords`` starts (tested): the rule
+    #: is then tried at those positions only, not at every position.
+    anchored: bool = False
 
     # Compiled on first use: `codex log add` of text that holds no keyword
     # compiles nothing (compiling every rule costs milliseconds).
@@ -238,6 +250,7 @@ RULES: list[Rule] = [
             "key",
             "credential",
         ),
+        anchored=True,
     ),
     Rule(
         "key_assignment",
@@ -249,6 +262,7 @@ RULES: list[Rule] = [
         + _PLACEHOLDER
         + rf"(?=[^\s\"'`,;]*?[0-9])(?P<secret>{_UNQUOTED}{{8,}}+)(?![(\[])",
         ("key",),
+        anchored=True,
     ),
 ]
 
@@ -259,15 +273,20 @@ for _rule in RULES:
         f"{KINDS[_rule.kind]}; {_rule.what}" if _rule.kind in KINDS else _rule.what
     )
 
-# The gate every text passes first: the keywords of all rules, less those
-# that contain another (text holding "sk-ant-" holds "sk-"). Most text holds
-# none, and costs these substring searches only.
-_ALL_KEYWORDS = {k for r in RULES for k in r.keywords}
-_KEYWORDS: tuple[str, ...] = tuple(
-    sorted(
-        k for k in _ALL_KEYWORDS if not any(o != k and o in k for o in _ALL_KEYWORDS)
-    )
-)
+# The one pass every text gets: an automaton of all the rules' keywords,
+# run over the lower-cased text. Overlapping matches, so that every
+# occurrence of every keyword is seen ("sk-ant-" holds "sk-" too).
+_KEYWORD_LIST: list[str] = sorted({k for r in RULES for k in r.keywords})
+_AUTOMATON = ahocorasick_rs.AhoCorasick(_KEYWORD_LIST)
+# keyword index -> indexes of the rules that declare it
+_RULES_OF: list[tuple[int, ...]] = [
+    tuple(i for i, r in enumerate(RULES) if k in r.keywords) for k in _KEYWORD_LIST
+]
+
+
+def _keywords_in(lowered: str) -> list[tuple[int, int, int]]:
+    """(keyword index, start, end) of every keyword occurrence in ``lowered``."""
+    return _AUTOMATON.find_matches_as_indexes(lowered, overlapping=True)
 
 
 # Setting names whose value, in structured data, is a secret as a whole:
@@ -300,19 +319,64 @@ def _replacer(kind: str) -> Callable[[re.Match[str]], str]:
 
 def may_hold_secret(text: str) -> bool:
     """The pre-filter: does ``text`` hold a keyword of any rule?"""
-    lowered = text.lower()
-    return any(keyword in lowered for keyword in _KEYWORDS)
+    return bool(_AUTOMATON.find_matches_as_indexes(text.lower()))
 
 
 def redact_text(text: str) -> str:
     """Return ``text`` with every recognised secret replaced."""
     lowered = text.lower()
-    if not any(keyword in lowered for keyword in _KEYWORDS):
+    found = _keywords_in(lowered)
+    if not found:
         return text
-    for rule in RULES:
-        if any(keyword in lowered for keyword in rule.keywords):
-            text = rule.compiled.sub(rule.replace, text)
+    # Which rules run is decided on the text as given (a label written by
+    # one rule never makes another run); where an anchored rule is tried is
+    # read from the text as it is when its turn comes.
+    starts: dict[int, list[int]] = {}
+    for keyword, start, _ in found:
+        for index in _RULES_OF[keyword]:
+            starts.setdefault(index, []).append(start)
+    changed = False
+    for index in sorted(starts):
+        rule = RULES[index]
+        if changed:
+            lowered = text.lower()
+        # str.lower() keeps positions unless a character lowers to several
+        # (U+0130): then the whole text is scanned, as for any other rule.
+        if rule.anchored and len(lowered) == len(text):
+            if changed:
+                starts[index] = [
+                    start
+                    for keyword, start, _ in _keywords_in(lowered)
+                    if index in _RULES_OF[keyword]
+                ]
+            redacted = _sub_at(rule, text, starts[index])
+        else:
+            redacted = rule.compiled.sub(rule.replace, text)
+        if redacted != text:
+            text, changed = redacted, True
     return text
+
+
+def _sub_at(rule: Rule, text: str, positions: Sequence[int]) -> str:
+    """``rule.compiled.sub`` for a rule whose matches start only at ``positions``.
+
+    Tried left to right, each from where the last match ended, as ``sub``
+    scans; ``match(text, pos)`` sees the text before ``pos`` (look-behinds).
+    """
+    match_at = rule.compiled.match
+    pieces: list[str] = []
+    done = 0
+    for position in sorted(set(positions)):
+        if position < done:
+            continue
+        match = match_at(text, position)
+        if match is not None:
+            pieces += (text[done:position], rule.replace(match))
+            done = match.end()
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 # Every secret-named key holds one of these (the assignment rules' keywords).

@@ -115,6 +115,18 @@ def test_token_totals_follow_the_events(log: Settings, cli) -> None:
     assert total == summed and total >= 10
 
 
+def test_token_totals_past_64_bits_are_checked_not_an_error(
+    settings: Settings, cli
+) -> None:
+    # Each count is valid; their sum is past what sum() adds without failing.
+    with SessionLogger("big", settings=settings) as logger:
+        for _ in range(2):
+            logger.log("assistant", "ok", input_tokens=2**63 - 1)
+    checked = cli("db", "check")
+    assert checked.exit_code == 0, checked.output
+    assert "ok:" in checked.output
+
+
 def test_check_reports_an_interrupted_purge(log: Settings, cli) -> None:
     (Path(log.log_dir) / ".purge-journal.json").write_text('{"sessions": ["d1"]}')
     assert cli("db", "check").exit_code == 1

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from codex_cli.errors import InvalidEvent, InvalidSessionId
 from codex_cli.events import (
@@ -118,3 +123,67 @@ def test_records_without_a_version_are_read_as_v1() -> None:
 def test_vocabulary() -> None:
     assert ROLES == ("system", "user", "assistant", "tool")
     assert KINDS == ("message", "tool_call", "tool_result", "reasoning", "meta")
+
+
+# -- the NDJSON line: orjson where it writes what json writes ---------------------
+
+_JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+_JSON = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _json_line(event: Event) -> str:
+    """The line as the standard library writes it: the reference."""
+    return json.dumps(event._record(), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+@hsettings(max_examples=300, deadline=None, database=None)
+@given(
+    content=st.text(),
+    model=st.none() | st.text(min_size=1),
+    tokens=st.none() | st.integers(min_value=0, max_value=2**63 - 1),
+    data=st.dictionaries(st.text(max_size=8), _JSON, max_size=4),
+)
+def test_the_ndjson_line_is_the_standard_librarys(
+    content: str, model: str | None, tokens: int | None, data: dict
+) -> None:
+    try:
+        event = Event(
+            "s1",
+            "assistant",
+            content,
+            kind="tool_result",
+            model=model,
+            input_tokens=tokens,
+            data=data,
+        )
+    except InvalidEvent:  # lone surrogates: refused before any line is written
+        return
+    assert event.to_json_line() == _json_line(event)
+    assert event.to_json_bytes() == _json_line(event).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"x": 1e16},
+        {"x": [1e-05, -0.0, 5e-324]},
+        {"deep": {"n": 2**64}},
+        {"n": 2**63},
+        {"x": 0.1, "s": "é\u2028\x00\x7f"},
+    ],
+)
+def test_floats_and_big_integers_are_written_as_json_writes_them(data: dict) -> None:
+    event = Event("s1", "tool", "out", kind="tool_result", data=data)
+    assert event.to_json_line() == _json_line(event)
+    assert json.loads(event.to_json_line())["data"] == data

@@ -150,12 +150,57 @@ def test_every_match_of_a_rule_holds_one_of_its_keywords(rule) -> None:
         assert match is not None
         assert any(k in match.group(0).lower() for k in rule.keywords), match
         assert may_hold_secret(text)
+        if rule.anchored:  # tried only where a keyword starts
+            assert match.group(0).lower().startswith(rule.keywords), match
 
     check()
     examples = [text for kind, text, _ in CAUGHT if rule.compiled.search(text)]
     for text in examples:
         found = rule.compiled.search(text)
         assert found and any(k in found.group(0).lower() for k in rule.keywords)
+        if rule.anchored:
+            assert found.group(0).lower().startswith(rule.keywords)
+
+
+def whole_text_redaction(text: str) -> str:
+    """The plain form of the rules: each rule whose keyword the text holds,
+    run over the whole text (what the single-pass scan must equal)."""
+    lowered = text.lower()
+    for rule in RULES:
+        if any(keyword in lowered for keyword in rule.keywords):
+            text = rule.compiled.sub(rule.replace, text)
+    return text
+
+
+_PIECES = (
+    [k for r in RULES for k in r.keywords]
+    + [k.upper() for r in RULES for k in r.keywords]
+    + [text for _, text, _ in CAUGHT]
+    + NEAR_MISSES
+    + ["=", ": ", '"', "'", "_", "-", ".", " ", "\n", "x1y2z3w4v5", "İ", "K"]
+)
+
+
+@hsettings(max_examples=400, deadline=None, database=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(_PIECES), st.text(max_size=12)),
+        max_size=12,
+    )
+)
+def test_single_pass_redaction_equals_the_rules_run_over_the_whole_text(
+    pieces: list[str],
+) -> None:
+    text = "".join(pieces)
+    assert redact_text(text) == whole_text_redaction(text)
+
+
+@pytest.mark.parametrize("text", [t for _, t, _ in CAUGHT] + NEAR_MISSES)
+def test_single_pass_redaction_equals_whole_text_on_the_red_team_list(
+    text: str,
+) -> None:
+    for variant in (text, "İ " + text, text + " " + text, text.upper()):
+        assert redact_text(variant) == whole_text_redaction(variant)
 
 
 def test_github_fine_grained_tokens_without_gh_in_them_are_caught() -> None:

@@ -99,11 +99,25 @@ def losses(run_dir: Path) -> list[tuple[int, float]]:
     return [(m["step"], m["loss"]) for m in metrics(run_dir) if "loss" in m]
 
 
-def make_pretrained(directory: Path, corpus: list[str] | None = None) -> Path:
+def make_pretrained(
+    directory: Path,
+    corpus: list[str] | None = None,
+    *,
+    vocab_size: int = 400,
+    hidden_size: int = 32,
+    intermediate_size: int = 64,
+    layers: int = 1,
+    heads: int = 2,
+    kv_heads: int = 1,
+    max_positions: int = 1024,
+    tie_embeddings: bool = True,
+) -> Path:
     """A tiny random Qwen2 model and a BPE tokenizer with Qwen2.5's chat template, on disk.
 
     Nothing is downloaded: the template is the one TRL ships (trl/chat_templates),
-    the tokenizer is trained on a few lines here, the weights are random.
+    the tokenizer is trained on a few lines here, the weights are random. The
+    sizes default to the tests' model; benchmarks/bench_train.py builds a
+    larger one.
     """
     from importlib.resources import files
 
@@ -128,7 +142,7 @@ def make_pretrained(directory: Path, corpus: list[str] | None = None) -> Path:
     tokenizer.train_from_iterator(
         text,
         trainers.BpeTrainer(
-            vocab_size=400,
+            vocab_size=vocab_size,
             special_tokens=specials,
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=False,
@@ -147,15 +161,15 @@ def make_pretrained(directory: Path, corpus: list[str] | None = None) -> Path:
     model = Qwen2ForCausalLM(
         Qwen2Config(
             vocab_size=len(fast),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-            max_position_embeddings=1024,
+            hidden_size=hidden_size,
+            intermediate_size=intermediate_size,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            num_key_value_heads=kv_heads,
+            max_position_embeddings=max_positions,
             eos_token_id=fast.eos_token_id,
             pad_token_id=fast.pad_token_id,
-            tie_word_embeddings=True,
+            tie_word_embeddings=tie_embeddings,
         )
     )
     model.save_pretrained(directory)

@@ -42,6 +42,7 @@ from ..events import Event
 from ..redact import redact_text
 from .base import (
     Parser,
+    SessionInfo,
     Skip,
     count,
     make_event,
@@ -114,6 +115,18 @@ class ClaudeParser(Parser):
         # (set by the importer): a resumed session's file repeats earlier
         # responses, which count once, where they were first counted.
         self.shared_usage: dict[str, list[int]] = {}
+
+    def session(self, sid: str) -> SessionInfo:
+        known = sid in self.sessions
+        info = super().session(sid)
+        if not known:
+            # A read resumed mid-file has not seen the earlier responses: the
+            # model is remembered, or every batch of a watch without one
+            # would write the session's attributes again, less the model.
+            models = self.state.get("models")
+            model = models.get(sid) if isinstance(models, dict) else None
+            info.model = model if isinstance(model, str) else None
+        return info
 
     # -- lines --------------------------------------------------------------
 
@@ -281,6 +294,7 @@ class ClaudeParser(Parser):
             base = {**base, "synthetic": True}
         if model:
             info.model = model
+            self.state.setdefault("models", {})[sid] = model
         content = message.get("content")
         if isinstance(content, str):
             content = [{"type": "text", "text": content}]

@@ -62,8 +62,12 @@ class WatchSummary:
     started: float = field(default_factory=time.monotonic)
     batches: int = 0
     files_read: int = 0
+    #: Events of the transcripts written (as the stores count them).
     events_added: int = 0
     events_present: int = 0
+    #: Session attributes set or changed (``meta`` events with ``data.session``),
+    #: counted apart: a growing session's title or model is set again.
+    attribute_events: int = 0
     sessions_new: int = 0
     problems_total: int = 0
     events_embedded: int = 0  # for search by meaning, in the background
@@ -79,6 +83,7 @@ class WatchSummary:
         self.files_read += run.files_read
         self.events_added += run.events_added
         self.events_present += run.events_present
+        self.attribute_events += run.attribute_events
         self.sessions_new += run.sessions_new
         new = []
         for problem in run.problems:
@@ -99,6 +104,7 @@ class WatchSummary:
             "files_read": self.files_read,
             "events_added": self.events_added,
             "events_present": self.events_present,
+            "attribute_events": self.attribute_events,
             "sessions_new": self.sessions_new,
             "problems_total": self.problems_total,
             "events_embedded": self.events_embedded,
@@ -112,7 +118,8 @@ class WatchSummary:
         text = (
             f"Watched for {minutes:.1f} min: added {self.events_added} event(s) "
             f"({self.sessions_new} new session(s)) in {self.files_read} file read(s); "
-            f"{self.events_present} already present"
+            f"{self.events_present} already present; "
+            f"{self.attribute_events} session attribute update(s)"
         )
         if self.events_embedded:
             text += f"; embedded {self.events_embedded} for search by meaning"

@@ -122,15 +122,24 @@ TOKEN_COLUMNS = (
     "output_tokens",
     "reasoning_tokens",
 )
+# total(), not sum(): sum() fails with "integer overflow" past 2**63 (two
+# events of 2**63-1 tokens, each valid) where the trigger's addition goes on
+# in floating point. total() is exact below 2**53; above it both sides are
+# rounded, differently, and agree to a relative 1e-9.
+_EXACT = 2**53
 AGGREGATES_SQL = f"""
 SELECT s.id FROM sessions s LEFT JOIN (
   SELECT session_id, count(*) AS n, min(ts) AS first, max(ts) AS last,
-         {", ".join(f"coalesce(sum({c}), 0) AS {c}" for c in TOKEN_COLUMNS)}
+         {", ".join(f"total({c}) AS {c}" for c in TOKEN_COLUMNS)}
   FROM events GROUP BY session_id
 ) e ON e.session_id = s.id
 WHERE s.event_count != coalesce(e.n, 0)
    OR s.started_at IS NOT e.first OR s.ended_at IS NOT e.last
-   OR {" OR ".join(f"s.{c} != coalesce(e.{c}, 0)" for c in TOKEN_COLUMNS)}
+   OR {" OR ".join(
+       f"(s.{c} != coalesce(e.{c}, 0) AND NOT (abs(e.{c}) >= {_EXACT} "
+       f"AND abs(s.{c} - e.{c}) <= abs(e.{c}) * 1e-9))"
+       for c in TOKEN_COLUMNS
+   )}
 """
 
 RECOMPUTE_SQL = f"""

@@ -90,15 +90,17 @@ def ingest_ndjson(
             if not raw.strip():
                 continue
             record = load_record(raw, name, lineno)
-            parsed = (
-                record
-                if isinstance(record, BadLine)
-                else record_event(record, name, lineno, **defaults)
-            )
+            if isinstance(record, BadLine):
+                bad_line(record)
+                continue
+            derive = isinstance(record, dict) and "id" not in record and "ts" in record
+            # A line whose id is derived below needs no random one meanwhile.
+            placeholder = {"id": "derived"} if derive else {}
+            parsed = record_event(record, name, lineno, **defaults, **placeholder)
             if isinstance(parsed, BadLine):
                 bad_line(parsed)
                 continue
-            if "id" not in record and "ts" in record:
+            if derive:
                 parsed = stable_id(parsed, lineno, raw)
             pending[parsed.id] = lineno
             yield parsed

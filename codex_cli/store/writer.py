@@ -301,13 +301,13 @@ def _write_batch(
                 next_seq[event.session_id] += 1
                 written.append(event)
             written = _insert(conn, written, on_reject)
-            lines: dict[str, list[str]] = {sid: [] for sid in sessions}
+            lines: dict[str, list[bytes]] = {sid: [] for sid in sessions}
             for event in written:
-                lines[event.session_id].append(event.to_json_line())
+                lines[event.session_id].append(event.to_json_bytes())
             for sid in sessions:
                 if not lines[sid]:
                     continue
-                data = "".join(lines[sid]).encode("utf-8")
+                data = b"".join(lines[sid])
                 files.append(sid, data)
                 unredacted = 0 if redact else len(lines[sid])
                 conn.execute(
