@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 IMG = ROOT / "docs" / "img"
 FIXTURES = ROOT / "tests" / "fixtures" / "agent-transcripts"
+DEMO_USER = Path(tempfile.gettempdir()) / "dev"  # the transcripts' home in the pictures
 CODEX_SESSION = "019a4f2c-7d31-7b52-9c1e-3f5a8d0e6b21"  # the Codex sample
 
 
@@ -116,10 +118,14 @@ def demo_log(home: Path) -> None:
                     project=rng.choice(PROJECTS),
                     title=f"Task {day}.{n}",
                 )
-    # Real transcript shapes for the session and search pages.
+    # Real transcript shapes for the session and search pages, copied where a
+    # user keeps them, so the pages show that path and not this checkout's.
+    agent = DEMO_USER / ".codex" / "sessions"
+    shutil.rmtree(DEMO_USER, ignore_errors=True)
+    agent.mkdir(parents=True)
+    copies = [shutil.copy(p, agent / p.name) for p in sorted(FIXTURES.glob("*.jsonl"))]
     subprocess.run(
-        [sys.executable, "-m", "codex_cli", "log", "import"]
-        + [str(p) for p in sorted(FIXTURES.glob("*.jsonl"))],
+        [sys.executable, "-m", "codex_cli", "log", "import", *map(str, copies)],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         check=True,
         stdout=subprocess.DEVNULL,
@@ -164,6 +170,7 @@ def main() -> None:
         home = Path(tmp) / ".codex"
         demo_log(home)
         process, base = serve(home)
+        shutil.rmtree(DEMO_USER, ignore_errors=True)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(
