@@ -31,6 +31,29 @@ SCHEMA_VERSION = 2
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 ROLES = ("system", "user", "assistant", "tool")
 KINDS = ("message", "tool_call", "tool_result", "reasoning", "meta")
+# User-role messages an agent writes itself before or between the user's
+# prompts (Codex's environment context, AGENTS.md, interrupted turns…): not a
+# title, not the start of a turn.
+INJECTED_PREFIXES = (
+    "<environment_context>",
+    "<user_instructions>",
+    "# AGENTS.md",
+    "<INSTRUCTIONS>",
+    "<turn_aborted>",
+    "<subagent_notification>",
+    "<recommended_plugins>",
+    "<skill>",
+    "<goal_context>",
+    "<codex_internal_context",
+    "<user_shell_command>",
+)
+
+
+def is_injected_context(text: str | None) -> bool:
+    """Whether a user-role message is context an agent injected, not a prompt."""
+    return text is not None and text.lstrip().startswith(INJECTED_PREFIXES)
+
+
 # What an imported session's `source` names: the format it was read from.
 SOURCES = ("codex", "claude", "llm", "ndjson", "gemini", "opencode", "copilot", "aider")
 # Token counts, as the bill counts them: ``input_tokens`` is every input token,

@@ -27,7 +27,13 @@ from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
 from codex_cli.errors import CodexError, SessionNotFound
-from codex_cli.events import SESSION_META_SQL, TOKEN_FIELDS, Event, is_session_meta
+from codex_cli.events import (
+    SESSION_META_SQL,
+    TOKEN_FIELDS,
+    Event,
+    is_injected_context,
+    is_session_meta,
+)
 from codex_cli.read import semantic
 from codex_cli.read.prices import PriceBook
 from codex_cli.read.queries import get_session, row_to_event, session_events
@@ -93,6 +99,7 @@ class TurnInfo:
     first_seq: int
     page: int = 1
     preview: str = ""
+    prompted: bool = True  # False: what came before the first prompt
     events: int = 0
     calls: int = 0
     failures: int = 0
@@ -112,6 +119,9 @@ class TurnInfo:
     def summary(self) -> dict[str, Any]:
         return {
             "turn": self.number,
+            "prompt": self.preview,
+            "calls": self.calls,
+            "failures": self.failures,
             "first_seq": self.first_seq,
             "last_seq": self.last_seq,
             "events": self.events,
@@ -157,8 +167,19 @@ def build_outline(rows: list[tuple[Any, ...]]) -> Outline:
         tokens = list(row[11:])
         if kind == "tool_result" and call_id in calls:
             continue
-        if not turns or (role == "user" and kind == "message" and turns[-1].events):
-            turns.append(TurnInfo(len(turns) + 1, seq, preview=_preview(preview)))
+        prompt = (
+            role == "user" and kind == "message" and not is_injected_context(preview)
+        )
+        if prompt and turns and not turns[-1].prompted:
+            # What came before the first prompt (a session's start, injected
+            # context) belongs to the turn that prompt opens.
+            turns[-1].preview, turns[-1].prompted = _preview(preview), True
+        elif not turns or (prompt and turns[-1].events):
+            turns.append(
+                TurnInfo(
+                    len(turns) + 1, seq, preview=_preview(preview), prompted=prompt
+                )
+            )
         turn = turns[-1]
         item = Item(seq, role, kind, tool_name, size or 0, turn.number, tokens=tokens)
         item.failed = bool(failed)

@@ -176,6 +176,9 @@ def test_session_json(site: Site) -> None:
     assert data["turns"] == [
         {
             "turn": 1,
+            "prompt": "Please fix the **parser** bug in `tokenize()`.",
+            "calls": 2,
+            "failures": 1,
             "first_seq": 1,
             "last_seq": 6,
             "events": 6,
@@ -192,6 +195,9 @@ def test_session_json(site: Site) -> None:
         },
         {
             "turn": 2,
+            "prompt": "Now run the whole suite.",
+            "calls": 1,
+            "failures": 0,
             "first_seq": 7,
             "last_seq": 10,
             "events": 4,

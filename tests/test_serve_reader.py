@@ -91,6 +91,30 @@ def test_contents_rail_lists_turns_with_previews_and_counts(site: Site) -> None:
     assert "onclick" not in page  # handlers live in the static script
 
 
+def test_turns_start_at_prompts_not_at_injected_context(
+    settings: Settings, site: Site
+) -> None:
+    # As Codex writes a session: its start, then context it injects as user
+    # messages (environment, AGENTS.md), then the prompt; an interrupted turn
+    # is reported as a user message too.
+    with SessionLogger("injected", settings=settings) as logger:
+        logger.log("system", "Codex CLI 0.128.0 session", kind="meta")
+        logger.log("user", "# AGENTS.md instructions for /src\n\nRun the tests.")
+        logger.log("user", "<environment_context>\n  <cwd>/src</cwd>")
+        logger.log("user", "Fix the flaky watch test")
+        logger.log("assistant", "On it.")
+        logger.log("user", "<turn_aborted>\nThe user interrupted.</turn_aborted>")
+        logger.log("user", "Now update the changelog")
+        logger.log("assistant", "Done.")
+    data = site.json("/-/sessions/injected.json")
+    assert [t["prompt"] for t in data["turns"]] == [
+        "Fix the flaky watch test",
+        "Now update the changelog",
+    ]
+    page = html(site, "/-/sessions/injected")
+    assert "Contents: 2 turns" in page and "(no prompt)" not in page
+
+
 def test_long_session_is_paged_and_at_opens_the_page_of_an_event(
     settings: Settings, site: Site
 ) -> None:

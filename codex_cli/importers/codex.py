@@ -69,7 +69,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import CodexError
-from ..events import Event, format_ts, normalize_ts
+from ..events import Event, format_ts, is_injected_context, normalize_ts
 from ..redact import redact_text
 from .base import Parser, Skip, count, make_event, safe_session_id, text_of, timestamp
 
@@ -149,20 +149,6 @@ QUIET_LINES = {
     "realtime_item",
     "token_usage_record",
 }
-# Messages the CLI injects before the user's prompt: not a title.
-CONTEXT_PREFIXES = (
-    "<environment_context>",
-    "<user_instructions>",
-    "# AGENTS.md",
-    "<INSTRUCTIONS>",
-    "<turn_aborted>",
-    "<subagent_notification>",
-    "<recommended_plugins>",
-    "<skill>",
-    "<goal_context>",
-    "<codex_internal_context",
-    "<user_shell_command>",
-)
 # The header of a shell result in plain text: "Exit code: N" (0.4x-0.5x) or,
 # from unified exec on, "Chunk ID: …" / "Wall time: N seconds" / "Process
 # exited with code N" / "Original token count: N", then "Output:".
@@ -682,7 +668,7 @@ class CodexParser(Parser):
                 role == "user"
                 and "title" not in self.state
                 and content.strip()
-                and not content.lstrip().startswith(CONTEXT_PREFIXES)
+                and not is_injected_context(content)
             ):
                 self.state["title"] = redact_text(content.strip())[:200]
             model = self.state.get("model") if role == "assistant" else None
