@@ -326,6 +326,7 @@ def _item(event: Event, result: Event | None, table_url: str | None) -> dict[str
         "html": _body(event, table_url, failed),
         "css": role_class(event.role),
         "tokens": _tokens(event),
+        "injected": event.role == "user" and is_injected_context(event.content),
     }
     if result is not None:
         item["result"] = _result(result, table_url)

@@ -113,6 +113,12 @@ def test_turns_start_at_prompts_not_at_injected_context(
     ]
     page = html(site, "/-/sessions/injected")
     assert "Contents: 2 turns" in page and "(no prompt)" not in page
+    # Injected context is labelled as such; prompts are not.
+    labels = re.findall(
+        r'<span class="codex-badge">user</span>\s*(<span class="codex-kind"[^>]*>context)?',
+        page,
+    )
+    assert [bool(label) for label in labels] == [True, True, False, True, False]
 
 
 def test_long_session_is_paged_and_at_opens_the_page_of_an_event(
