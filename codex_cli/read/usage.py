@@ -558,33 +558,6 @@ def usage_report(
     )[report]
 
 
-def usage_reports(
-    conn: sqlite3.Connection,
-    reports: Iterable[str],
-    *,
-    since: str | None = None,
-    until: str | None = None,
-    timezone: str = "UTC",
-    breakdown: bool = False,
-    prices: PriceBook | None = None,
-    project: str | None = None,
-    source: str | None = None,
-) -> dict[str, UsageReport]:
-    """Several reports over the same days from one pass over the rollup (the web page)."""
-    with _collector_paused():
-        return _usage_reports(
-            conn,
-            reports,
-            since=since,
-            until=until,
-            timezone=timezone,
-            breakdown=breakdown,
-            prices=prices,
-            project=project,
-            source=source,
-        )
-
-
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """The cyclic garbage collector off while a report is built.
@@ -604,7 +577,8 @@ def _collector_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _usage_reports(
+@_collector_paused()
+def usage_reports(
     conn: sqlite3.Connection,
     reports: Iterable[str],
     *,
@@ -616,7 +590,7 @@ def _usage_reports(
     project: str | None = None,
     source: str | None = None,
 ) -> dict[str, UsageReport]:
-    """:func:`usage_reports`, with the collector on or off."""
+    """Several reports over the same days from one pass over the rollup (the web page)."""
     wanted = list(dict.fromkeys(reports))
     for report in wanted:
         if report not in REPORTS:
