@@ -111,11 +111,22 @@ def test_reimport_is_idempotent() -> None:
     assert (again.events_added, again.files_unchanged) == (0, 2)
 
 
-def test_workspace_yaml_beside_it_is_reported_not_fatal() -> None:
-    summary = run_import(STATE)
-    assert summary.exit_code == 1
-    assert summary.events_added == 14
-    assert summary.skipped_by_reason == {"not JSON lines": 1}
+def test_a_session_folders_other_files_are_not_transcripts(tmp_path: Path) -> None:
+    # Copilot CLI keeps, beside each session's events.jsonl, its metadata, its
+    # plan, checkpoints and the artefacts it wrote (of any format): importing
+    # session-state/ reads the event logs only, and reports nothing.
+    state = tmp_path / "session-state"
+    shutil.copytree(STATE, state)
+    folder = next(p for p in state.iterdir() if p.is_dir())
+    (folder / "vscode.metadata.json").write_text('{"customTitle": "x"}')
+    (folder / "plan.md").write_text("# Plan\n- [ ] fix it\n")
+    (folder / "checkpoints").mkdir()
+    (folder / "checkpoints" / "index.md").write_text("| # | title |\n")
+    (folder / "files").mkdir()
+    (folder / "files" / "notes.jsonl").write_text('{"role": "user", "content": "x"}\n')
+    summary = run_import(state)
+    assert (summary.exit_code, summary.events_added) == (0, 14)
+    assert summary.problems == [] and summary.files == 2
 
 
 def test_default_places_follow_copilot_home(tmp_path: Path) -> None:

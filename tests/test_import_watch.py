@@ -358,3 +358,24 @@ def test_an_added_directory_is_read_whole(tmp_path: Path, settings: Settings) ->
     assert roots.importables(str(rollout)) == [rollout]
     assert roots.importables(str(archived / ".hidden"), added=True) == []
     assert roots.importables(str(tmp_path / "elsewhere"), added=True) == []
+
+
+def test_side_files_of_agents_are_not_imported_when_they_change(
+    tmp_path: Path, settings: Settings
+) -> None:
+    root = tmp_path / "agents"
+    copilot = root / "session-state" / "c7d8e9f0"
+    claude = root / "projects" / "-src" / "s1" / "subagents"
+    for folder in (copilot, claude):
+        folder.mkdir(parents=True)
+    files = {
+        copilot / "events.jsonl": True,
+        copilot / "workspace.yaml": False,
+        claude.parent.parent / "s1.jsonl": True,
+        claude / "agent-a1.jsonl": True,
+        claude / "agent-a1.meta.json": False,
+    }
+    for path in files:
+        path.write_text("{}\n", encoding="utf-8")
+    roots = _Roots([root], settings)
+    assert {p: roots.importable(str(p)) == p for p in files} == files

@@ -30,6 +30,7 @@ from ..errors import CodexError, InvalidEvent, UsageError
 from ..events import Event, derived_event_id, is_session_meta, utc_now
 from ..settings import Settings
 from ..store import db as dbm
+from . import claude, copilot
 from .aider import AiderParser
 from .base import (
     FORMATS,
@@ -47,7 +48,7 @@ from .base import (
     read_lines,
     walk,
 )
-from .claude import ClaudeParser, find_leaves, is_side_file
+from .claude import ClaudeParser, find_leaves
 from .codex import CodexParser, subagent_links
 from .copilot import CopilotParser
 from .gemini import GeminiParser
@@ -227,6 +228,11 @@ class _Pending:
     parser: Parser
     save: bool
     events: list[Event] = field(default_factory=list)
+
+
+def is_side_file(path: Path) -> bool:
+    """A file an agent keeps beside its transcripts that is not one (never imported)."""
+    return claude.is_side_file(path) or copilot.is_side_file(path)
 
 
 class Importer:

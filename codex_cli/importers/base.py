@@ -468,7 +468,7 @@ def detect_format(path: Path) -> str | None:
         raise Undetected(
             "unknown format",
             None,
-            "JSON lines, but not Codex, Claude Code or codex NDJSON",
+            "JSON lines, but of no agent this tool reads: see docs/import.md",
         )
     raise Undetected("not JSON lines", 1)
 

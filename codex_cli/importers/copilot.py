@@ -19,10 +19,25 @@ the messages did not state, so the session's sums equal the CLI's own.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from ..events import Event
 from .base import Parser, Skip, count, make_event, safe_session_id, text_of, timestamp
+
+
+def is_side_file(path: Path) -> bool:
+    """A file Copilot CLI keeps in a session's folder that is not its event log.
+
+    ``session-state/<id>/`` holds ``events.jsonl`` beside ``workspace.yaml``,
+    ``vscode.metadata.json``, ``plan.md``, ``checkpoints/`` and ``files/``
+    (the session's artefacts, of any format): only the event log is read.
+    """
+    parts = path.parts
+    if "session-state" not in parts:
+        return False
+    inside = parts[len(parts) - 1 - parts[::-1].index("session-state") + 1 :]
+    return len(inside) > 1 and inside[1:] != ("events.jsonl",)
 
 
 class CopilotParser(Parser):

@@ -38,7 +38,7 @@ from typing import Any
 
 from ..errors import CodexError, require_extra
 from ..settings import Settings
-from . import Importer, ImportSummary
+from . import Importer, ImportSummary, is_side_file
 
 log = logging.getLogger("codex_cli")
 
@@ -191,7 +191,9 @@ class _Roots:
         for suffix in SIDE_SUFFIXES:
             if path.name.endswith(suffix):  # a SQLite side file: its database changed
                 path = path.with_name(path.name[: -len(suffix)])
-        return path if self._inside(path) and path.is_file() else None
+        if not self._inside(path) or is_side_file(path):
+            return None
+        return path if path.is_file() else None
 
 
 class _Embedder(threading.Thread):
