@@ -119,9 +119,12 @@ def test_checkpoint_is_a_session_of_its_own() -> None:
     assert session_row(sid).title == "Gemini CLI checkpoint before-refactor"
 
 
-def test_whole_tmp_directory_imports_cleanly() -> None:
-    summary = run_import(GEMINI / "tmp")
-    assert summary.exit_code == 0
+def test_whole_tmp_directory_imports_cleanly(tmp_path: Path) -> None:
+    # Gemini CLI keeps the shell commands typed beside the chats: not a session.
+    shutil.copytree(GEMINI / "tmp", tmp_path / "tmp")
+    (tmp_path / "tmp" / "5c1d0e6f9a8b" / "shell_history").write_text("ls -l\npytest\n")
+    summary = run_import(tmp_path / "tmp")
+    assert summary.exit_code == 0 and summary.problems == []
     assert summary.formats == {"gemini": 5}  # 3 sessions, a checkpoint, logs.json
     assert summary.ignored_by_type["logs.json prompt"] == 1
     assert summary.events_added == 10 + 3 + 7 + 7

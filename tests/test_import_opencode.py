@@ -183,3 +183,21 @@ def test_layout_before_the_storage_migration(tmp_path: Path) -> None:
     summary = run_import(tmp_path / "project")
     assert (summary.exit_code, summary.events_added) == (0, 10)
     assert session_row(SID).input_tokens == 15810 + 16162
+
+
+def test_the_whole_data_directory_reads_only_sessions(tmp_path: Path) -> None:
+    # Given ~/.local/share/opencode itself: its logs, snapshots (git objects),
+    # downloaded tools and storage's other folders are not sessions.
+    data = tmp_path / "opencode"
+    shutil.copytree(STORAGE, data / "storage")
+    (data / "storage" / "migration").write_text("2")
+    (data / "storage" / "session_diff").mkdir()
+    (data / "storage" / "session_diff" / "ses_x.json").write_text("[]")
+    (data / "log").mkdir()
+    (data / "log" / "2026-01-10T101010.log").write_text("INFO service=app\n")
+    (data / "snapshot" / "4b0ea68d" / "objects").mkdir(parents=True)
+    (data / "snapshot" / "4b0ea68d" / "objects" / "ab12").write_bytes(b"x\x00\x9c")
+    (data / "bin").mkdir()
+    (data / "bin" / "rg").write_bytes(b"\x7fELF\x00")
+    summary = run_import(data)
+    assert (summary.exit_code, summary.events_added, summary.problems) == (0, 10, [])

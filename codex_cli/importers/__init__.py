@@ -30,7 +30,7 @@ from ..errors import CodexError, InvalidEvent, UsageError
 from ..events import Event, derived_event_id, is_session_meta, utc_now
 from ..settings import Settings
 from ..store import db as dbm
-from . import claude, copilot
+from . import claude, copilot, gemini, opencode
 from .aider import AiderParser
 from .base import (
     FORMATS,
@@ -232,7 +232,9 @@ class _Pending:
 
 def is_side_file(path: Path) -> bool:
     """A file an agent keeps beside its transcripts that is not one (never imported)."""
-    return claude.is_side_file(path) or copilot.is_side_file(path)
+    return any(
+        source.is_side_file(path) for source in (claude, copilot, gemini, opencode)
+    )
 
 
 class Importer:

@@ -56,6 +56,15 @@ FINISHED = {"success", "error", "cancelled"}
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 
 
+def is_side_file(path: Path) -> bool:
+    """A file Gemini CLI keeps in a project's ``tmp/<hash>/`` that is not a session.
+
+    ``shell_history`` (the shell commands typed, plain text) sits beside
+    ``chats/``, ``logs.json`` and the checkpoints.
+    """
+    return path.name == "shell_history" and path.parent.parent.name == "tmp"
+
+
 class GeminiParser(Parser):
     format = "gemini"
     reads_file = True

@@ -90,6 +90,25 @@ def session_event(record: dict[str, Any]) -> tuple[Event, dict[str, str]]:
     return event, attributes
 
 
+# What OpenCode keeps in its data directory (``~/.local/share/opencode``):
+# of ``storage/`` these folders hold sessions; the rest, and the data
+# directory's other folders (logs, snapshots: git objects, tools it
+# downloaded), do not.
+STORAGE_READ = {"session", "message", "part", "project"}
+DATA_NOT_READ = {"log", "snapshot", "bin", "tool-output"}
+
+
+def is_side_file(path: Path) -> bool:
+    """A file in OpenCode's data directory that is neither a session file nor its database."""
+    parts = path.parts
+    for i, part in enumerate(parts[:-1]):
+        if part == "storage" and i and parts[i - 1] == "opencode":
+            return parts[i + 1] not in STORAGE_READ  # storage/migration too
+        if part in DATA_NOT_READ and i and parts[i - 1] == "opencode":
+            return True
+    return False
+
+
 @dataclass
 class MessageRead:
     """What one message and its parts gave."""
