@@ -143,7 +143,8 @@ class ImportSummary:
     sessions_new: int = 0
     sessions_updated: int = 0
     events_added: int = 0  # events of transcripts (attribute events apart)
-    events_present: int = 0
+    events_present: int = 0  # in the log before this import
+    events_repeated: int = 0  # read again in this import (counted once)
     attribute_events: int = 0  # session attributes set or changed (meta events)
     events_embedded: int = 0  # for search by meaning (the semantic extra)
     events_before_since: int = 0
@@ -176,6 +177,11 @@ class ImportSummary:
             + (f", {self.files_older} older than --since" if self.files_older else ""),
             f"{verb} {self.events_added} event(s) in {self.sessions_new} new and "
             f"{self.sessions_updated} updated session(s); {self.events_present} already present"
+            + (
+                f", {self.events_repeated} read twice (counted once)"
+                if self.events_repeated
+                else ""
+            )
             + (
                 f", {self.events_before_since} before --since"
                 if self.events_before_since
@@ -748,7 +754,7 @@ class Importer:
             added = self._would_add(events)
         else:
             try:
-                added = self._write(events)
+                added = self._write(events, existed)
             except _WRITE_ERRORS:
                 # One bad transcript must not block the others: file by file,
                 # and a file that cannot be written is reported and skipped.
@@ -756,7 +762,7 @@ class Importer:
                 kept = []
                 for item in pending:
                     try:
-                        added += self._write(item.events)
+                        added += self._write(item.events, existed)
                     except _WRITE_ERRORS as exc:
                         self._count_problem(
                             Problem(
@@ -772,7 +778,7 @@ class Importer:
                     else:
                         kept.append(item)
                 pending = kept
-                added += self._write(loose)
+                added += self._write(loose, existed)
         attributes = sum(map(is_session_meta, added))
         self.summary.events_added += len(added) - attributes
         self.summary.attribute_events += attributes
@@ -784,13 +790,26 @@ class Importer:
             return
         self._save_states([p.state for p in pending if p.save])
 
-    def _write(self, events: list[Event]) -> list[Event]:
+    def _write(self, events: list[Event], existed: set[str]) -> list[Event]:
         result = self.logger.write_result(events, skip_existing=True)
-        # The transcript's events only: attribute events are counted apart.
-        unwritten = sum(map(is_session_meta, events)) - sum(
-            map(is_session_meta, result.written)
-        )
-        self.summary.events_present += result.duplicates - unwritten
+        written = {e.id for e in result.written}
+        # "Already present": in the log before this import. An event read
+        # twice in this run (OpenCode reads a message again with a newer
+        # part; a resumed transcript repeats lines) is not; attribute events
+        # are counted apart.
+        counted: set[str] = set()  # each id once: written now, or present before
+        for e in events:
+            if is_session_meta(e):
+                continue
+            if e.id in counted:
+                self.summary.events_repeated += 1
+            elif e.id in written:
+                counted.add(e.id)
+            elif e.session_id in existed and e.session_id not in self._new:
+                counted.add(e.id)
+                self.summary.events_present += 1
+            else:
+                self.summary.events_repeated += 1
         return result.written
 
     def _existing_sessions(self, sids: set[str]) -> set[str]:
