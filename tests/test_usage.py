@@ -893,3 +893,22 @@ def test_turn_costs_add_up_to_the_session_cost(
     # One prompt, one turn: the session's start and the environment context
     # Codex injects belong to it.
     assert rail_costs(page) == [f"${whole:.4f}"]
+
+
+def test_session_ids_in_the_table_stay_distinct() -> None:
+    from codex_cli.read.usage import _short_ids
+
+    parent = "1c0ffee0-0000-4a00-8000-000000000001"
+    ids = [
+        parent,
+        f"{parent}-agent-a1b2c3d",
+        f"{parent}-agent-e5f6a7b",
+        "d4e5f6a7-b8c9",
+    ]
+    short = _short_ids(ids)
+    assert len(set(short.values())) == len(ids)
+    assert short[f"{parent}-agent-a1b2c3d"] == "1c0ffee0…a1b2c3d"
+    assert short["d4e5f6a7-b8c9"] == "d4e5f6a7-b8c"  # no collision: the first 12
+    # Ids alike at both ends are shown whole.
+    twins = ["aaaaaaaa-bbbb-1111-0000000", "aaaaaaaa-bbbb-2222-0000000"]
+    assert _short_ids(twins) == {t: t for t in twins}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -887,6 +888,25 @@ def _cells(label: str, usage: Usage) -> list[str]:
     )
 
 
+def _short_ids(ids: list[str], keep: int = 12) -> dict[str, str]:
+    """Each id cut to ``keep`` characters, or to its head and tail where cuts collide.
+
+    Sub-agent and sibling sessions share long prefixes
+    (``1c0ffee0-…-000000000001-agent-e5f6a7b``): their cuts keep the end.
+    """
+
+    def head(i: str) -> str:
+        return i[:keep]
+
+    def ends(i: str) -> str:
+        return i if len(i) <= keep + 4 else f"{i[:8]}…{i[-7:]}"
+
+    cuts = Counter(head(i) for i in ids)
+    out = {i: head(i) if cuts[head(i)] == 1 else ends(i) for i in ids}
+    tails = Counter(out.values())
+    return {i: (s if tails[s] == 1 else i) for i, s in out.items()}
+
+
 def format_report(report: UsageReport, width: int = 48) -> str:
     """The report as an aligned text table with a totals line, as ccusage prints it."""
     if not report.rows:
@@ -898,10 +918,11 @@ def format_report(report: UsageReport, width: int = 48) -> str:
         [_HEADERS[report.report]] + [h for h, _ in _NUMBER_COLUMNS] + ["Cost (USD)"]
     )
     lines: list[list[str]] = []
+    short = _short_ids([row.key or "" for row in report.rows])
     for row in report.rows:
         label = row.key or "(none)"
         if report.report == "session" and row.labels.get("title"):
-            label = f"{label[:12]} {row.labels['title']}".replace("\n", " ")
+            label = f"{short[label]} {row.labels['title']}".replace("\n", " ")
         if len(label) > width:
             label = label[: width - 1] + "…"
         lines.append(_cells(label, row.usage))
