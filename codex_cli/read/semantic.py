@@ -13,7 +13,10 @@ output is long, repetitive and found better by its words), each from its
 first :data:`EMBED_CHARS` characters. Vectors live in ``event_vectors`` as
 float32; a query is an exact cosine scan in numpy over a matrix kept in the
 process and topped up with the vectors added since (docs/search.md says why
-not sqlite-vec). Needs the ``semantic`` extra (model2vec).
+not sqlite-vec). A new process maps that matrix from a cache file beside the
+database (:func:`cache_path`), checked against ``event_vectors`` when opened
+and rewritten from it when it does not match. Needs the ``semantic`` extra
+(model2vec).
 """
 
 from __future__ import annotations
@@ -318,7 +321,12 @@ def cache_path(conn: sqlite3.Connection) -> Path | None:
     checked against it on every open and rewritten when it does not match.
     """
     path = _file_of(conn)[0]
-    return Path(path + ".vectors") if path else None
+    return cache_path_of(Path(path)) if path else None
+
+
+def cache_path_of(db_path: Path) -> Path:
+    """The vector cache file of the database at ``db_path``: beside it, in ``.codex/``."""
+    return db_path.with_name(db_path.name + ".vectors")
 
 
 def _stats(conn: sqlite3.Connection, upto: int) -> tuple[int, int]:
@@ -379,7 +387,7 @@ def _open_file(conn: sqlite3.Connection, file: tuple[str, int, int]) -> _Vectors
         )
         if any(stored.get(int(pks[i])) != matrix[i].tobytes() for i in picks):
             return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, OverflowError):
         return None  # unreadable or corrupt: read from SQLite instead
     return _Vectors(
         file,
