@@ -612,3 +612,26 @@ def test_a_log_in_memory_has_no_file(logged: Settings, cli) -> None:
     conn = sqlite3.connect(":memory:")
     assert semantic.cache_path(conn) is None
     conn.close()
+
+
+def test_a_file_holding_a_reused_pk_is_not_used(cli, logged: Settings) -> None:
+    cli("log", "embed")
+    written = cache_file(logged).read_bytes()
+    conn = sqlite3.connect(logged.db_path)
+    newest = conn.execute("SELECT max(event_pk) FROM event_vectors").fetchone()[0]
+    with conn:  # the newest events go: their pks are given to the next ones
+        conn.execute("DELETE FROM events WHERE pk >= ?", (newest,))
+    conn.close()
+    with SessionLogger("later", settings=logged) as logger:
+        logger.log("user", "the invoice total was off by a cent: float rounding")
+    cli("log", "embed")
+    conn = sqlite3.connect(logged.db_path)
+    assert conn.execute(
+        "SELECT session_id FROM events WHERE pk = ?", (newest,)
+    ).fetchone() == ("later",)
+    conn.close()
+    cache_file(logged).write_bytes(written)
+    assert not opens(logged)
+    found = ranked(logged)
+    assert ("later", 1) in [hit[:2] for hit in found[0]]
+    assert found == without_file(logged)

@@ -299,7 +299,7 @@ _PARTS = 8
 REWRITE_AFTER = 2000
 _MAGIC = b"CODEXVEC"
 _FORMAT = 1
-_SAMPLES = 8  # vectors compared with SQLite when the file is opened
+_SAMPLES = 8  # vectors compared with SQLite when the file is opened (twice)
 
 
 def _file_of(conn: sqlite3.Connection) -> tuple[str, int, int]:
@@ -377,7 +377,12 @@ def _open_file(conn: sqlite3.Connection, file: tuple[str, int, int]) -> _Vectors
         matrix = np.memmap(path, "<f4", "r", offset + 8 * count, (count, dim))
         if int(pks[-1]) != high:
             return None
-        picks = sorted({int(i) for i in np.linspace(0, count - 1, _SAMPLES)})
+        # Spread over the file, and the newest: a deleted newest event's pk
+        # is given to the next event (no AUTOINCREMENT), with another vector.
+        picks = sorted(
+            {int(i) for i in np.linspace(0, count - 1, _SAMPLES)}
+            | set(range(max(0, count - _SAMPLES), count))
+        )
         stored = dict(
             conn.execute(
                 f"SELECT event_pk, vector FROM event_vectors WHERE model = ? "
