@@ -451,3 +451,187 @@ def test_session_sums_follow_embedding_and_purge(cli, settings: Settings) -> Non
         conn.execute("DELETE FROM sessions WHERE id = 'a'")
     assert conn.execute("SELECT count(*) FROM session_vectors").fetchone() == (0,)
     conn.close()
+
+
+# -- the vector cache file beside the database --------------------------------
+
+QUERIES = [
+    "money amounts were slightly wrong due to binary fractions",
+    "process ran out of memory while packaging",
+    "moved a module and updated what imports it",
+]
+
+
+def ranked(settings: Settings, *, fresh: bool = True) -> list[list[tuple[Any, ...]]]:
+    """Every query's hits, as a new process would find them (``fresh``)."""
+    from codex_cli.read.queries import open_log
+
+    if fresh:
+        semantic._CACHE.clear()  # what a new process starts with
+    conn = open_log(settings)
+    try:
+        return [
+            [
+                (h.event.session_id, h.event.seq, round(h.rank, 5))
+                for h in semantic.semantic_search(conn, q, limit=10)
+            ]
+            for q in QUERIES
+        ]
+    finally:
+        conn.close()
+
+
+def cache_file(settings: Settings) -> Path:
+    return Path(f"{settings.db_path}.vectors")
+
+
+def opens(settings: Settings) -> bool:
+    """Whether the cache file is taken as it is (it matches the database)."""
+    from codex_cli.read.queries import open_log
+
+    conn = open_log(settings)
+    try:
+        return semantic._open_file(conn, semantic._file_of(conn)) is not None
+    finally:
+        conn.close()
+
+
+def without_file(settings: Settings) -> list[list[tuple[Any, ...]]]:
+    """The truth, read from SQLite alone (the file removed, then rewritten)."""
+    cache_file(settings).unlink(missing_ok=True)
+    return ranked(settings)
+
+
+def test_embed_writes_the_cache_file_beside_the_database(
+    cli, logged: Settings, codex_home: Path
+) -> None:
+    assert cli("log", "embed").exit_code == 0
+    path = cache_file(logged)
+    assert path.is_file() and path.parent == logged.db_path.parent
+    assert path.resolve().is_relative_to(codex_home.resolve())  # the log's .codex/
+    assert opens(logged)
+    with_file = ranked(logged)
+    assert with_file == without_file(logged) and path.is_file()  # written again
+    assert [hit[1] for hit in with_file[0]][:1] == [3]
+
+
+def test_a_new_process_gives_the_same_results_with_and_without_the_file(
+    cli, cli_process: Any, logged: Settings
+) -> None:
+    cli("log", "embed")
+
+    def search() -> list[tuple[Any, ...]]:
+        done = cli_process("log", "search", QUERIES[1], "--mode", "semantic", "--json")
+        assert done.returncode == 0, done.stderr
+        return [(h["session_id"], h["seq"]) for h in json.loads(done.stdout)]
+
+    with_file = search()
+    cache_file(logged).unlink()
+    assert search() == with_file and with_file[0] == ("meaning", 1)
+    assert opens(logged)  # the process that found none wrote it
+
+
+def test_vectors_added_since_the_file_are_found(
+    cli, logged: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("log", "embed")
+    written = cache_file(logged).read_bytes()
+    with SessionLogger("later", settings=logged) as logger:
+        logger.log("user", "the invoice total was off by a cent: float rounding")
+    cli("log", "embed")
+    cache_file(logged).write_bytes(written)  # as it was before: one vector short
+    assert opens(logged)  # still true of the vectors it holds
+    monkeypatch.setattr(semantic, "REWRITE_AFTER", 10)
+    found = ranked(logged)
+    assert ("later", 1) in [hit[:2] for hit in found[0]]
+    assert cache_file(logged).read_bytes() == written  # one short: not rewritten
+    monkeypatch.setattr(semantic, "REWRITE_AFTER", 0)
+    assert ranked(logged) == found == without_file(logged)
+    assert cache_file(logged).read_bytes() != written  # extended
+
+
+def test_a_file_older_than_deleted_vectors_is_not_used(cli, logged: Settings) -> None:
+    cli("log", "embed")
+    written = cache_file(logged).read_bytes()
+    conn = sqlite3.connect(logged.db_path)
+    with conn:
+        conn.execute("DELETE FROM events WHERE session_id = 'meaning' AND seq = 1")
+    conn.close()
+    cache_file(logged).write_bytes(written)
+    assert not opens(logged)
+    found = ranked(logged)
+    assert all(hit[:2] != ("meaning", 1) for hits in found for hit in hits)
+    assert found == without_file(logged) and opens(logged)
+
+
+def test_a_file_of_another_model_is_not_used(
+    cli, logged: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("log", "embed")
+    assert opens(logged)
+    monkeypatch.setattr(semantic, "MODEL_NAME", "another-model")
+    assert not opens(logged)
+
+
+def test_a_file_of_a_rebuilt_log_is_not_used(cli, logged: Settings) -> None:
+    cli("log", "embed")
+    conn = sqlite3.connect(logged.db_path)
+    with conn:  # the same pks, other vectors: as a log rebuilt differently
+        for pk, blob in conn.execute("SELECT event_pk, vector FROM event_vectors"):
+            conn.execute(
+                "UPDATE event_vectors SET vector = ? WHERE event_pk = ?",
+                (bytes(reversed(blob)), pk),
+            )
+    conn.close()
+    assert not opens(logged)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"",
+        lambda data: b"not a vector file at all" * 10,
+        lambda data: data[: len(data) // 2],  # cut short
+        lambda data: data[:20] + b"{" + data[21:],  # a broken header
+        lambda data: data[:-4] + b"\x00\x00\x80\x7f",  # the last vector changed
+    ],
+    ids=["empty", "garbage", "truncated", "header", "vector"],
+)
+def test_a_corrupt_file_is_ignored_and_rebuilt(cli, logged: Settings, damage) -> None:
+    cli("log", "embed")
+    truth = ranked(logged)
+    path = cache_file(logged)
+    path.write_bytes(damage(path.read_bytes()))
+    assert not opens(logged)
+    assert ranked(logged) == truth
+    assert opens(logged)  # written again by the query
+
+
+def test_a_log_in_memory_has_no_file(logged: Settings, cli) -> None:
+    cli("log", "embed")
+    conn = sqlite3.connect(":memory:")
+    assert semantic.cache_path(conn) is None
+    conn.close()
+
+
+def test_a_file_holding_a_reused_pk_is_not_used(cli, logged: Settings) -> None:
+    cli("log", "embed")
+    written = cache_file(logged).read_bytes()
+    conn = sqlite3.connect(logged.db_path)
+    newest = conn.execute("SELECT max(event_pk) FROM event_vectors").fetchone()[0]
+    with conn:  # the newest events go: their pks are given to the next ones
+        conn.execute("DELETE FROM events WHERE pk >= ?", (newest,))
+    conn.close()
+    with SessionLogger("later", settings=logged) as logger:
+        logger.log("user", "the invoice total was off by a cent: float rounding")
+    cli("log", "embed")
+    conn = sqlite3.connect(logged.db_path)
+    assert conn.execute(
+        "SELECT session_id FROM events WHERE pk = ?", (newest,)
+    ).fetchone() == ("later",)
+    conn.close()
+    cache_file(logged).write_bytes(written)
+    assert not opens(logged)
+    found = ranked(logged)
+    assert ("later", 1) in [hit[:2] for hit in found[0]]
+    assert found == without_file(logged)

@@ -13,7 +13,10 @@ output is long, repetitive and found better by its words), each from its
 first :data:`EMBED_CHARS` characters. Vectors live in ``event_vectors`` as
 float32; a query is an exact cosine scan in numpy over a matrix kept in the
 process and topped up with the vectors added since (docs/search.md says why
-not sqlite-vec). Needs the ``semantic`` extra (model2vec).
+not sqlite-vec). A new process maps that matrix from a cache file beside the
+database (:func:`cache_path`), checked against ``event_vectors`` when opened
+and rewritten from it when it does not match. Needs the ``semantic`` extra
+(model2vec).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -149,6 +152,8 @@ def embed(
         cursor = rows[-1][0]
         if progress:
             progress(len(rows))
+    if done:
+        refresh_cache(conn)
     return done
 
 
@@ -218,29 +223,50 @@ def _add_to_sessions(
     )
 
 
-# -- the vectors, kept in the process ---------------------------------------
+# -- the vectors, kept in the process and in a file beside the database ----
 
 
 @dataclass
 class _Vectors:
-    """Every stored vector of the model as one matrix, with its events' pks."""
+    """Every stored vector of the model as matrices (parts), with their events' pks.
+
+    The first part may be the memory-mapped cache file; the parts after it
+    are vectors read from SQLite since.
+    """
 
     file: tuple[str, int, int]
     high: int = 0  # the newest event_pk loaded
     high_blob: bytes = b""
     pks: Any = None
-    vectors: Any = None
+    parts: list[Any] = field(default_factory=list)
+    in_file: int = 0  # how many of the first vectors the cache file holds
 
-    def read(self, rows: sqlite3.Cursor) -> None:
-        """Append the (event_pk, vector) ``rows``, read a chunk at a time.
+    @property
+    def count(self) -> int:
+        return 0 if self.pks is None else len(self.pks)
 
-        Each chunk becomes arrays at once (its rows are let go), and the
-        matrix is copied once at the end, not once a chunk.
+    def scores(self, query: Any) -> Any:
+        """Cosine of every vector with the unit vector ``query``."""
+        import numpy as np
+
+        return np.concatenate([part @ query for part in self.parts])
+
+    def rows(self) -> Any:
+        """The vectors as one matrix (a copy when there are several parts)."""
+        import numpy as np
+
+        return self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
+
+    def read(self, rows: sqlite3.Cursor) -> int:
+        """Append the (event_pk, vector) ``rows``, read a chunk at a time; how many.
+
+        Each chunk becomes arrays at once (its rows are let go), and they are
+        joined once at the end, not once a chunk.
         """
         import numpy as np
 
         pks = [] if self.pks is None else [self.pks]
-        parts = [] if self.vectors is None else [self.vectors]
+        parts = []
         last = None
         while chunk := rows.fetchmany(_CHUNK):
             pks.append(
@@ -253,16 +279,27 @@ class _Vectors:
             )
             last = chunk[-1]
         if last is None:
-            return
+            return 0
         self.pks = np.concatenate(pks)
-        self.vectors = np.concatenate(parts)
+        self.parts.append(np.concatenate(parts))
+        if len(self.parts) > _PARTS:  # a long-lived process topping up often
+            self.parts = [self.rows()]
         self.high = int(last[0])
         self.high_blob = last[1]
+        return sum(len(p) for p in parts)
 
 
 _LOCK = threading.Lock()
 _CACHE: dict[str, _Vectors] = {}
 _CHUNK = 20_000  # rows read at a time: Python's copies of them stay small
+_PARTS = 8
+#: Vectors read from SQLite on top of the cache file before it is written
+#: again: reading a few thousand costs a query milliseconds, writing the
+#: file (1 KB a vector) costs more.
+REWRITE_AFTER = 2000
+_MAGIC = b"CODEXVEC"
+_FORMAT = 1
+_SAMPLES = 8  # vectors compared with SQLite when the file is opened (twice)
 
 
 def _file_of(conn: sqlite3.Connection) -> tuple[str, int, int]:
@@ -277,19 +314,164 @@ def _file_of(conn: sqlite3.Connection) -> tuple[str, int, int]:
         return path, 0, id(conn)  # in memory: one connection's own
 
 
+def cache_path(conn: sqlite3.Connection) -> Path | None:
+    """The vector cache file beside the log's database (None in memory).
+
+    A cache only: the database is the source of truth, and the file is
+    checked against it on every open and rewritten when it does not match.
+    """
+    path = _file_of(conn)[0]
+    return cache_path_of(Path(path)) if path else None
+
+
+def cache_path_of(db_path: Path) -> Path:
+    """The vector cache file of the database at ``db_path``: beside it, in ``.codex/``."""
+    return db_path.with_name(db_path.name + ".vectors")
+
+
+def _stats(conn: sqlite3.Connection, upto: int) -> tuple[int, int]:
+    """Count and sum of the pks of the model's vectors up to event ``upto``."""
+    row = conn.execute(
+        "SELECT count(*), coalesce(sum(event_pk), 0) FROM event_vectors "
+        "WHERE model = ? AND event_pk <= ?",
+        (MODEL_NAME, upto),
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def _open_file(conn: sqlite3.Connection, file: tuple[str, int, int]) -> _Vectors | None:
+    """The cache file's vectors, if it holds exactly the model's vectors up to its newest.
+
+    Checked against the database: the format, the model, the file's size,
+    the count and sum of the pks up to the newest it holds, and a few
+    vectors byte for byte. Anything else (missing, stale, corrupt) is None.
+    """
+    import json
+
+    import numpy as np
+
+    path = cache_path(conn)
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            if len(head) != 16 or head[:8] != _MAGIC:
+                return None
+            version, size = (int.from_bytes(head[i : i + 4], "little") for i in (8, 12))
+            if version != _FORMAT or size > 4096:
+                return None
+            meta = json.loads(f.read(size))
+        count, dim, high = int(meta["count"]), int(meta["dim"]), int(meta["high"])
+        offset = int(meta["offset"])
+        if (
+            meta["model"] != MODEL_NAME
+            or count < 1
+            or dim < 1
+            or path.stat().st_size != offset + count * (8 + 4 * dim)
+        ):
+            return None
+        if _stats(conn, high) != (count, int(meta["sum"])):
+            return None
+        pks = np.array(np.memmap(path, "<i8", "r", offset, (count,)))
+        matrix = np.memmap(path, "<f4", "r", offset + 8 * count, (count, dim))
+        if int(pks[-1]) != high:
+            return None
+        # Spread over the file, and the newest: a deleted newest event's pk
+        # is given to the next event (no AUTOINCREMENT), with another vector.
+        picks = sorted(
+            {int(i) for i in np.linspace(0, count - 1, _SAMPLES)}
+            | set(range(max(0, count - _SAMPLES), count))
+        )
+        stored = dict(
+            conn.execute(
+                f"SELECT event_pk, vector FROM event_vectors WHERE model = ? "
+                f"AND event_pk IN ({','.join('?' * len(picks))})",
+                [MODEL_NAME, *(int(pks[i]) for i in picks)],
+            ).fetchall()
+        )
+        if any(stored.get(int(pks[i])) != matrix[i].tobytes() for i in picks):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, OverflowError):
+        return None  # unreadable or corrupt: read from SQLite instead
+    return _Vectors(
+        file,
+        high=high,
+        high_blob=matrix[-1].tobytes(),
+        pks=pks,
+        parts=[matrix],
+        in_file=count,
+    )
+
+
+def _write_file(conn: sqlite3.Connection, vectors: _Vectors) -> None:
+    """Write ``vectors`` as the cache file, atomically (a temporary file, then rename).
+
+    Two processes writing at once each write a whole file; the last rename
+    wins, and either file is checked on open. A failure leaves no file
+    behind and is not an error: the cache is only a cache.
+    """
+    import json
+    import os
+    import tempfile
+
+    import numpy as np
+
+    path = cache_path(conn)
+    if path is None or vectors.count == 0:
+        return
+    dim = vectors.parts[0].shape[1]
+    meta = {
+        "model": MODEL_NAME,
+        "count": vectors.count,
+        "dim": dim,
+        "high": vectors.high,
+        "sum": int(vectors.pks.sum()),
+        "offset": 0,
+    }
+    # The data starts 64-byte aligned, after the header padded with spaces.
+    meta["offset"] = (16 + len(json.dumps(meta)) + 16 + 63) // 64 * 64
+    text = json.dumps(meta).encode().ljust(meta["offset"] - 16)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(_MAGIC)
+            f.write(_FORMAT.to_bytes(4, "little") + len(text).to_bytes(4, "little"))
+            f.write(text)
+            f.write(vectors.pks.astype("<i8").tobytes())
+            for part in vectors.parts:
+                f.write(memoryview(part.astype("<f4", copy=False)).cast("B"))
+        # Mapped before the rename: the mapping is of this file, whatever
+        # another writer renames over it next. The process then holds no
+        # copy of the vectors, only the system's cache of the file.
+        offset = meta["offset"] + 8 * vectors.count
+        mapped = np.memmap(tmp, "<f4", "r", offset, (vectors.count, dim))
+        os.replace(tmp, path)
+        vectors.parts = [mapped]
+        vectors.in_file = vectors.count
+    except OSError:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def _load_vectors(conn: sqlite3.Connection) -> _Vectors | None:
-    """The stored vectors, read once per process and topped up with the newer ones.
+    """The stored vectors: kept in the process, else from the cache file, else SQLite.
 
     Reading 100,000 vectors from SQLite takes about 0.5 s, scanning them
-    under 10 ms: a long-lived process (the web server, a benchmark) reads
-    each vector once. A vector added since is newer (a higher event pk); one
-    deleted since is left in and dropped when its event is not found; if the
-    newest loaded vector is gone or changed, all are read again.
+    under 10 ms. A long-lived process (the web server, a benchmark) reads
+    each vector once; a new process maps the cache file beside the database
+    (checked against it). Either is topped up with the vectors added since
+    (a higher event pk). One deleted since is left in and dropped when its
+    event is not found; if the newest loaded vector is gone or changed, or
+    the file does not match the database, all are read again. The file is
+    (re)written when it is missing or stale, or lacks more than
+    :data:`REWRITE_AFTER` vectors.
     """
     file = _file_of(conn)
     with _LOCK:
         cached = _CACHE.get(file[0])
-        if cached is not None and (cached.file != file or cached.vectors is None):
+        if cached is not None and (cached.file != file or not cached.parts):
             cached = None
         if cached is not None:
             row = conn.execute(
@@ -298,16 +480,23 @@ def _load_vectors(conn: sqlite3.Connection) -> _Vectors | None:
             ).fetchone()
             if row is None or row[0] != cached.high_blob:
                 cached = None
-        vectors = cached or _Vectors(file)
+        vectors = cached or _open_file(conn, file) or _Vectors(file)
         rows = conn.execute(
             "SELECT event_pk, vector FROM event_vectors "
             "WHERE event_pk > ? AND model = ? ORDER BY event_pk",
             (vectors.high, MODEL_NAME),
         )
         vectors.read(rows)
+        if vectors.count - vectors.in_file > (REWRITE_AFTER if vectors.in_file else 0):
+            _write_file(conn, vectors)
         _CACHE.clear()  # one log per process is the usual case: keep memory to it
         _CACHE[file[0]] = vectors
-        return None if vectors.vectors is None else vectors
+        return vectors if vectors.parts else None
+
+
+def refresh_cache(conn: sqlite3.Connection) -> None:
+    """Bring the vector cache file up to date after embedding (as a query would)."""
+    _load_vectors(conn)
 
 
 # -- queries ----------------------------------------------------------------
@@ -339,7 +528,7 @@ def semantic_search(
             "no event is embedded yet: run codex log embed first "
             "(search by meaning compares with stored vectors)"
         )
-    scores = vectors.vectors @ _encode([query])[0]
+    scores = vectors.scores(_encode([query])[0])
     if clauses:
         # The events the filters keep, found by SQL as full-text search does;
         # every other vector is out of the running.
