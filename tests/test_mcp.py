@@ -16,6 +16,7 @@ import anyio
 import pytest
 from conftest import FIXTURES
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from serve_helpers import free_port
 
 from codex_cli.importers import import_paths
 from codex_cli.mcp_server import LogReader
@@ -227,12 +228,6 @@ def test_no_log_yet_is_a_clear_error(settings: Settings) -> None:
     with pytest.raises(Exception, match="no log database"):
         LogReader(settings).search("x")
     assert not Path(settings.db_path).exists()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_streamable_http(log: Settings) -> None:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import http.server
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serve_helpers import CHROMIUM, SCRIPT, codex_serve, launch_chromium, populate
+from serve_helpers import (
+    CHROMIUM,
+    SCRIPT,
+    codex_serve,
+    launch_chromium,
+    populate,
+)
 
 from codex_cli.settings import Settings
 from codex_cli.store.writer import SessionLogger
@@ -26,12 +31,6 @@ pytestmark = [
         ),
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

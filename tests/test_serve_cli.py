@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from serve_helpers import free_port
 
 from codex_cli import publish
 from codex_cli.store import db as dbm
@@ -41,12 +42,6 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     monkeypatch.setattr(publish, "build_datasette", build)
     monkeypatch.setattr(uvicorn.Server, "run", run)
     return runs
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_help(cli: Callable[..., Any]) -> None:

@@ -6,17 +6,13 @@ HTTP against a real ``codex serve`` process.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serve_helpers import Site, serving
+from serve_helpers import Site, codex_serve, serving
 
 from codex_cli import publish
 from codex_cli.settings import Settings
@@ -216,12 +212,6 @@ def test_a_datasette_not_started_by_codex_serve_is_left_alone(
 # A real server, raw HTTP: the Host header exactly as a rebinding page sends it.
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def raw_get(port: int, host_header: str | None, path: str = "/log/events.json") -> str:
     lines = [f"GET {path} HTTP/1.1"]
     if host_header is not None:
@@ -239,34 +229,8 @@ def raw_get(port: int, host_header: str | None, path: str = "/log/events.json") 
 def real_server(settings: Settings, tmp_path: Path) -> Iterator[int]:
     with SessionLogger("demo-1", settings=settings) as logger:
         logger.log("user", "the secret plan")
-    port = free_port()
-    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "codex_cli", "serve", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ),
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if " 200 " in raw_get(port, f"127.0.0.1:{port}", "/-/versions.json"):
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"codex serve did not answer: {log.name}")
-            time.sleep(0.05)
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with codex_serve(tmp_path / "serve.log") as base:
+        yield int(base.rsplit(":", 1)[1])
 
 
 def test_real_server_answers_only_its_own_host_names(real_server: int) -> None:
