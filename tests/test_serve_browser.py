@@ -9,13 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serve_helpers import (
-    CHROMIUM,
-    SCRIPT,
-    codex_serve,
-    launch_chromium,
-    populate,
-)
+from serve_helpers import CHROMIUM, SCRIPT, codex_serve, launch_chromium, populate
 
 from codex_cli.settings import Settings
 from codex_cli.store.writer import SessionLogger
