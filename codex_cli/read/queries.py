@@ -222,6 +222,19 @@ def get_event(conn: sqlite3.Connection, event_id: str) -> Event | None:
     return None if row is None else row_to_event(row)
 
 
+def events_by_pk(conn: sqlite3.Connection, pks: list[int]) -> dict[int, Event]:
+    """The events of ``pks`` that still exist, by pk (one query)."""
+    if not pks:
+        return {}
+    marks = ",".join("?" * len(pks))
+    return {
+        row[0]: row_to_event(tuple(row)[1:])
+        for row in conn.execute(
+            f"SELECT pk, {EVENT_COLUMNS} FROM events WHERE pk IN ({marks})", pks
+        )
+    }
+
+
 def events_around(
     conn: sqlite3.Connection, event: Event, *, before: int, after: int
 ) -> tuple[list[Event], list[Event]]:

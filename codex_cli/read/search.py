@@ -20,8 +20,7 @@ from typing import Any
 
 from ..errors import SearchSyntaxError, UsageError
 from ..events import Event
-from ..store.schema import EVENT_COLUMNS
-from .queries import row_to_event
+from .queries import events_by_pk
 
 # A word in more events than this is common: bm25 over it would scan too much.
 COMMON_EVENTS = 1000
@@ -402,19 +401,11 @@ def _search(
         return []
     if snippets is None:
         snippets = _snippets(conn, match, [pk for pk, _ in order], highlight)
-    columns = ", ".join(c.strip() for c in EVENT_COLUMNS.split(","))
-    marks = ",".join("?" * len(order))
-    rows = {
-        row[0]: row
-        for row in conn.execute(
-            f"SELECT pk, {columns} FROM events WHERE pk IN ({marks})",
-            [pk for pk, _ in order],
-        )
-    }
+    events = events_by_pk(conn, [pk for pk, _ in order])
     return [
-        SearchHit(row_to_event(tuple(rows[pk])[1:]), snippets.get(pk, ""), rank)
+        SearchHit(events[pk], snippets.get(pk, ""), rank)
         for pk, rank in order
-        if pk in rows
+        if pk in events
     ]
 
 

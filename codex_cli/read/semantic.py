@@ -33,8 +33,7 @@ from typing import Any
 
 from ..errors import SessionNotFound, UsageError, missing_extra
 from ..store.db import immediate_transaction
-from ..store.schema import EVENT_COLUMNS
-from .queries import row_to_event
+from .queries import events_by_pk
 from .search import SearchHit, filter_clauses, search
 
 #: Stored with each vector: vectors of two models are not comparable.
@@ -575,8 +574,9 @@ def hybrid_search(
 
     ``filters`` apply to both rankings, as in :func:`semantic_search`.
     """
-    ranked: dict[int, float] = {}
-    by_pk: dict[int, SearchHit] = {}
+    # Fused by event id: both rankings name the same event by it.
+    ranked: dict[str, float] = {}
+    by_id: dict[str, SearchHit] = {}
     depth = max(FUSED, limit)
     words = search(
         conn,
@@ -590,40 +590,22 @@ def hybrid_search(
     meaning = semantic_search(conn, query, limit=depth, **filters)
     for hits in (words, meaning):
         for rank, hit in enumerate(hits):
-            pk = _pk(conn, hit)
-            ranked[pk] = ranked.get(pk, 0.0) + 1 / (RRF_K + rank + 1)
-            by_pk.setdefault(pk, hit)
-    best = sorted(ranked, key=lambda pk: -ranked[pk])[:limit]
-    return [SearchHit(by_pk[pk].event, by_pk[pk].snippet, -ranked[pk]) for pk in best]
-
-
-def _pk(conn: sqlite3.Connection, hit: SearchHit) -> int:
-    return int(
-        conn.execute("SELECT pk FROM events WHERE id = ?", (hit.event.id,)).fetchone()[
-            0
-        ]
-    )
+            key = hit.event.id
+            ranked[key] = ranked.get(key, 0.0) + 1 / (RRF_K + rank + 1)
+            by_id.setdefault(key, hit)
+    best = sorted(ranked, key=lambda key: -ranked[key])[:limit]
+    return [SearchHit(by_id[k].event, by_id[k].snippet, -ranked[k]) for k in best]
 
 
 def _hits(conn: sqlite3.Connection, order: list[tuple[int, float]]) -> list[SearchHit]:
     if not order:
         return []
-    columns = ", ".join(c.strip() for c in EVENT_COLUMNS.split(","))
-    marks = ",".join("?" * len(order))
-    rows = {
-        row[0]: row
-        for row in conn.execute(
-            f"SELECT pk, {columns} FROM events WHERE pk IN ({marks})",
-            [pk for pk, _ in order],
-        )
-    }
-    hits = []
-    for pk, score in order:
-        if pk in rows:
-            event = row_to_event(tuple(rows[pk])[1:])
-            snippet = " ".join(event.content.split())[:160]
-            hits.append(SearchHit(event, snippet, -score))
-    return hits
+    events = events_by_pk(conn, [pk for pk, _ in order])
+    return [
+        SearchHit(events[pk], " ".join(events[pk].content.split())[:160], -score)
+        for pk, score in order
+        if pk in events
+    ]
 
 
 def has_vectors(conn: sqlite3.Connection, session_id: str) -> bool:
