@@ -100,6 +100,10 @@ _PLACEHOLDER = (
 )
 _UNQUOTED = r"[^\s\"'`,;&()\[\]{}<>\\]"
 
+# The words of secret-named settings (*PASSWORD*, *_TOKEN, api_key, …): the
+# assignment rule's keywords.
+_SECRET_NAME_WORDS = ("pass", "pwd", "secret", "token", "key", "credential")
+
 RULES: list[Rule] = [
     Rule(
         "private_key",
@@ -242,14 +246,7 @@ RULES: list[Rule] = [
         + _PLACEHOLDER
         + rf"(?P<secret3>{_UNQUOTED}{{6,}}+)(?![(\[])"
         r")",
-        (
-            "pass",
-            "pwd",
-            "secret",
-            "token",
-            "key",
-            "credential",
-        ),
+        _SECRET_NAME_WORDS,
         anchored=True,
     ),
     Rule(
@@ -379,17 +376,8 @@ def _sub_at(rule: Rule, text: str, positions: Sequence[int]) -> str:
     return "".join(pieces)
 
 
-# Every secret-named key holds one of these (the assignment rules' keywords).
-_KEY_NAME_WORDS = (
-    "pass",
-    "pwd",
-    "secret",
-    "token",
-    "key",
-    "credential",
-    "auth",
-    "cookie",
-)
+# Every secret-named key of structured data holds one of these.
+_KEY_NAME_WORDS = (*_SECRET_NAME_WORDS, "auth", "cookie")
 
 
 def _secret_setting(key: str, value: str) -> bool:
