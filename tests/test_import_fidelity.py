@@ -20,6 +20,7 @@ from pathlib import Path
 from conftest import LOCAL_FIXTURES
 from importing import events_of, run_import, session_row
 
+from codex_cli.events import TOKEN_FIELDS as TOKENS
 from codex_cli.events import is_session_meta
 from codex_cli.settings import Settings
 
@@ -34,13 +35,6 @@ CODEX_ROLLOUT = next((CODEX_DIR / "sessions").rglob("rollout-*.jsonl"))
 CODEX_SID = "019bb2a0-1c2d-7e3f-8a4b-5c6d7e8f9a0b"
 EXEC_JSON = CODEX_DIR / "exec-json.jsonl"
 EXEC_SID = "019bb2b0-0000-7000-8000-00000000e1e1"
-TOKENS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-)
 
 
 def records(path: Path) -> list[dict]:

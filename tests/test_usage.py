@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from codex_cli.events import TOKEN_FIELDS as TOKENS
 from codex_cli.events import Event, format_ts
 from codex_cli.lifecycle.rebuild import rebuild
 from codex_cli.lifecycle.retention import purge
@@ -32,14 +33,6 @@ from codex_cli.settings import Settings
 from codex_cli.store import db as dbm
 from codex_cli.store.schema import TIER_THRESHOLDS, band_of
 from codex_cli.store.writer import SessionLogger
-
-TOKENS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-)
 
 
 def usage_json(cli: Callable[..., Any], *args: str) -> dict[str, Any]:

@@ -22,18 +22,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import InvalidDate, UsageError
-from ..events import Event
+from ..events import TOKEN_FIELDS, Event
 from ..store.schema import TIER_THRESHOLDS, band_of
 from .prices import PriceBook, Rates
 
 REPORTS = ("daily", "weekly", "monthly", "session", "model", "project", "source")
-TOKENS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-)
+TOKENS = TOKEN_FIELDS  # the rollup sums each of them
 # The field naming each report's row.
 KEY_FIELD = {
     "daily": "date",

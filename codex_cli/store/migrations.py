@@ -376,6 +376,8 @@ def m007_unique_seq(db: Database) -> None:
     )
 
 
+# The token columns as m008 and m011 made them: a migration's list is frozen,
+# so it is not events.TOKEN_FIELDS, which may grow.
 USAGE_TOKENS = (
     "input_tokens",
     "cached_input_tokens",
