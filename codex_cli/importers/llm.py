@@ -131,17 +131,15 @@ class LlmParser(Parser):
     ) -> list[Event]:
         keys = row.keys()
         rid = row["id"]
-        if not rid:
-            raise Skip("unknown shape", "a response without an id")
-        conv_id = row["conversation_id"] or rid
-        sid = safe_session_id(conv_id, "llm")
-        self.state.setdefault("sid", sid)
-        info = self.session(sid)
-        conv = conversations.get(conv_id)
-        if conv is not None:
-            info.merge({"title": conv["name"], "model": conv["model"]})
+        conv = conversations.get(row["conversation_id"] or rid)
         model = row["model"]
-        info.merge({"model": model})
+        sid = self._session_of(
+            rid,
+            row["conversation_id"],
+            "a response",
+            {"title": conv["name"], "model": conv["model"]} if conv is not None else {},
+            {"model": model},
+        )
         ts = timestamp(row["datetime_utc"])
         events: list[Event] = []
         system = row["system"] if "system" in keys else None
@@ -228,6 +226,20 @@ class LlmParser(Parser):
                 yield from events
             self.state["turn_rowid"] = row["_rowid"]
 
+    def _session_of(
+        self, key: Any, group: Any, what: str, *attributes: dict[str, Any]
+    ) -> str:
+        """The session of a response or turn ``key``: its conversation or thread
+        ``group``, else itself; ``attributes`` are merged into it in order."""
+        if not key:
+            raise Skip("unknown shape", f"{what} without an id")
+        sid = safe_session_id(group or key, "llm")
+        self.state.setdefault("sid", sid)
+        info = self.session(sid)
+        for values in attributes:
+            info.merge(values)
+        return sid
+
     def _turn(
         self,
         row: sqlite3.Row,
@@ -236,17 +248,15 @@ class LlmParser(Parser):
         systems: dict[str, str],
     ) -> list[Event]:
         tid = row["id"]
-        if not tid:
-            raise Skip("unknown shape", "a turn without an id")
-        thread_id = row["thread_id"] or tid
-        sid = safe_session_id(thread_id, "llm")
-        self.state.setdefault("sid", sid)
-        info = self.session(sid)
-        thread = threads.get(thread_id)
-        if thread is not None:
-            info.merge({"title": thread["name"]})
+        thread = threads.get(row["thread_id"] or tid)
         model = row["resolved_model"] or row["model"]
-        info.merge({"model": model})
+        sid = self._session_of(
+            tid,
+            row["thread_id"],
+            "a turn",
+            {"title": thread["name"]} if thread is not None else {},
+            {"model": model},
+        )
         ts = timestamp(row["datetime_utc"])
         inputs = chains.chain(row["parent_message_hash"])
         outputs = chains.chain(row["tip_message_hash"])[len(inputs) :]
